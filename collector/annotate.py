@@ -1,0 +1,95 @@
+"""Build the good and bad envelopes: ids, timestamps, provenance and the content fingerprint."""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import os
+import socket
+import time
+from typing import Any
+
+import msgspec
+
+from collector import __version__
+from collector.errors import ErrorType
+from collector.schema import Failure
+
+_canonical = msgspec.json.Encoder(order="sorted")
+
+
+class Source(msgspec.Struct, omit_defaults=True):
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class CollectorInfo(msgspec.Struct):
+    name: str
+    version: str
+    host: str
+
+
+COLLECTOR = CollectorInfo("charter", __version__, socket.gethostname())
+
+
+class GoodEnvelope(msgspec.Struct):
+    id: str
+    schema: str
+    namespace: str
+    name: str
+    version: str
+    data: Any
+    sent_at: datetime.datetime | None
+    collected_at: str
+    fingerprint: str
+    source: Source
+    collector: CollectorInfo
+
+
+class FailureOut(msgspec.Struct):
+    path: str
+    keyword: str
+    message: str
+
+
+class ErrorInfo(msgspec.Struct, omit_defaults=True):
+    type: ErrorType
+    resolution: str
+    failures: list[FailureOut]
+    message: str | None = None
+
+
+class BadEnvelope(msgspec.Struct):
+    id: str
+    collected_at: str
+    schema: str | None
+    error: ErrorInfo
+    payload: Any
+    source: Source
+    collector: CollectorInfo
+
+
+def error_info(type: ErrorType, failures: list[Failure], message: str | None = None) -> ErrorInfo:
+    outs = [FailureOut(f.path, f.keyword, f.message) for f in failures]
+    return ErrorInfo(type, type.resolution, outs, message)
+
+
+def fingerprint(ref: str, data: Any) -> str:
+    """Same contract and same data (whatever the key order or client id) → same fingerprint."""
+    h = hashlib.blake2b(ref.encode(), digest_size=16)
+    h.update(b"\n")
+    h.update(_canonical.encode(data))
+    return h.hexdigest()
+
+
+def uuid7() -> str:
+    """A time-ordered UUIDv7 (RFC 9562): 48-bit milliseconds, then random bits."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64 | (0b10 << 62) | (rand & (2**62 - 1))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

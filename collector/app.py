@@ -1,0 +1,207 @@
+"""The Starlette app: `POST /v1/events`, health and readiness, contracts, memory-sink inspection.
+
+A 2xx is a promise: it is sent only after the sink durably accepted every record of the
+request. Anything that would break that promise (sink down, overload) answers 503/429 with
+`Retry-After`, and the client retries.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from collector.annotate import Source, now_rfc3339
+from collector.contracts import Registry, load_registry
+from collector.decode import BodyError, check_content_type, inflate, split_events
+from collector.errors import ErrorType
+from collector.pipeline import Context, process, reject_body
+from collector.route import Record
+from collector.settings import Settings
+from collector.sinks import Sink, SinkUnavailable, make_sink
+from collector.sinks.memory import MemorySink
+
+log = logging.getLogger("charter")
+_encoder = msgspec.json.Encoder()
+
+
+class _Collector:
+    """What the lifespan creates: contracts, the sink, and the in-flight counter."""
+
+    def __init__(self, settings: Settings, registry: Registry, sink: Sink) -> None:
+        self.settings, self.registry, self.sink = settings, registry, sink
+        self.inflight = 0
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(_encoder.encode(body), status, headers, media_type="application/json")
+
+
+def _state(request: Request) -> _Collector:
+    collector: _Collector = request.app.state.collector
+    return collector
+
+
+def _unavailable(status: int, message: str, retry_after: int) -> Response:
+    body = {"error": {"type": "unavailable" if status == 503 else "overloaded", "message": message,
+                      "resolution": "Nothing was acknowledged: retry after the Retry-After delay."}}  # fmt: skip
+    return json_response(body, status, {"Retry-After": str(retry_after)})
+
+
+async def post_events(request: Request) -> Response:
+    c = _state(request)
+    s = c.settings
+    if c.inflight >= s.max_inflight_events:
+        return _unavailable(429, f"{c.inflight} events are waiting for the sink", s.retry_after)
+    source = Source(request.client.host if request.client else None, request.headers.get("user-agent"))
+    ctx = Context(now_rfc3339(), source)
+    body, error = await _read_body(request, s)
+    items: list[bytes] | BodyError = error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
+    if isinstance(items, BodyError):
+        return await _refuse_body(c, items, body, ctx)
+    outcome = process(items, c.registry, ctx)
+    n = len(outcome.records)
+    c.inflight += n
+    try:
+        await c.sink.send(outcome.records)
+    except SinkUnavailable as exc:
+        log.warning("sink unavailable, answered 503: %s", exc)
+        return _unavailable(503, str(exc), s.retry_after)
+    finally:
+        c.inflight -= n
+    if not outcome.rejections:
+        return json_response({"accepted": outcome.accepted, "rejected": 0})
+    body_out = {"accepted": outcome.accepted, "rejected": len(outcome.rejections), "errors": outcome.rejections}
+    return json_response(body_out, 207)
+
+
+async def _read_body(request: Request, s: Settings) -> tuple[bytes, BodyError | None]:
+    """Read at most the byte limit; then refuse bad content types and inflate gzip."""
+    error = check_content_type(request.headers.get("content-type"))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > s.max_body_bytes:
+            too_large = BodyError(ErrorType.TOO_LARGE, 413, f"body exceeds the limit of {s.max_body_bytes} bytes")
+            return b"".join(chunks), too_large
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    if error is not None:
+        return body, error
+    inflated = inflate(body, request.headers.get("content-encoding"), s.max_body_bytes)
+    if isinstance(inflated, BodyError):
+        return body, inflated
+    return inflated, None
+
+
+async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Context) -> Response:
+    """Record the unusable body as a bad event, then answer its 4xx (503 if it could not be recorded)."""
+    record: Record = reject_body(error, body, ctx, c.registry)
+    try:
+        await c.sink.send([record])
+    except SinkUnavailable as exc:
+        return _unavailable(503, str(exc), c.settings.retry_after)
+    info = {"type": error.type.value, "message": error.message, "resolution": error.type.resolution}
+    return json_response({"accepted": 0, "rejected": 0, "error": info, "recorded_as": record.key.decode()}, error.status)
+
+
+async def health(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def ready(request: Request) -> Response:
+    c = _state(request)
+    ok = len(c.registry) > 0 and c.sink.ready()
+    body = {"ready": ok, "contracts": len(c.registry), "sink": c.sink.name, "sink_ready": c.sink.ready()}
+    return json_response(body, 200 if ok else 503, None if ok else {"Retry-After": str(c.settings.retry_after)})
+
+
+async def list_schemas(request: Request) -> Response:
+    c = _state(request)
+    return json_response({"schemas": [_summary(x) for x in c.registry]})
+
+
+async def get_schema(request: Request) -> Response:
+    p = request.path_params
+    ref = f"{p['namespace']}/{p['name']}/{p['version']}"
+    contract = _state(request).registry.get(ref)
+    if contract is None:
+        return json_response({"error": {"type": "unknown_schema", "message": f"no contract {ref!r} is loaded"}}, 404)
+    return json_response(contract.schema, headers={"Charter-Schema": contract.ref})
+
+
+def _summary(c: Any) -> dict[str, Any]:
+    return {
+        "schema": c.ref, "namespace": c.namespace, "name": c.name, "version": str(c.version),
+        "title": c.schema.get("title"), "description": c.schema.get("description"),
+        "owner": c.meta.owner, "status": c.meta.status, "topic": c.topic, "dlq_topic": c.dlq_topic,
+    }  # fmt: skip
+
+
+def _memory(request: Request) -> MemorySink | None:
+    sink = _state(request).sink
+    return sink if isinstance(sink, MemorySink) else None
+
+
+async def memory_good(request: Request) -> Response:
+    sink = _memory(request)
+    return json_response(sink.envelopes("good")) if sink else json_response({"error": "not the memory sink"}, 404)
+
+
+async def memory_bad(request: Request) -> Response:
+    sink = _memory(request)
+    return json_response(sink.envelopes("bad")) if sink else json_response({"error": "not the memory sink"}, 404)
+
+
+async def memory_reset(request: Request) -> Response:
+    sink = _memory(request)
+    if sink is None:
+        return json_response({"error": "not the memory sink"}, 404)
+    sink.reset()
+    return json_response({"reset": True})
+
+
+def create_app(settings: Settings, registry: Registry | None = None, sink: Sink | None = None) -> Starlette:
+    """Build the app; contracts and the sink are created in the lifespan unless given."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        reg = registry if registry is not None else load_registry(settings.schemas)
+        snk = sink if sink is not None else make_sink(settings, reg.topics())
+        await snk.start()
+        app.state.collector = _Collector(settings, reg, snk)
+        log.info("charter ready: %d contracts, sink=%s", len(reg), snk.name)
+        try:
+            yield
+        finally:
+            await snk.flush()
+            await snk.stop()
+
+    routes = [
+        Route("/v1/events", post_events, methods=["POST"]),
+        Route("/health", health),
+        Route("/ready", ready),
+        Route("/v1/schemas", list_schemas),
+        Route("/v1/schemas/{namespace}/{name}/{version}", get_schema),
+        Route("/v1/memory/good", memory_good),
+        Route("/v1/memory/bad", memory_bad),
+        Route("/v1/memory/reset", memory_reset, methods=["POST"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --workers N`: each worker rebuilds the app from the CLI's settings."""
+    import os
+
+    from collector.settings import SETTINGS_ENV, load
+
+    return create_app(load(os.environ[SETTINGS_ENV]))

@@ -1,0 +1,105 @@
+"""`charter` console script: serve, validate. Every flag is also a CHARTER_* env var."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from collector.contracts import ContractLoadError, Registry, load_registry
+from collector.settings import Settings
+
+EXIT_INVALID, EXIT_USAGE = 1, 2
+_defaults = Settings()
+
+
+def _opt(*names: str, env: str, **kw: Any) -> Any:
+    return click.option(*names, envvar=f"CHARTER_{env}", show_envvar=True, show_default=True, **kw)
+
+
+def _load(schemas: Path) -> Registry:
+    try:
+        registry = load_registry(schemas)
+    except ContractLoadError as exc:
+        click.echo(f"error: cannot load contracts: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if not len(registry):
+        click.echo(f"error: no contracts found under {schemas}", err=True)
+        sys.exit(EXIT_USAGE)
+    return registry
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="charter")
+def main() -> None:
+    """Charter: a contract-powered event collector."""
+
+
+@main.command()
+@_opt("--schemas", env="SCHEMAS", type=click.Path(path_type=Path), default=_defaults.schemas, help="Contracts directory.")
+@_opt("--sink", env="SINK", type=click.Choice(["file", "stdout", "kafka", "memory"]), default=_defaults.sink, help="Where records go.")
+@_opt("--data-dir", env="DATA_DIR", type=click.Path(path_type=Path), default=_defaults.data_dir, help="File sink directory.")
+@_opt("--file-rotate-bytes", env="FILE_ROTATE_BYTES", type=int, default=_defaults.file_rotate_bytes, help="File sink rotation size.")
+@_opt("--kafka-bootstrap", env="KAFKA_BOOTSTRAP", default=_defaults.kafka_bootstrap, help="Kafka bootstrap HOST:PORT.")
+@_opt("--kafka-compression", env="KAFKA_COMPRESSION", type=click.Choice(["none", "gzip", "lz4", "snappy", "zstd"]), default=_defaults.kafka_compression, help="Producer compression.")
+@_opt("--kafka-linger-ms", env="KAFKA_LINGER_MS", type=int, default=_defaults.kafka_linger_ms, help="Producer linger.")
+@_opt("--kafka-replication-factor", env="KAFKA_REPLICATION_FACTOR", type=int, default=_defaults.kafka_replication_factor, help="Replication of topics Charter creates.")
+@_opt("--sink-timeout", env="SINK_TIMEOUT", type=float, default=_defaults.sink_timeout, help="Seconds to wait for the sink before answering 503.")
+@_opt("--host", env="HOST", default=_defaults.host, help="Bind address.")
+@_opt("--port", env="PORT", type=int, default=_defaults.port, help="Bind port.")
+@_opt("--workers", env="WORKERS", type=click.IntRange(min=1), default=_defaults.workers, help="Worker processes.")
+@_opt("--max-body-bytes", env="MAX_BODY_BYTES", type=click.IntRange(min=1), default=_defaults.max_body_bytes, help="Request body limit (also after gzip inflation).")
+@_opt("--max-events", env="MAX_EVENTS", type=click.IntRange(min=1), default=_defaults.max_events, help="Events per request limit.")
+@_opt("--max-inflight-events", env="MAX_INFLIGHT_EVENTS", type=click.IntRange(min=1), default=_defaults.max_inflight_events, help="Events waiting for the sink before answering 429.")
+@_opt("--log-level", env="LOG_LEVEL", type=click.Choice(["debug", "info", "warning", "error"]), default=_defaults.log_level, help="Log level.")
+def serve(**options: Any) -> None:
+    """Run the collector (uvicorn)."""
+    if options["kafka_compression"] == "none":
+        options["kafka_compression"] = None
+    settings = Settings(**options)
+    registry = _load(settings.schemas)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _run(settings, registry)
+
+
+def _run(settings: Settings, registry: Registry) -> None:
+    import uvicorn
+
+    from collector.app import create_app
+    from collector.settings import SETTINGS_ENV, dump
+
+    click.echo(f"charter: {len(registry)} contracts from {settings.schemas}, sink={settings.sink}, "
+               f"http://{settings.host}:{settings.port}", err=True)  # fmt: skip
+    common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
+                              "access_log": False, "server_header": False}  # fmt: skip
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings, registry), **common)
+        return
+    import os
+
+    os.environ[SETTINGS_ENV] = dump(settings)  # workers are new processes: hand them the settings
+    uvicorn.run("collector.app:app_from_env", factory=True, workers=settings.workers, **common)
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_opt("--schemas", env="SCHEMAS", type=click.Path(path_type=Path), default=_defaults.schemas, help="Contracts directory.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per event.")
+def validate(file: Path, schemas: Path, as_json: bool) -> None:
+    """Validate a JSON array or NDJSON file of events offline, with the server's verdicts.
+
+    Exit 0 if every event is valid, 1 if any is invalid, 2 on usage or contract errors.
+    """
+    from collector.offline import validate_file
+
+    registry = _load(schemas)
+    sys.exit(validate_file(file, registry, as_json))
+
+
+if __name__ == "__main__":
+    main()

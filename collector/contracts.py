@@ -1,0 +1,213 @@
+"""Load data contracts from `schemas/<namespace>/<name>/<version>.json|yaml` into a registry.
+
+Every contract is compiled once at load. References resolve in O(1): the exact
+`ns/name/1.2.0` and the major-only `ns/name/1` (the newest version of that major) are both
+keys of one dict built here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+import yaml
+
+from collector.schema import Check, Compiled, SchemaError, compile_schema
+
+NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+REFERENCE = re.compile(
+    r"^(?P<namespace>[a-z][a-z0-9.-]*)/(?P<name>[a-z][a-z0-9_]*)/(?P<version>\d+(\.\d+\.\d+)?)$"
+)
+PII_ACTIONS = ("none", "redact")
+DEFAULT_DLQ_TOPIC = "events.bad"
+
+
+class ContractLoadError(Exception):
+    """A contract that cannot be loaded; the message names the file and the fix."""
+
+
+class Owner(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+    email: str | None = None
+
+
+class Warehouse(msgspec.Struct, forbid_unknown_fields=True):
+    table: str | None = None
+    schema: str | None = None
+    dist_key: str | None = None
+    sort_key: str | None = None
+
+
+class ContractMeta(msgspec.Struct, forbid_unknown_fields=True):
+    """The `x-contract` block. Unknown keys are refused so a typo never goes unnoticed."""
+
+    owner: Owner
+    status: Literal["draft", "active", "deprecated"] = "active"
+    topic: str | None = None
+    dlq_topic: str = DEFAULT_DLQ_TOPIC
+    partitions: int = 1
+    partition_key: str | None = None
+    compatibility: str | None = None
+    sla: str | None = None
+    expected_volume: str | None = None
+    warehouse: Warehouse | None = None
+    tags: list[str] = []
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        m = VERSION.match(text)
+        if m is None:
+            raise ValueError(f"{text!r} is not a semantic version MAJOR.MINOR.PATCH")
+        return cls(int(m[1]), int(m[2]), int(m[3]))
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}.{self.patch}"
+
+
+@dataclass(frozen=True, slots=True)
+class Contract:
+    namespace: str
+    name: str
+    version: Version
+    file: str
+    schema: dict[str, Any]
+    meta: ContractMeta
+    type: Any = field(repr=False)
+    check: Check | None = field(repr=False)
+    pii: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}/{self.version}"
+
+    @property
+    def topic(self) -> str:
+        return self.meta.topic or f"events.{self.namespace}.{self.name}.v{self.version.major}"
+
+    @property
+    def dlq_topic(self) -> str:
+        return self.meta.dlq_topic
+
+
+class Registry:
+    """All loaded contracts, addressable by exact and major-only reference."""
+
+    def __init__(self, contracts: list[Contract]) -> None:
+        self.contracts = sorted(contracts, key=lambda c: (c.namespace, c.name, c.version.major, c.version.minor, c.version.patch))
+        self._by_ref: dict[str, Contract] = {}
+        for c in self.contracts:
+            self._by_ref[c.ref] = c
+            self._by_ref[f"{c.namespace}/{c.name}/{c.version.major}"] = c  # sorted: newest wins
+
+    def get(self, ref: str) -> Contract | None:
+        return self._by_ref.get(ref)
+
+    def __iter__(self) -> Iterator[Contract]:
+        return iter(self.contracts)
+
+    def __len__(self) -> int:
+        return len(self.contracts)
+
+    def topics(self) -> dict[str, int]:
+        """Every topic the contracts write to, with the partition count it needs."""
+        out: dict[str, int] = {}
+        for c in self.contracts:
+            out[c.topic] = max(out.get(c.topic, 1), c.meta.partitions)
+            out.setdefault(c.dlq_topic, 1)
+        return out
+
+
+def load_registry(root: Path) -> Registry:
+    """Load and compile every contract under `root`; raise on the first bad one."""
+    if not root.is_dir():
+        raise ContractLoadError(f"{root}: schemas directory does not exist (set --schemas DIR)")
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".json", ".yaml", ".yml") and p.is_file())
+    return Registry([load_contract(p, root) for p in files])
+
+
+def load_contract(path: Path, root: Path) -> Contract:
+    rel = path.relative_to(root)
+    file = str(path)
+    if len(rel.parts) != 3:
+        raise ContractLoadError(f"{file}: contracts live at <namespace>/<name>/<version>.json, got {rel}")
+    namespace, name, stem = rel.parts[0], rel.parts[1], path.stem
+    if not NAMESPACE.match(namespace):
+        raise ContractLoadError(f"{file}: namespace {namespace!r} must be reverse-DNS, e.g. com.acme.shop")
+    if not NAME.match(name):
+        raise ContractLoadError(f"{file}: name {name!r} must be snake_case, e.g. page_view")
+    try:
+        version = Version.parse(stem)
+    except ValueError as exc:
+        raise ContractLoadError(f"{file}: file name: {exc}") from None
+    schema = _read(path)
+    meta = _meta(schema, file)
+    try:
+        compiled: Compiled = compile_schema(schema, file)
+    except SchemaError as exc:
+        raise ContractLoadError(str(exc)) from None
+    pii = tuple(_pii_fields(schema, "$", file))
+    return Contract(namespace, name, version, file, schema, meta, compiled.type, compiled.check, pii)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    text = path.read_bytes()
+    try:
+        doc = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else msgspec.json.decode(text)
+    except (msgspec.DecodeError, yaml.YAMLError) as exc:
+        raise ContractLoadError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ContractLoadError(f"{path}: a contract must be a JSON Schema object")
+    return doc
+
+
+def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
+    if "x-contract" not in schema:
+        raise ContractLoadError(f"{file}: missing `x-contract` (owner, topic, ...); see README 'Contracts'")
+    try:
+        meta = msgspec.convert(schema["x-contract"], ContractMeta)
+    except msgspec.ValidationError as exc:
+        raise ContractLoadError(f"{file}: x-contract: {exc}") from None
+    if meta.partitions < 1:
+        raise ContractLoadError(f"{file}: x-contract.partitions must be >= 1")
+    if meta.partition_key is not None and meta.partition_key not in schema.get("properties", {}):
+        raise ContractLoadError(
+            f"{file}: x-contract.partition_key {meta.partition_key!r} is not a top-level property"
+        )
+    return meta
+
+
+def _pii_fields(schema: Any, path: str, file: str) -> Iterator[tuple[str, str]]:
+    """Yield (path, action) for every field tagged `x-pii` other than `none`."""
+    if not isinstance(schema, dict):
+        return
+    action = schema.get("x-pii")
+    if action is not None:
+        if action not in PII_ACTIONS:
+            raise ContractLoadError(
+                f"{file}: {path}: `x-pii` {action!r} is not supported by this Charter version; "
+                f"supported: {', '.join(PII_ACTIONS)}"
+            )
+        if action != "none":
+            yield path, action
+    for name, sub in schema.get("properties", {}).items():
+        yield from _pii_fields(sub, f"{path}.{name}", file)
+    if "items" in schema:
+        yield from _pii_fields(schema["items"], f"{path}[*]", file)
+
+
+def parse_reference(ref: str) -> tuple[str, str, str] | None:
+    m = REFERENCE.match(ref)
+    return (m["namespace"], m["name"], m["version"]) if m else None

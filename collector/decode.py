@@ -1,0 +1,96 @@
+"""Turn a request body into one raw item per event, or a body-level error.
+
+JSON bodies are an object or an array of objects; NDJSON bodies are one event per line
+(a bad line only rejects that line). gzip is inflated with a hard cap so a small body
+cannot inflate past the byte limit.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import msgspec
+
+from collector.errors import ErrorType
+
+JSON_TYPES = frozenset({"application/json", "text/plain", ""})
+NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/ndjson"})
+_items_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+
+
+@dataclass(frozen=True, slots=True)
+class BodyError:
+    """The whole body was refused; `status` is the HTTP answer."""
+
+    type: ErrorType
+    status: int
+    message: str
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def check_content_type(content_type: str | None) -> BodyError | None:
+    mt = media_type(content_type)
+    if mt in JSON_TYPES or mt in NDJSON_TYPES:
+        return None
+    return BodyError(
+        ErrorType.UNSUPPORTED_CONTENT_TYPE, 415,
+        f"Content-Type {mt!r} is not supported; use application/json or application/x-ndjson",
+    )  # fmt: skip
+
+
+def inflate(body: bytes, encoding: str | None, limit: int) -> bytes | BodyError:
+    """Undo Content-Encoding; gzip may inflate to at most `limit` bytes."""
+    enc = (encoding or "identity").strip().lower()
+    if enc == "identity":
+        return body
+    if enc != "gzip":
+        return BodyError(ErrorType.UNSUPPORTED_CONTENT_TYPE, 415, f"Content-Encoding {enc!r} is not supported; use gzip")
+    inflater = zlib.decompressobj(wbits=31)
+    try:
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        return BodyError(ErrorType.MALFORMED_BODY, 400, f"gzip body could not be inflated: {exc}")
+    if len(out) > limit:
+        return BodyError(ErrorType.TOO_LARGE, 413, f"gzip body inflates past the limit of {limit} bytes")
+    if not inflater.eof:
+        return BodyError(ErrorType.MALFORMED_BODY, 400, "gzip body is truncated")
+    return out
+
+
+def split_events(body: bytes, content_type: str | None, max_events: int) -> list[bytes] | BodyError:
+    """Split a body into the raw bytes of each event (not yet decoded as events)."""
+    try:
+        body.decode("utf-8")  # once for the whole body: cheap, and every item is then safe to echo
+    except UnicodeDecodeError as exc:
+        return BodyError(ErrorType.MALFORMED_BODY, 400, f"body is not valid UTF-8: {exc}")
+    if media_type(content_type) in NDJSON_TYPES:
+        items = [line for line in body.splitlines() if line.strip()]
+    else:
+        items_or_error = _json_items(body)
+        if isinstance(items_or_error, BodyError):
+            return items_or_error
+        items = items_or_error
+    if not items:
+        return BodyError(ErrorType.MALFORMED_BODY, 400, "the body holds no events")
+    if len(items) > max_events:
+        return BodyError(ErrorType.TOO_LARGE, 413, f"{len(items)} events in one request; the limit is {max_events}")
+    return items
+
+
+def _json_items(body: bytes) -> list[bytes] | BodyError:
+    start = body.lstrip()[:1]
+    try:
+        if start == b"[":
+            return [bytes(raw) for raw in _items_decoder.decode(body)]
+        if start == b"{":
+            msgspec.json.decode(body, type=msgspec.Raw)  # validates the JSON once
+            return [body]
+    except msgspec.DecodeError as exc:
+        return BodyError(ErrorType.MALFORMED_BODY, 400, f"invalid JSON: {exc}")
+    except RecursionError:
+        return BodyError(ErrorType.MALFORMED_BODY, 400, "JSON nesting is too deep")
+    return BodyError(ErrorType.MALFORMED_BODY, 400, "the body must be a JSON object, a JSON array of objects, or NDJSON")

@@ -1,0 +1,49 @@
+"""The fixed catalogue of bad-event error types, each with the hint that tells the fix."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class ErrorType(str, Enum):
+    MALFORMED_BODY = "malformed_body"
+    UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
+    TOO_LARGE = "too_large"
+    MALFORMED_EVENT = "malformed_event"
+    INVALID_SCHEMA_REF = "invalid_schema_ref"
+    UNKNOWN_SCHEMA = "unknown_schema"
+    INVALID_PAYLOAD = "invalid_payload"
+
+    @property
+    def resolution(self) -> str:
+        return RESOLUTIONS[self]
+
+
+RESOLUTIONS: dict[ErrorType, str] = {
+    ErrorType.MALFORMED_BODY: (
+        "Send UTF-8 JSON: one event object, an array of events, or NDJSON (one event per line)."
+    ),
+    ErrorType.UNSUPPORTED_CONTENT_TYPE: (
+        "Send Content-Type application/json or application/x-ndjson "
+        "(optionally with Content-Encoding: gzip)."
+    ),
+    ErrorType.TOO_LARGE: (
+        "Split the request: stay under the body byte limit (after gzip inflation) "
+        "and the per-request event limit."
+    ),
+    ErrorType.MALFORMED_EVENT: (
+        'Each event must be an object {"schema": "<namespace>/<name>/<version>", "data": {...}} '
+        'with optional string "id" and RFC 3339 "sent_at", and no other keys.'
+    ),
+    ErrorType.INVALID_SCHEMA_REF: (
+        'Name the contract as "<namespace>/<name>/<MAJOR.MINOR.PATCH>" or "<namespace>/<name>/<MAJOR>".'
+    ),
+    ErrorType.UNKNOWN_SCHEMA: (
+        "No contract with this reference is loaded; check GET /v1/schemas, "
+        "or add the contract under schemas/ and redeploy."
+    ),
+    ErrorType.INVALID_PAYLOAD: (
+        "Fix the fields listed in failures so `data` matches the contract; "
+        "the generated SDKs catch these at the call site."
+    ),
+}

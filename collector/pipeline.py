@@ -1,0 +1,158 @@
+"""The per-event path: decode → resolve contract → validate → protect PII → annotate → route.
+
+`process` is a plain function over raw event items, shared by the HTTP app and
+`charter validate`, so both give exactly the same verdicts. Bad events are values here
+(bad envelopes), never exceptions.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from collector.annotate import (
+    COLLECTOR,
+    BadEnvelope,
+    ErrorInfo,
+    GoodEnvelope,
+    Source,
+    error_info,
+    fingerprint,
+    uuid7,
+)
+from collector.contracts import Contract, Registry, parse_reference
+from collector.decode import BodyError
+from collector.errors import ErrorType
+from collector.privacy import protect
+from collector.route import Record, bad_record, good_record
+from collector.schema import Failure
+from collector.validate import failure_from, validate
+
+RAW_EXCERPT = 64 * 1024  # how much of an unusable body a bad record keeps
+
+
+class Event(msgspec.Struct, forbid_unknown_fields=True):
+    schema: str
+    data: Any
+    id: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    sent_at: Annotated[datetime.datetime, Meta(tz=True)] | None = None
+
+
+_event_decoder = msgspec.json.Decoder(Event)
+_event_schema: dict[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a request contributes to each of its envelopes."""
+
+    collected_at: str
+    source: Source
+
+
+class Rejection(msgspec.Struct, omit_defaults=True):
+    index: int
+    id: str
+    schema: str | None
+    type: ErrorType
+    failures: list[Failure]
+    message: str | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    records: list[Record] = field(default_factory=list)
+    accepted: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def process(items: list[bytes], registry: Registry, ctx: Context) -> Outcome:
+    out = Outcome()
+    for index, item in enumerate(items):
+        _one(index, item, registry, ctx, out)
+    return out
+
+
+def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome) -> None:
+    try:
+        event = _event_decoder.decode(item)
+    except msgspec.ValidationError as exc:
+        failure = failure_from(str(exc), _event_schema)
+        schema, payload = _as_received(item, registry)
+        _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], schema, payload, ctx, registry)
+        return
+    except (msgspec.DecodeError, RecursionError) as exc:
+        msg = "JSON nesting is too deep" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
+        failure = Failure("$", "json", msg)
+        _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, item.decode(), ctx, registry)
+        return
+    contract = registry.get(event.schema)
+    if contract is None:
+        kind = ErrorType.UNKNOWN_SCHEMA if parse_reference(event.schema) else ErrorType.INVALID_SCHEMA_REF
+        failure = Failure("$.schema", "schema", f"no contract {event.schema!r} is loaded" if kind is ErrorType.UNKNOWN_SCHEMA else f"{event.schema!r} is not <namespace>/<name>/<version>")
+        _reject(out, index, event.id, kind, [failure], event.schema, msgspec.Raw(item), ctx, registry)
+        return
+    failures = validate(contract, event.data)
+    if failures:
+        payload = _protected_payload(item, contract) if contract.pii else msgspec.Raw(item)
+        _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry)
+        return
+    _accept(out, event, contract, ctx)
+
+
+def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context) -> None:
+    fp = fingerprint(contract.ref, event.data)  # before protection: redacted values would collide
+    data = protect(event.data, contract.pii) if contract.pii else event.data
+    event_id = event.id or uuid7()
+    env = GoodEnvelope(
+        event_id, contract.ref, contract.namespace, contract.name, str(contract.version),
+        data, event.sent_at, ctx.collected_at, fp, ctx.source, COLLECTOR,
+    )  # fmt: skip
+    key = event_id
+    if contract.meta.partition_key is not None and isinstance(data, dict):
+        value = data.get(contract.meta.partition_key)
+        key = event_id if value is None else str(value)
+    out.records.append(good_record(contract, env, key))
+    out.accepted += 1
+
+
+def _reject(
+    out: Outcome, index: int, event_id: str | None, kind: ErrorType, failures: list[Failure],
+    schema: str | None, payload: Any, ctx: Context, registry: Registry,
+) -> None:  # fmt: skip
+    event_id = event_id or uuid7()
+    env = BadEnvelope(event_id, ctx.collected_at, schema, error_info(kind, failures), payload, ctx.source, COLLECTOR)
+    out.records.append(bad_record(env, registry))
+    out.rejections.append(Rejection(index, event_id, schema, kind, failures))
+
+
+def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry | None = None) -> Record:
+    """The bad record for a body that could not be split into events: keeps its raw text."""
+    text = body[:RAW_EXCERPT].decode("utf-8", "backslashreplace")
+    truncated = len(body) > RAW_EXCERPT
+    info: ErrorInfo = error_info(error.type, [], error.message + (f" (payload truncated to {RAW_EXCERPT} bytes)" if truncated else ""))
+    env = BadEnvelope(uuid7(), ctx.collected_at, None, info, text, ctx.source, COLLECTOR)
+    return bad_record(env, registry)
+
+
+def _as_received(item: bytes, registry: Registry) -> tuple[str | None, Any]:
+    """The schema a malformed event claimed, and its payload with any PII still protected."""
+    obj = msgspec.json.decode(item)  # the item is valid JSON: only its shape was wrong
+    schema = obj.get("schema") if isinstance(obj, dict) else None
+    if not isinstance(schema, str):
+        return None, msgspec.Raw(item)
+    contract = registry.get(schema)
+    if contract is None or not contract.pii or "data" not in obj:
+        return schema, msgspec.Raw(item)
+    obj["data"] = protect(obj["data"], contract.pii)
+    return schema, obj
+
+
+def _protected_payload(item: bytes, contract: Contract) -> Any:
+    obj = msgspec.json.decode(item)
+    obj["data"] = protect(obj["data"], contract.pii)
+    return obj

@@ -1,0 +1,38 @@
+"""Route envelopes to records: good → the contract's topic, bad → its dead-letter topic."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+from collector.annotate import BadEnvelope, GoodEnvelope
+from collector.contracts import DEFAULT_DLQ_TOPIC, Contract, Registry
+
+_encoder = msgspec.json.Encoder()
+
+
+class Record(msgspec.Struct, frozen=True):
+    """One Kafka record (or one line of the file sink)."""
+
+    kind: Literal["good", "bad"]
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def good_record(contract: Contract, env: GoodEnvelope, key: str) -> Record:
+    headers = [("schema", env.schema.encode()), ("fingerprint", env.fingerprint.encode())]
+    return Record("good", contract.topic, key.encode(), _encoder.encode(env), headers)
+
+
+def bad_record(env: BadEnvelope, registry: Registry | None = None) -> Record:
+    topic = DEFAULT_DLQ_TOPIC
+    contract = registry.get(env.schema) if registry is not None and env.schema else None
+    if contract is not None:
+        topic = contract.dlq_topic
+    headers = [("error_type", env.error.type.value.encode())]
+    if env.schema is not None:
+        headers.insert(0, ("schema", env.schema.encode()))
+    return Record("bad", topic, env.id.encode(), _encoder.encode(env), headers)

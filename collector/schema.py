@@ -1,0 +1,314 @@
+"""Compile a contract's JSON Schema into a msgspec type plus the few checks msgspec lacks.
+
+The compiled type is what the hot path validates against (`msgspec.convert`); the extra
+checks (`format: email|uri`, `uniqueItems`, fractional `multipleOf`) run only for
+contracts that use them. Any keyword outside `SUPPORTED` is refused here, with the file,
+the JSON path and the keyword, because a validator that silently skips a rule is a lie.
+"""
+
+from __future__ import annotations
+
+import datetime
+import keyword
+import math
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+# Keywords Charter enforces. Anything else (except annotations and `x-` extensions) is refused.
+SUPPORTED = (
+    "type", "properties", "required", "additionalProperties", "enum", "const",
+    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
+    "minLength", "maxLength", "pattern", "format", "items", "minItems", "maxItems",
+    "uniqueItems", "$ref", "$defs",
+)  # fmt: skip
+ANNOTATIONS = frozenset(
+    {"$schema", "$id", "$comment", "title", "description", "examples", "default",
+     "deprecated", "readOnly", "writeOnly"}
+)  # fmt: skip
+FORMATS = ("date-time", "date", "uuid", "email", "uri")
+
+_JSON_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
+
+
+class SchemaError(Exception):
+    """A contract the compiler refuses; the message names file, path and keyword."""
+
+    def __init__(self, file: str, path: str, keyword: str, message: str) -> None:
+        self.file, self.path, self.keyword = file, path, keyword
+        super().__init__(f"{file}: {path}: `{keyword}`: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """One reason an event broke its contract, at a JSON path inside `data`."""
+
+    path: str
+    keyword: str
+    message: str
+
+
+Check = Callable[[Any, str, list[Failure]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    type: Any
+    check: Check | None
+
+
+def compile_schema(schema: dict[str, Any], file: str) -> Compiled:
+    """Compile the root schema of a contract (the schema of its `data`)."""
+    return _Compiler(schema, file).node(schema, "$")
+
+
+class _Compiler:
+    def __init__(self, root: dict[str, Any], file: str) -> None:
+        self.root, self.file = root, file
+        self.refs: dict[str, Compiled] = {}
+        self.resolving: set[str] = set()
+
+    def fail(self, path: str, kw: str, message: str) -> SchemaError:
+        return SchemaError(self.file, path, kw, message)
+
+    def node(self, schema: Any, path: str) -> Compiled:
+        if schema is True or schema == {}:
+            return Compiled(Any, None)
+        if not isinstance(schema, dict):
+            raise self.fail(path, "schema", "must be an object (or `true`)")
+        self._refuse_unknown(schema, path)
+        if "$ref" in schema:
+            return self._ref(schema, path)
+        if "const" in schema:
+            return Compiled(self._literal([schema["const"]], path, "const"), None)
+        if "enum" in schema:
+            return Compiled(self._literal(schema["enum"], path, "enum"), None)
+        types = self._types(schema, path)
+        if not types:
+            return Compiled(Any, None)
+        nullable = "null" in types
+        kinds = [t for t in types if t != "null"]
+        if "integer" in kinds and "number" in kinds:
+            kinds.remove("integer")
+        if sum(k in ("object", "array") for k in kinds) and len(kinds) > 1:
+            raise self.fail(path, "type", "a union of object/array with other types is not supported")
+        parts = [self._typed(kind, schema, path) for kind in kinds]
+        t = _union([p.type for p in parts] + ([None] if nullable else []))
+        checks = [p.check for p in parts if p.check is not None]
+        return Compiled(t, checks[0] if len(checks) == 1 else _all(checks) if checks else None)
+
+    def _refuse_unknown(self, schema: dict[str, Any], path: str) -> None:
+        for kw in schema:
+            if kw in SUPPORTED or kw in ANNOTATIONS or kw.startswith("x-"):
+                continue
+            raise self.fail(
+                f"{path}.{kw}", kw,
+                f"keyword is not supported by Charter; supported: {', '.join(SUPPORTED)}",
+            )  # fmt: skip
+
+    def _types(self, schema: dict[str, Any], path: str) -> list[str]:
+        raw = schema.get("type")
+        if raw is None:
+            if "properties" in schema:
+                return ["object"]
+            if "items" in schema:
+                return ["array"]
+            return []
+        types = [raw] if isinstance(raw, str) else raw
+        if not isinstance(types, list) or not all(t in _JSON_TYPES for t in types):
+            raise self.fail(f"{path}.type", "type", f"unknown type {raw!r}; use {sorted(_JSON_TYPES)}")
+        return list(dict.fromkeys(types))
+
+    def _ref(self, schema: dict[str, Any], path: str) -> Compiled:
+        ref = schema["$ref"]
+        if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
+            raise self.fail(f"{path}.$ref", "$ref", f"only local `#/$defs/<name>` references are supported, got {ref!r}")
+        if len(schema) > 1 and set(schema) - ANNOTATIONS - {"$ref"}:
+            raise self.fail(f"{path}.$ref", "$ref", "`$ref` must not be combined with other keywords")
+        name = ref.removeprefix("#/$defs/")
+        if name in self.refs:
+            return self.refs[name]
+        if name in self.resolving:
+            raise self.fail(f"{path}.$ref", "$ref", f"recursive reference {ref!r} is not supported")
+        target = self.root.get("$defs", {}).get(name)
+        if target is None:
+            raise self.fail(f"{path}.$ref", "$ref", f"{ref!r} does not exist in `$defs`")
+        self.resolving.add(name)
+        self.refs[name] = compiled = self.node(target, f"$.$defs.{name}")
+        self.resolving.discard(name)
+        return compiled
+
+    def _literal(self, values: Any, path: str, kw: str) -> Any:
+        if not isinstance(values, list) or not values:
+            raise self.fail(f"{path}.{kw}", kw, "must be a non-empty list")
+        for v in values:
+            if not (v is None or isinstance(v, str | int)) or isinstance(v, float):
+                raise self.fail(f"{path}.{kw}", kw, f"only string, integer, boolean and null values are supported, got {v!r}")
+        return Literal[tuple(values)]
+
+    def _typed(self, kind: str, schema: dict[str, Any], path: str) -> Compiled:
+        if kind == "object":
+            return self._object(schema, path)
+        if kind == "array":
+            return self._array(schema, path)
+        if kind == "string":
+            return self._string(schema, path)
+        if kind in ("integer", "number"):
+            return self._number(kind, schema, path)
+        return Compiled(bool, None)
+
+    def _string(self, schema: dict[str, Any], path: str) -> Compiled:
+        meta = _meta(schema, {"minLength": "min_length", "maxLength": "max_length", "pattern": "pattern"})
+        fmt = schema.get("format")
+        if fmt is None:
+            return Compiled(_annotate(str, meta), None)
+        if fmt not in FORMATS:
+            raise self.fail(f"{path}.format", "format", f"format {fmt!r} is not supported; supported: {', '.join(FORMATS)}")
+        if fmt == "date-time":
+            return Compiled(Annotated[datetime.datetime, Meta(tz=True)], None)
+        if fmt == "date":
+            return Compiled(datetime.date, None)
+        if fmt == "uuid":
+            return Compiled(uuid.UUID, None)
+        regex = _EMAIL if fmt == "email" else _URI
+        return Compiled(_annotate(str, meta), _format_check(fmt, regex))
+
+    def _number(self, kind: str, schema: dict[str, Any], path: str) -> Compiled:
+        names = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
+        for kw in names:
+            if kw in schema and not _is_number(schema[kw]):
+                raise self.fail(f"{path}.{kw}", kw, "must be a number")
+        step = schema.get("multipleOf")
+        if step is not None and (not _is_number(step) or step <= 0):
+            raise self.fail(f"{path}.multipleOf", "multipleOf", "must be a number > 0")
+        base: type = int if kind == "integer" else float
+        exact = isinstance(step, int) and (kind == "integer" or step == int(step))
+        if step is not None and exact:
+            names = {**names, "multipleOf": "multiple_of"}
+        t = _annotate(base, _meta(schema, names))
+        return Compiled(t, None if step is None or exact else _multiple_check(float(step)))
+
+    def _array(self, schema: dict[str, Any], path: str) -> Compiled:
+        item = self.node(schema.get("items", True), f"{path}.items")
+        meta = _meta(schema, {"minItems": "min_length", "maxItems": "max_length"})
+        checks: list[Check] = []
+        if item.check is not None:
+            checks.append(_items_check(item.check))
+        if schema.get("uniqueItems") is True:
+            checks.append(_unique_check)
+        return Compiled(_annotate(list[item.type], meta), _all(checks) if checks else None)  # type: ignore[name-defined]
+
+    def _object(self, schema: dict[str, Any], path: str) -> Compiled:
+        props = schema.get("properties", {})
+        required = schema.get("required", [])
+        extra = schema.get("additionalProperties", True)
+        if extra not in (True, False):
+            raise self.fail(f"{path}.additionalProperties", "additionalProperties", "only `true` or `false` is supported")
+        if not isinstance(props, dict) or not isinstance(required, list):
+            raise self.fail(path, "properties", "`properties` must be an object and `required` a list")
+        for name in required:
+            if name not in props:
+                raise self.fail(f"{path}.required", "required", f"required field {name!r} is not in `properties`")
+        if not props and extra:
+            return Compiled(dict[str, Any], None)
+        fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
+        checks: dict[str, Check] = {}
+        rename: dict[str, str] = {}
+        for i, (name, sub) in enumerate(props.items()):
+            child = self.node(sub, f"{path}.properties.{name}")
+            attr = name if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") else f"f{i}"
+            rename[attr] = name
+            if child.check is not None:
+                checks[name] = child.check
+            if name in required:
+                fields.append((attr, child.type))
+            else:
+                fields.append((attr, child.type | UnsetType, UNSET))
+        struct = msgspec.defstruct(
+            _struct_name(path), sorted(fields, key=len), rename=rename, forbid_unknown_fields=not extra,
+        )  # fmt: skip
+        return Compiled(struct, _fields_check(checks) if checks else None)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _meta(schema: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    return {arg: schema[kw] for kw, arg in names.items() if kw in schema}
+
+
+def _annotate(base: Any, meta: dict[str, Any]) -> Any:
+    return Annotated[base, Meta(**meta)] if meta else base
+
+
+def _union(types: list[Any]) -> Any:
+    t = types[0]
+    for other in types[1:]:
+        t = t | other
+    return t
+
+
+def _struct_name(path: str) -> str:
+    return "Data" + re.sub(r"[^0-9A-Za-z]+", "_", path.replace("properties.", ""))
+
+
+def _all(checks: list[Check]) -> Check:
+    def check(value: Any, path: str, out: list[Failure]) -> None:
+        for c in checks:
+            c(value, path, out)
+
+    return check
+
+
+def _fields_check(checks: dict[str, Check]) -> Check:
+    def check(value: Any, path: str, out: list[Failure]) -> None:
+        if not isinstance(value, dict):
+            return
+        for name, c in checks.items():
+            v = value.get(name)
+            if v is not None:
+                c(v, f"{path}.{name}", out)
+
+    return check
+
+
+def _items_check(item: Check) -> Check:
+    def check(value: Any, path: str, out: list[Failure]) -> None:
+        if isinstance(value, list):
+            for i, v in enumerate(value):
+                item(v, f"{path}[{i}]", out)
+
+    return check
+
+
+def _unique_check(value: Any, path: str, out: list[Failure]) -> None:
+    if isinstance(value, list):
+        seen = {msgspec.json.encode(v, order="sorted") for v in value}
+        if len(seen) != len(value):
+            out.append(Failure(path, "uniqueItems", "Expected `array` of unique items, found duplicates"))
+
+
+def _format_check(fmt: str, regex: re.Pattern[str]) -> Check:
+    def check(value: Any, path: str, out: list[Failure]) -> None:
+        if isinstance(value, str) and not regex.match(value):
+            out.append(Failure(path, "format", f"Expected `str` in format {fmt!r}, got {value!r}"))
+
+    return check
+
+
+def _multiple_check(step: float) -> Check:
+    def check(value: Any, path: str, out: list[Failure]) -> None:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            q = value / step
+            if not math.isclose(q, round(q), rel_tol=0, abs_tol=1e-9):
+                out.append(Failure(path, "multipleOf", f"Expected `number` that's a multiple of {step}"))
+
+    return check

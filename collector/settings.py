@@ -1,0 +1,48 @@
+"""One frozen settings object, built once at startup from CLI flags and CHARTER_* env vars."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+
+SinkName = Literal["file", "stdout", "kafka", "memory"]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    schemas: Path = Path("schemas")
+    sink: SinkName = "file"
+    data_dir: Path = Path("data")
+    file_rotate_bytes: int = 128 * 1024 * 1024
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_compression: str = "lz4"
+    kafka_linger_ms: int = 2
+    kafka_replication_factor: int = 1
+    sink_timeout: float = 10.0
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    max_body_bytes: int = 1024 * 1024
+    max_events: int = 500
+    max_inflight_events: int = 100_000
+    retry_after: int = 1
+    log_level: str = "info"
+
+
+SETTINGS_ENV = "CHARTER_SETTINGS_JSON"
+
+
+def dump(settings: Settings) -> str:
+    """Serialize for worker processes (uvicorn --workers starts fresh interpreters)."""
+    return json.dumps({f.name: _plain(getattr(settings, f.name)) for f in fields(settings)})
+
+
+def load(text: str) -> Settings:
+    raw = json.loads(text)
+    return Settings(**{k: Path(v) if k in ("schemas", "data_dir") else v for k, v in raw.items()})
+
+
+def _plain(value: object) -> object:
+    return str(value) if isinstance(value, Path) else value
