@@ -69,7 +69,11 @@ class KafkaSink:
         self._healthy = True
 
     async def send(self, records: list[Record]) -> None:
-        await self._committer.submit(records)
+        try:
+            await self._committer.submit(records)
+        except SinkUnavailable:
+            self._healthy = False  # /ready reports it until a later commit succeeds
+            raise
 
     async def flush(self) -> None:
         await self._committer.drain()
