@@ -152,7 +152,11 @@ def load_contract(path: Path, root: Path) -> Contract:
         version = Version.parse(stem)
     except ValueError as exc:
         raise ContractLoadError(f"{file}: file name: {exc}") from None
-    schema = _read(path)
+    return build_contract(namespace, name, version, _read(path), file)
+
+
+def build_contract(namespace: str, name: str, version: Version, schema: dict[str, Any], file: str) -> Contract:
+    """Check the metadata, compile the schema and collect PII paths of one contract."""
     meta = _meta(schema, file)
     try:
         compiled: Compiled = compile_schema(schema, file)

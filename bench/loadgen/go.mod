@@ -1,0 +1,3 @@
+module charter/bench/loadgen
+
+go 1.22

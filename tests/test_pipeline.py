@@ -1,0 +1,130 @@
+"""The per-event path: verdicts, envelopes, fingerprints, routing, PII in good and bad records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from collector.annotate import Source, fingerprint, uuid7
+from collector.contracts import Registry
+from collector.pipeline import Context, Outcome, process
+
+CTX = Context("2026-11-21T10:00:00.123456Z", Source("10.0.0.7", "test-agent/1.0"))
+
+
+def run(registry: Registry, *events: Any) -> Outcome:
+    items = [e if isinstance(e, bytes) else msgspec.json.encode(e) for e in events]
+    return process(items, registry, CTX)
+
+
+def value(outcome: Outcome, i: int) -> dict[str, Any]:
+    decoded: dict[str, Any] = msgspec.json.decode(outcome.records[i].value)
+    return decoded
+
+
+def pay(**data: Any) -> dict[str, Any]:
+    from tests.conftest import payment
+
+    return {"schema": "com.acme.shop/payment/1", "data": payment(**data)}
+
+
+def test_good_event_becomes_the_design_envelope_on_the_contract_topic(registry: Registry) -> None:
+    out = run(registry, {**pay(), "id": "evt-1", "sent_at": "2026-11-21T09:59:59Z"})
+    assert out.accepted == 1 and not out.rejections
+    rec = out.records[0]
+    env = value(out, 0)
+    assert (rec.kind, rec.topic, rec.key) == ("good", "payments", b"1001")
+    assert env["id"] == "evt-1"
+    assert (env["schema"], env["namespace"], env["name"], env["version"]) == (
+        "com.acme.shop/payment/1.0.0", "com.acme.shop", "payment", "1.0.0")  # fmt: skip
+    assert env["sent_at"] == "2026-11-21T09:59:59Z"
+    assert env["collected_at"] == CTX.collected_at
+    assert env["source"] == {"ip": "10.0.0.7", "user_agent": "test-agent/1.0"}
+    assert env["collector"]["name"] == "charter"
+    assert dict(rec.headers) == {"schema": b"com.acme.shop/payment/1.0.0", "fingerprint": env["fingerprint"].encode()}
+
+
+def test_event_without_id_gets_a_uuid7_and_is_keyed_by_it_without_partition_key(registry: Registry) -> None:
+    event = {"schema": "org.metmuseum.collection/object_images_normalized/1",
+             "data": {"object_id": 7, "created_at": "2026-11-21T10:00:00Z"}}  # fmt: skip
+    out = run(registry, event)
+    env = value(out, 0)
+    assert env["id"][14] == "7"  # version nibble of a UUIDv7
+    assert out.records[0].key == b"7"  # object_id is the partition key
+
+
+def test_uuid7_is_time_ordered_and_well_formed() -> None:
+    ids = [uuid7() for _ in range(50)]
+    assert all(len(i) == 36 and i[14] == "7" and i[19] in "89ab" for i in ids)
+    assert len(set(ids)) == 50
+    assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)
+
+
+def test_fingerprint_ignores_key_order_and_client_id_but_not_values(registry: Registry) -> None:
+    a = run(registry, {**pay(), "id": "one"})
+    reordered = {"schema": "com.acme.shop/payment/1", "id": "two", "data": dict(reversed(list(pay()["data"].items())))}
+    b = run(registry, reordered)
+    c = run(registry, pay(amount=10.5))
+    assert value(a, 0)["fingerprint"] == value(b, 0)["fingerprint"]
+    assert value(a, 0)["fingerprint"] != value(c, 0)["fingerprint"]
+    assert fingerprint("x/y/1.0.0", {"a": 1}) != fingerprint("x/y/2.0.0", {"a": 1})
+
+
+def test_fingerprint_distinguishes_card_numbers_even_though_they_are_redacted(registry: Registry) -> None:
+    a, b = run(registry, pay(cc_number="4111111111111111")), run(registry, pay(cc_number="5500000000000004"))
+    assert value(a, 0)["data"]["cc_number"] == value(b, 0)["data"]["cc_number"] == "[redacted]"
+    assert value(a, 0)["fingerprint"] != value(b, 0)["fingerprint"]
+
+
+def test_invalid_payload_goes_to_the_contract_dlq_with_reasons_and_payload_as_received(registry: Registry) -> None:
+    out = run(registry, {**pay(confirmation_code="0"), "id": "bad-1"})
+    rec, env = out.records[0], value(out, 0)
+    assert (rec.kind, rec.topic, rec.key) == ("bad", "error-payments", b"bad-1")
+    assert dict(rec.headers) == {"schema": b"com.acme.shop/payment/1", "error_type": b"invalid_payload"}
+    assert env["error"]["type"] == "invalid_payload"
+    assert env["error"]["resolution"]
+    assert env["error"]["failures"] == [{"path": "$.confirmation_code", "keyword": "pattern",
+                                         "message": "Expected `str` matching regex '^[A-Z0-9]{8}$'"}]  # fmt: skip
+    assert env["payload"]["data"]["confirmation_code"] == "0"
+    assert env["schema"] == "com.acme.shop/payment/1"
+    assert out.rejections[0].index == 0 and out.rejections[0].id == "bad-1"
+
+
+def test_card_number_is_never_in_clear_text_in_good_or_bad_records(registry: Registry) -> None:
+    card = "4111111111111111"
+    out = run(registry, pay(cc_number=card), pay(cc_number=card, amount=-1),
+              {**pay(cc_number=card), "extra_key": True})  # fmt: skip
+    assert [r.kind for r in out.records] == ["good", "bad", "bad"]
+    assert all(card.encode() not in r.value for r in out.records)
+
+
+def test_unknown_and_malformed_references_have_distinct_error_types(registry: Registry) -> None:
+    out = run(registry, {"schema": "com.acme.shop/payment/9", "data": {}}, {"schema": "payment", "data": {}})
+    assert [r.type.value for r in out.rejections] == ["unknown_schema", "invalid_schema_ref"]
+    assert all(r.topic == "events.bad" for r in out.records)
+
+
+def test_malformed_events_are_rejected_one_by_one_with_the_reason(registry: Registry) -> None:
+    out = run(registry, {"data": {}}, [1, 2], {**pay(), "sent_at": "yesterday"}, {**pay(), "extra": 1}, pay())
+    assert out.accepted == 1
+    reasons = [(r.index, r.type.value, r.failures[0].path, r.failures[0].keyword) for r in out.rejections]
+    assert reasons == [
+        (0, "malformed_event", "$.schema", "required"),
+        (1, "malformed_event", "$", "type"),
+        (2, "malformed_event", "$.sent_at", "format"),
+        (3, "malformed_event", "$.extra", "additionalProperties"),
+    ]
+
+
+def test_invalid_json_line_keeps_its_raw_text_in_the_bad_record(registry: Registry) -> None:
+    out = run(registry, b'{"schema": "com.acme.shop/payment/1", "data": ')
+    env = value(out, 0)
+    assert env["error"]["type"] == "malformed_event"
+    assert env["payload"] == '{"schema": "com.acme.shop/payment/1", "data": '
+    assert env["schema"] is None
+
+
+def test_wrong_data_type_is_an_invalid_payload_at_the_root(registry: Registry) -> None:
+    out = run(registry, {"schema": "com.acme.shop/payment/1", "data": "not an object"})
+    assert (out.rejections[0].type.value, out.rejections[0].failures[0].path) == ("invalid_payload", "$")
