@@ -1,0 +1,69 @@
+"""The README's first promise over real HTTP: `charter serve` with the embedded file sink."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import SCHEMAS, payment
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"charter serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # polling a readiness endpoint, not synchronising on time
+    raise TimeoutError(f"{url} not ready in {deadline_s}s")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = free_port()
+    env = {**os.environ, "CHARTER_SCHEMAS": str(SCHEMAS), "CHARTER_PORT": str(port)}
+    proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve"], cwd=tmp_path, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        yield url, tmp_path / "data"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_good_event_200_bad_event_207_and_both_land_in_data_dir_as_jsonl(served: tuple[str, Path]) -> None:
+    url, data = served
+    good = {"schema": "com.acme.shop/payment/1", "id": "pay-good", "data": payment()}
+    bad = {"schema": "com.acme.shop/payment/1", "id": "pay-bad", "data": payment(confirmation_code="0")}
+    r1 = httpx.post(f"{url}/v1/events", json=good)
+    r2 = httpx.post(f"{url}/v1/events", json=bad)
+    assert (r1.status_code, r1.json()) == (200, {"accepted": 1, "rejected": 0})
+    assert r2.status_code == 207
+    assert r2.json()["errors"][0]["failures"][0]["path"] == "$.confirmation_code"
+    # a 2xx means durable: the records are on disk the moment the answer arrives
+    [good_file] = data.glob("good-*.jsonl")
+    [bad_file] = data.glob("bad-*.jsonl")
+    assert [json.loads(x)["id"] for x in good_file.read_text().splitlines()] == ["pay-good"]
+    bad_env = json.loads(bad_file.read_text())
+    assert (bad_env["id"], bad_env["error"]["type"]) == ("pay-bad", "invalid_payload")
+    assert "4111111111111111" not in good_file.read_text() + bad_file.read_text()
