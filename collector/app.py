@@ -63,7 +63,9 @@ async def post_events(request: Request) -> Response:
     source = Source(request.client.host if request.client else None, request.headers.get("user-agent"))
     ctx = Context(now_rfc3339(), source)
     body, error = await _read_body(request, s)
-    items: list[bytes] | BodyError = error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
+    items: list[bytes] | BodyError = (
+        error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
+    )
     if isinstance(items, BodyError):
         return await _refuse_body(c, items, body, ctx)
     outcome = process(items, c.registry, ctx)
@@ -110,7 +112,9 @@ async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Contex
     except SinkUnavailable as exc:
         return _unavailable(503, str(exc), c.settings.retry_after)
     info = {"type": error.type.value, "message": error.message, "resolution": error.type.resolution}
-    return json_response({"accepted": 0, "rejected": 0, "error": info, "recorded_as": record.key.decode()}, error.status)
+    return json_response(
+        {"accepted": 0, "rejected": 0, "error": info, "recorded_as": record.key.decode()}, error.status
+    )
 
 
 async def health(request: Request) -> Response:

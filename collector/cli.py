@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
-import msgspec
 
 from collector.contracts import ContractLoadError, Registry, load_registry
 from collector.settings import Settings
@@ -18,8 +17,12 @@ EXIT_INVALID, EXIT_USAGE = 1, 2
 _defaults = Settings()
 
 
-def _opt(*names: str, env: str, **kw: Any) -> Any:
-    return click.option(*names, envvar=f"CHARTER_{env}", show_envvar=True, show_default=True, **kw)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _opt(*names: str, env: str, **kw: Any) -> Callable[[F], F]:
+    option: Callable[[F], F] = click.option(*names, envvar=f"CHARTER_{env}", show_envvar=True, show_default=True, **kw)
+    return option
 
 
 def _load(schemas: Path) -> Registry:
@@ -41,22 +44,84 @@ def main() -> None:
 
 
 @main.command()
-@_opt("--schemas", env="SCHEMAS", type=click.Path(path_type=Path), default=_defaults.schemas, help="Contracts directory.")
-@_opt("--sink", env="SINK", type=click.Choice(["file", "stdout", "kafka", "memory"]), default=_defaults.sink, help="Where records go.")
-@_opt("--data-dir", env="DATA_DIR", type=click.Path(path_type=Path), default=_defaults.data_dir, help="File sink directory.")
-@_opt("--file-rotate-bytes", env="FILE_ROTATE_BYTES", type=int, default=_defaults.file_rotate_bytes, help="File sink rotation size.")
+@_opt(
+    "--schemas", env="SCHEMAS", type=click.Path(path_type=Path), default=_defaults.schemas, help="Contracts directory."
+)
+@_opt(
+    "--sink",
+    env="SINK",
+    type=click.Choice(["file", "stdout", "kafka", "memory"]),
+    default=_defaults.sink,
+    help="Where records go.",
+)
+@_opt(
+    "--data-dir",
+    env="DATA_DIR",
+    type=click.Path(path_type=Path),
+    default=_defaults.data_dir,
+    help="File sink directory.",
+)
+@_opt(
+    "--file-rotate-bytes",
+    env="FILE_ROTATE_BYTES",
+    type=int,
+    default=_defaults.file_rotate_bytes,
+    help="File sink rotation size.",
+)
 @_opt("--kafka-bootstrap", env="KAFKA_BOOTSTRAP", default=_defaults.kafka_bootstrap, help="Kafka bootstrap HOST:PORT.")
-@_opt("--kafka-compression", env="KAFKA_COMPRESSION", type=click.Choice(["none", "gzip", "lz4", "snappy", "zstd"]), default=_defaults.kafka_compression, help="Producer compression.")
+@_opt(
+    "--kafka-compression",
+    env="KAFKA_COMPRESSION",
+    type=click.Choice(["none", "gzip", "lz4", "snappy", "zstd"]),
+    default=_defaults.kafka_compression,
+    help="Producer compression.",
+)
 @_opt("--kafka-linger-ms", env="KAFKA_LINGER_MS", type=int, default=_defaults.kafka_linger_ms, help="Producer linger.")
-@_opt("--kafka-replication-factor", env="KAFKA_REPLICATION_FACTOR", type=int, default=_defaults.kafka_replication_factor, help="Replication of topics Charter creates.")
-@_opt("--sink-timeout", env="SINK_TIMEOUT", type=float, default=_defaults.sink_timeout, help="Seconds to wait for the sink before answering 503.")
+@_opt(
+    "--kafka-replication-factor",
+    env="KAFKA_REPLICATION_FACTOR",
+    type=int,
+    default=_defaults.kafka_replication_factor,
+    help="Replication of topics Charter creates.",
+)
+@_opt(
+    "--sink-timeout",
+    env="SINK_TIMEOUT",
+    type=float,
+    default=_defaults.sink_timeout,
+    help="Seconds to wait for the sink before answering 503.",
+)
 @_opt("--host", env="HOST", default=_defaults.host, help="Bind address.")
 @_opt("--port", env="PORT", type=int, default=_defaults.port, help="Bind port.")
 @_opt("--workers", env="WORKERS", type=click.IntRange(min=1), default=_defaults.workers, help="Worker processes.")
-@_opt("--max-body-bytes", env="MAX_BODY_BYTES", type=click.IntRange(min=1), default=_defaults.max_body_bytes, help="Request body limit (also after gzip inflation).")
-@_opt("--max-events", env="MAX_EVENTS", type=click.IntRange(min=1), default=_defaults.max_events, help="Events per request limit.")
-@_opt("--max-inflight-events", env="MAX_INFLIGHT_EVENTS", type=click.IntRange(min=1), default=_defaults.max_inflight_events, help="Events waiting for the sink before answering 429.")
-@_opt("--log-level", env="LOG_LEVEL", type=click.Choice(["debug", "info", "warning", "error"]), default=_defaults.log_level, help="Log level.")
+@_opt(
+    "--max-body-bytes",
+    env="MAX_BODY_BYTES",
+    type=click.IntRange(min=1),
+    default=_defaults.max_body_bytes,
+    help="Request body limit (also after gzip inflation).",
+)
+@_opt(
+    "--max-events",
+    env="MAX_EVENTS",
+    type=click.IntRange(min=1),
+    default=_defaults.max_events,
+    help="Events per request limit.",
+)
+@_opt(
+    "--max-inflight-events",
+    env="MAX_INFLIGHT_EVENTS",
+    type=click.IntRange(min=1),
+    default=_defaults.max_inflight_events,
+    help="Events waiting for the sink before answering 429.",
+)
+@_opt(
+    "--log-level",
+    env="LOG_LEVEL",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default=_defaults.log_level,
+    help="Log level.",
+)
 def serve(**options: Any) -> None:
     """Run the collector (uvicorn)."""
     if options["kafka_compression"] == "none":
@@ -88,7 +153,9 @@ def _run(settings: Settings, registry: Registry) -> None:
 
 @main.command()
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@_opt("--schemas", env="SCHEMAS", type=click.Path(path_type=Path), default=_defaults.schemas, help="Contracts directory.")
+@_opt(
+    "--schemas", env="SCHEMAS", type=click.Path(path_type=Path), default=_defaults.schemas, help="Contracts directory."
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON line per event.")
 def validate(file: Path, schemas: Path, as_json: bool) -> None:
     """Validate a JSON array or NDJSON file of events offline, with the server's verdicts.

@@ -21,9 +21,7 @@ from collector.schema import Check, Compiled, SchemaError, compile_schema
 NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-REFERENCE = re.compile(
-    r"^(?P<namespace>[a-z][a-z0-9.-]*)/(?P<name>[a-z][a-z0-9_]*)/(?P<version>\d+(\.\d+\.\d+)?)$"
-)
+REFERENCE = re.compile(r"^(?P<namespace>[a-z][a-z0-9.-]*)/(?P<name>[a-z][a-z0-9_]*)/(?P<version>\d+(\.\d+\.\d+)?)$")
 PII_ACTIONS = ("none", "redact")
 DEFAULT_DLQ_TOPIC = "events.bad"
 
@@ -106,7 +104,9 @@ class Registry:
     """All loaded contracts, addressable by exact and major-only reference."""
 
     def __init__(self, contracts: list[Contract]) -> None:
-        self.contracts = sorted(contracts, key=lambda c: (c.namespace, c.name, c.version.major, c.version.minor, c.version.patch))
+        self.contracts = sorted(
+            contracts, key=lambda c: (c.namespace, c.name, c.version.major, c.version.minor, c.version.patch)
+        )
         self._by_ref: dict[str, Contract] = {}
         for c in self.contracts:
             self._by_ref[c.ref] = c
@@ -187,9 +187,7 @@ def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
     if meta.partitions < 1:
         raise ContractLoadError(f"{file}: x-contract.partitions must be >= 1")
     if meta.partition_key is not None and meta.partition_key not in schema.get("properties", {}):
-        raise ContractLoadError(
-            f"{file}: x-contract.partition_key {meta.partition_key!r} is not a top-level property"
-        )
+        raise ContractLoadError(f"{file}: x-contract.partition_key {meta.partition_key!r} is not a top-level property")
     return meta
 
 

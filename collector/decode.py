@@ -48,7 +48,9 @@ def inflate(body: bytes, encoding: str | None, limit: int) -> bytes | BodyError:
     if enc == "identity":
         return body
     if enc != "gzip":
-        return BodyError(ErrorType.UNSUPPORTED_CONTENT_TYPE, 415, f"Content-Encoding {enc!r} is not supported; use gzip")
+        return BodyError(
+            ErrorType.UNSUPPORTED_CONTENT_TYPE, 415, f"Content-Encoding {enc!r} is not supported; use gzip"
+        )
     inflater = zlib.decompressobj(wbits=31)
     try:
         out = inflater.decompress(body, limit + 1)
@@ -93,4 +95,6 @@ def _json_items(body: bytes) -> list[bytes] | BodyError:
         return BodyError(ErrorType.MALFORMED_BODY, 400, f"invalid JSON: {exc}")
     except RecursionError:
         return BodyError(ErrorType.MALFORMED_BODY, 400, "JSON nesting is too deep")
-    return BodyError(ErrorType.MALFORMED_BODY, 400, "the body must be a JSON object, a JSON array of objects, or NDJSON")
+    return BodyError(
+        ErrorType.MALFORMED_BODY, 400, "the body must be a JSON object, a JSON array of objects, or NDJSON"
+    )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorType(str, Enum):
+class ErrorType(StrEnum):
     MALFORMED_BODY = "malformed_body"
     UNSUPPORTED_CONTENT_TYPE = "unsupported_content_type"
     TOO_LARGE = "too_large"
@@ -24,12 +24,10 @@ RESOLUTIONS: dict[ErrorType, str] = {
         "Send UTF-8 JSON: one event object, an array of events, or NDJSON (one event per line)."
     ),
     ErrorType.UNSUPPORTED_CONTENT_TYPE: (
-        "Send Content-Type application/json or application/x-ndjson "
-        "(optionally with Content-Encoding: gzip)."
+        "Send Content-Type application/json or application/x-ndjson (optionally with Content-Encoding: gzip)."
     ),
     ErrorType.TOO_LARGE: (
-        "Split the request: stay under the body byte limit (after gzip inflation) "
-        "and the per-request event limit."
+        "Split the request: stay under the body byte limit (after gzip inflation) and the per-request event limit."
     ),
     ErrorType.MALFORMED_EVENT: (
         'Each event must be an object {"schema": "<namespace>/<name>/<version>", "data": {...}} '

@@ -93,7 +93,13 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
     contract = registry.get(event.schema)
     if contract is None:
         kind = ErrorType.UNKNOWN_SCHEMA if parse_reference(event.schema) else ErrorType.INVALID_SCHEMA_REF
-        failure = Failure("$.schema", "schema", f"no contract {event.schema!r} is loaded" if kind is ErrorType.UNKNOWN_SCHEMA else f"{event.schema!r} is not <namespace>/<name>/<version>")
+        failure = Failure(
+            "$.schema",
+            "schema",
+            f"no contract {event.schema!r} is loaded"
+            if kind is ErrorType.UNKNOWN_SCHEMA
+            else f"{event.schema!r} is not <namespace>/<name>/<version>",
+        )
         _reject(out, index, event.id, kind, [failure], event.schema, msgspec.Raw(item), ctx, registry)
         return
     failures = validate(contract, event.data)
@@ -134,7 +140,9 @@ def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry 
     """The bad record for a body that could not be split into events: keeps its raw text."""
     text = body[:RAW_EXCERPT].decode("utf-8", "backslashreplace")
     truncated = len(body) > RAW_EXCERPT
-    info: ErrorInfo = error_info(error.type, [], error.message + (f" (payload truncated to {RAW_EXCERPT} bytes)" if truncated else ""))
+    info: ErrorInfo = error_info(
+        error.type, [], error.message + (f" (payload truncated to {RAW_EXCERPT} bytes)" if truncated else "")
+    )
     env = BadEnvelope(uuid7(), ctx.collected_at, None, info, text, ctx.source, COLLECTOR)
     return bad_record(env, registry)
 

@@ -129,7 +129,9 @@ class _Compiler:
     def _ref(self, schema: dict[str, Any], path: str) -> Compiled:
         ref = schema["$ref"]
         if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
-            raise self.fail(f"{path}.$ref", "$ref", f"only local `#/$defs/<name>` references are supported, got {ref!r}")
+            raise self.fail(
+                f"{path}.$ref", "$ref", f"only local `#/$defs/<name>` references are supported, got {ref!r}"
+            )
         if len(schema) > 1 and set(schema) - ANNOTATIONS - {"$ref"}:
             raise self.fail(f"{path}.$ref", "$ref", "`$ref` must not be combined with other keywords")
         name = ref.removeprefix("#/$defs/")
@@ -150,7 +152,9 @@ class _Compiler:
             raise self.fail(f"{path}.{kw}", kw, "must be a non-empty list")
         for v in values:
             if not (v is None or isinstance(v, str | int)) or isinstance(v, float):
-                raise self.fail(f"{path}.{kw}", kw, f"only string, integer, boolean and null values are supported, got {v!r}")
+                raise self.fail(
+                    f"{path}.{kw}", kw, f"only string, integer, boolean and null values are supported, got {v!r}"
+                )
         return Literal[tuple(values)]
 
     def _typed(self, kind: str, schema: dict[str, Any], path: str) -> Compiled:
@@ -170,7 +174,9 @@ class _Compiler:
         if fmt is None:
             return Compiled(_annotate(str, meta), None)
         if fmt not in FORMATS:
-            raise self.fail(f"{path}.format", "format", f"format {fmt!r} is not supported; supported: {', '.join(FORMATS)}")
+            raise self.fail(
+                f"{path}.format", "format", f"format {fmt!r} is not supported; supported: {', '.join(FORMATS)}"
+            )
         if fmt == "date-time":
             return Compiled(Annotated[datetime.datetime, Meta(tz=True)], None)
         if fmt == "date":
@@ -210,7 +216,9 @@ class _Compiler:
         required = schema.get("required", [])
         extra = schema.get("additionalProperties", True)
         if extra not in (True, False):
-            raise self.fail(f"{path}.additionalProperties", "additionalProperties", "only `true` or `false` is supported")
+            raise self.fail(
+                f"{path}.additionalProperties", "additionalProperties", "only `true` or `false` is supported"
+            )
         if not isinstance(props, dict) or not isinstance(required, list):
             raise self.fail(path, "properties", "`properties` must be an object and `required` a list")
         for name in required:

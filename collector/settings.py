@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 SinkName = Literal["file", "stdout", "kafka", "memory"]
 
@@ -40,8 +40,9 @@ def dump(settings: Settings) -> str:
 
 
 def load(text: str) -> Settings:
-    raw = json.loads(text)
-    return Settings(**{k: Path(v) if k in ("schemas", "data_dir") else v for k, v in raw.items()})
+    raw: dict[str, Any] = json.loads(text)
+    raw["schemas"], raw["data_dir"] = Path(raw["schemas"]), Path(raw["data_dir"])
+    return Settings(**raw)
 
 
 def _plain(value: object) -> object:

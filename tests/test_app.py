@@ -64,7 +64,9 @@ def test_single_event_object_is_accepted(client: TestClient) -> None:
     assert client.post("/v1/events", json=good()).json() == {"accepted": 1, "rejected": 0}
 
 
-def test_any_rejected_event_answers_207_listing_index_id_type_and_failures(client: TestClient, sink: MemorySink) -> None:
+def test_any_rejected_event_answers_207_listing_index_id_type_and_failures(
+    client: TestClient, sink: MemorySink
+) -> None:
     bad = {**good(confirmation_code="0"), "id": "evt-bad"}
     r = client.post("/v1/events", json=[good(), bad])
     body = r.json()
@@ -82,7 +84,9 @@ def test_all_rejected_is_still_207_and_every_event_is_recorded(client: TestClien
     assert len(sink.envelopes("bad")) == 2
 
 
-def test_ndjson_body_is_one_event_per_line_and_a_bad_line_only_rejects_itself(client: TestClient, sink: MemorySink) -> None:
+def test_ndjson_body_is_one_event_per_line_and_a_bad_line_only_rejects_itself(
+    client: TestClient, sink: MemorySink
+) -> None:
     body = json.dumps(good()) + "\n\n" + '{"schema": broken\n' + json.dumps(good(order_id=3)) + "\n"
     r = client.post("/v1/events", content=body, headers={"Content-Type": "application/x-ndjson"})
     assert r.status_code == 207

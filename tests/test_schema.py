@@ -57,7 +57,9 @@ KEYWORDS = [
 
 
 @pytest.mark.parametrize(("field", "good", "bad", "keyword"), KEYWORDS)
-def test_keyword_accepts_valid_and_rejects_invalid_value(field: dict[str, Any], good: Any, bad: Any, keyword: str) -> None:
+def test_keyword_accepts_valid_and_rejects_invalid_value(
+    field: dict[str, Any], good: Any, bad: Any, keyword: str
+) -> None:
     contract = make_contract({"f": field}, required=["f"])
     assert validate(contract, {"f": good}) == []
     failures = validate(contract, {"f": bad})
@@ -67,7 +69,14 @@ def test_keyword_accepts_valid_and_rejects_invalid_value(field: dict[str, Any], 
 
 
 def test_failure_path_points_into_nested_arrays() -> None:
-    contract = make_contract({"items": {"type": "array", "items": {"type": "object", "properties": {"q": {"type": "integer", "minimum": 1}}}}})
+    contract = make_contract(
+        {
+            "items": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"q": {"type": "integer", "minimum": 1}}},
+            }
+        }
+    )
     [failure] = validate(contract, {"items": [{"q": 2}, {"q": 5}, {"q": 0}]})
     assert (failure.path, failure.keyword) == ("$.items[2].q", "minimum")
 

@@ -10,6 +10,7 @@ where a Java producer would put it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -98,10 +99,8 @@ class KafkaSink:
             rf = self._settings.kafka_replication_factor
             new = [NewTopic(t, n, rf) for t, n in self.topics.items() if t not in existing]
             if new:
-                try:
+                with contextlib.suppress(TopicAlreadyExistsError):  # another collector created it first
                     await admin.create_topics(new)
-                except TopicAlreadyExistsError:
-                    pass  # another collector created it first
                 log.info("created topics: %s", ", ".join(t.name for t in new))
         finally:
             await admin.close()
