@@ -16,7 +16,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
-from collector.schema import Check, Compiled, SchemaError, compile_schema
+from collector.schema import Check, Compiled, Fields, SchemaError, compile_schema
 
 NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -85,6 +85,7 @@ class Contract:
     meta: ContractMeta
     type: Any = field(repr=False)
     check: Check | None = field(repr=False)
+    fields: Fields | None = field(repr=False)
     pii: tuple[tuple[str, str], ...] = ()
 
     @property
@@ -163,7 +164,7 @@ def build_contract(namespace: str, name: str, version: Version, schema: dict[str
     except SchemaError as exc:
         raise ContractLoadError(str(exc)) from None
     pii = tuple(_pii_fields(schema, "$", file))
-    return Contract(namespace, name, version, file, schema, meta, compiled.type, compiled.check, pii)
+    return Contract(namespace, name, version, file, schema, meta, compiled.type, compiled.check, compiled.fields, pii)
 
 
 def _read(path: Path) -> dict[str, Any]:

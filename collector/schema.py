@@ -59,9 +59,19 @@ Check = Callable[[Any, str, list[Failure]], None]
 
 
 @dataclass(frozen=True, slots=True)
+class Fields:
+    """The root object's fields one by one, to explain every failing field on the slow path."""
+
+    types: dict[str, Any]
+    required: tuple[str, ...]
+    closed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Compiled:
     type: Any
     check: Check | None
+    fields: Fields | None = None
 
 
 def compile_schema(schema: dict[str, Any], file: str) -> Compiled:
@@ -102,7 +112,8 @@ class _Compiler:
         parts = [self._typed(kind, schema, path) for kind in kinds]
         t = _union([p.type for p in parts] + ([None] if nullable else []))
         checks = [p.check for p in parts if p.check is not None]
-        return Compiled(t, checks[0] if len(checks) == 1 else _all(checks) if checks else None)
+        check = checks[0] if len(checks) == 1 else _all(checks) if checks else None
+        return Compiled(t, check, parts[0].fields if len(parts) == 1 else None)
 
     def _refuse_unknown(self, schema: dict[str, Any], path: str) -> None:
         for kw in schema:
@@ -229,8 +240,10 @@ class _Compiler:
         fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
         checks: dict[str, Check] = {}
         rename: dict[str, str] = {}
+        types: dict[str, Any] = {}
         for i, (name, sub) in enumerate(props.items()):
             child = self.node(sub, f"{path}.properties.{name}")
+            types[name] = child.type
             attr = name if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") else f"f{i}"
             rename[attr] = name
             if child.check is not None:
@@ -242,7 +255,8 @@ class _Compiler:
         struct = msgspec.defstruct(
             _struct_name(path), sorted(fields, key=len), rename=rename, forbid_unknown_fields=not extra,
         )  # fmt: skip
-        return Compiled(struct, _fields_check(checks) if checks else None)
+        explain = Fields(types, tuple(required), not extra)
+        return Compiled(struct, _fields_check(checks) if checks else None, explain)
 
 
 def _is_number(v: Any) -> bool:

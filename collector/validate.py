@@ -42,12 +42,42 @@ def validate(contract: Contract, data: Any) -> list[Failure]:
     try:
         msgspec.convert(data, contract.type)
     except msgspec.ValidationError as exc:
-        return [failure_from(str(exc), contract.schema)]
+        first = failure_from(str(exc), contract.schema)
+        return _explain(contract, data) or [first]
     if contract.check is None:
         return []
     failures: list[Failure] = []
     contract.check(data, "$", failures)
     return failures
+
+
+def _explain(contract: Contract, data: Any) -> list[Failure]:
+    """Slow path for a rejected event: check each top-level field on its own to report them all."""
+    fields = contract.fields
+    if fields is None or not isinstance(data, dict):
+        return []
+    failures = [Failure(f"$.{name}", "required", f"Object missing required field `{name}`")
+                for name in fields.required if name not in data]  # fmt: skip
+    for name, value in data.items():
+        t = fields.types.get(name)
+        if t is None:
+            if fields.closed:
+                failures.append(Failure(f"$.{name}", "additionalProperties", f"Object contains unknown field `{name}`"))
+            continue
+        try:
+            msgspec.convert(value, t)
+        except msgspec.ValidationError as exc:
+            failures.append(failure_from(_rebase(str(exc), name), contract.schema))
+    if contract.check is not None:
+        contract.check(data, "$", failures)
+    return failures
+
+
+def _rebase(error: str, name: str) -> str:
+    """A field checked on its own reports paths from `$`; put them under `$.<name>`."""
+    if " - at `$" in error:
+        return error.replace(" - at `$", f" - at `$.{name}", 1)
+    return f"{error} - at `$.{name}`"
 
 
 def failure_from(error: str, schema: dict[str, Any]) -> Failure:

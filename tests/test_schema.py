@@ -158,3 +158,16 @@ def test_field_names_that_are_python_keywords_still_validate() -> None:
     contract = make_contract({"class": {"enum": ["Luxury"]}, "_private": {"type": "integer"}}, required=["class"])
     assert validate(contract, {"class": "Luxury", "_private": 1}) == []
     assert validate(contract, {"class": "Hostel"})[0].path == "$.class"
+
+
+def test_rejected_event_reports_every_failing_top_level_field_at_once() -> None:
+    contract = make_contract(
+        {"amount": {"type": "number", "exclusiveMinimum": 0}, "code": {"type": "string", "pattern": "^[A-Z0-9]{8}$"},
+         "ts": {"type": "string", "format": "date-time"}, "lines": {"type": "array", "items": {"type": "integer", "minimum": 1}}},
+        required=["amount", "code", "ts"], additionalProperties=False,
+    )  # fmt: skip
+    failures = validate(contract, {"amount": 0, "code": "0", "lines": [1, 0], "extra": True})
+    assert {(f.path, f.keyword) for f in failures} == {
+        ("$.amount", "exclusiveMinimum"), ("$.code", "pattern"), ("$.ts", "required"),
+        ("$.lines[1]", "minimum"), ("$.extra", "additionalProperties"),
+    }  # fmt: skip
