@@ -1,0 +1,586 @@
+"""Charter's benchmark driver: `python bench/run.py`.
+
+For each sink it starts a real `charter serve` (one worker) as a subprocess, drives it with
+the Go load generator in `bench/loadgen/` (a separate process, so the client does not share
+the collector's interpreter), samples the collector's CPU and peak memory from /proc, and
+for Kafka checks afterwards, by consuming the topics, that every event acknowledged with a
+200 is in Kafka. Prints a Markdown table and writes the raw results to bench/results/.
+
+Not a test: it measures, it does not assert speed (only correctness: counts must match).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+LOADGEN = BENCH / ".bin" / "loadgen"
+RESULTS = BENCH / "results"
+KAFKA_SCRIPT = ROOT / "scripts" / "kafka"
+KAFKA_DIR = Path(os.environ.get("CHARTER_KAFKA_DIR", "/tmp/charter-kafka"))
+BATCH = 50
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+TARGET_EVENTS_PER_S, TARGET_P99_MS = 50_000, 10.0
+
+
+class BenchError(Exception):
+    """The benchmark could not run, or its results are wrong (e.g. lost events)."""
+
+
+# ---------------------------------------------------------------------------- events
+
+
+def _ts(rng: random.Random) -> str:
+    base = datetime.datetime(2026, 11, 21, 8, 0, tzinfo=datetime.UTC)
+    t = base + datetime.timedelta(seconds=rng.randrange(0, 36_000), microseconds=rng.randrange(0, 10**6))
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+_FIRST = ["ana", "ben", "chloe", "dmitri", "emma", "farah", "goran", "hiro", "ines", "jamal", "kofi", "lena"]
+_LAST = ["silva", "okafor", "nguyen", "schmidt", "rossi", "kowalski", "tanaka", "haddad", "larsen", "moreau"]
+_CITIES = [("Lisbon", "PT"), ("Porto", "PT"), ("Lyon", "FR"), ("Gdansk", "PL"), ("Kyoto", "JP"), ("Austin", "US")]
+
+
+def payment(i: int, rng: random.Random) -> dict[str, Any]:
+    code = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", k=8))
+    data = {
+        "order_id": 1_000_000 + i, "product_id": rng.randint(1, 5000),
+        "amount": round(rng.uniform(1, 900), 2), "currency": rng.choice(["USD", "EUR", "GBP"]),
+        "confirmation_code": code, "cc_number": "".join(rng.choices("0123456789", k=16)), "ts": _ts(rng),
+    }  # fmt: skip
+    return {"schema": "com.acme.shop/payment/1.0.0", "id": _uuid(rng), "sent_at": _ts(rng), "data": data}
+
+
+def clickstream(i: int, rng: random.Random) -> dict[str, Any]:
+    hotel = f"H{rng.randint(1, 99_999):05d}"
+    url = f"https://www.riverhotels.example/hotels/{hotel}?checkin=2026-12-{rng.randint(1, 28):02d}&nights={rng.randint(1, 9)}"
+    data = {
+        "clickstream_id": _uuid(rng),
+        "customer_email": f"{rng.choice(_FIRST)}.{rng.choice(_LAST)}{i}@mail.example",
+        "hotel_id": hotel, "action": rng.choice(["page-view", "booking-click", "search", "add-to-wishlist"]),
+        "event_duration": rng.randint(0, 900), "url": url, "created_at": _ts(rng),
+        "referrer": rng.choice([None, "https://www.google.example/search?q=river+hotels"]),
+    }  # fmt: skip
+    return {"schema": "com.riverhotels.web/clickstream/1.1.0", "id": _uuid(rng), "sent_at": _ts(rng), "data": data}
+
+
+def customer(i: int, rng: random.Random) -> dict[str, Any]:
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    data = {
+        "customer_id": _uuid(rng), "email": f"{first}.{last}{i}@mail.example",
+        "first_name": first.title(), "last_name": last.title(),
+        "birth_date": f"19{rng.randint(50, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}", "created_at": _ts(rng),
+    }  # fmt: skip
+    return {"schema": "com.riverhotels.web/customer/1.0.0", "id": _uuid(rng), "data": data}
+
+
+def hotel(i: int, rng: random.Random) -> dict[str, Any]:
+    city, country = rng.choice(_CITIES)
+    data = {
+        "hotel_id": f"H{i % 100_000:05d}", "name": f"River Hotel {city} {i}",
+        "class": rng.choice(["Economy", "Standard", "Premium", "Luxury"]), "city": city, "country": country,
+        "room_capacity": rng.randint(20, 900), "created_at": _ts(rng),
+    }  # fmt: skip
+    return {"schema": "com.riverhotels.web/hotel/1.0.0", "id": _uuid(rng), "data": data}
+
+
+# Mostly payments and clicks, as in production; a few reference-data events for variety.
+_MIX = [(payment, 0.45), (clickstream, 0.45), (customer, 0.05), (hotel, 0.05)]
+
+
+def make_events(n: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    makers = rng.choices([m for m, _ in _MIX], weights=[w for _, w in _MIX], k=n)
+    return [make(seed * 10_000_000 + i, rng) for i, make in enumerate(makers)]
+
+
+def _encode(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()
+
+
+def check_valid(events: list[bytes]) -> None:
+    """Every generated event must be accepted, or the benchmark would measure the DLQ path."""
+    from collector.annotate import Source, now_rfc3339
+    from collector.contracts import load_registry
+    from collector.pipeline import Context, process
+
+    outcome = process(events, load_registry(ROOT / "schemas"), Context(now_rfc3339(), Source()))
+    if outcome.rejections:
+        r = outcome.rejections[0]
+        raise BenchError(f"{len(outcome.rejections)} generated events are invalid, e.g. #{r.index}: {r.type} {r.failures}")
+
+
+def good_topics(events: list[bytes]) -> tuple[list[str], list[str]]:
+    """The good and dead-letter topics the generated events' contracts write to."""
+    from collector.contracts import load_registry
+
+    registry = load_registry(ROOT / "schemas")
+    contracts = [c for ref in {json.loads(e)["schema"] for e in events} if (c := registry.get(ref))]
+    return sorted({c.topic for c in contracts}), sorted({c.dlq_topic for c in contracts})
+
+
+@dataclass
+class Bodies:
+    batch: Path  # one JSON array of BATCH events: every throughput request
+    singles: Path  # NDJSON, one event per line: latency requests take them in turn
+    sizes: list[int]
+    good: list[str]
+    dlq: list[str]
+
+
+def write_bodies(directory: Path, n_singles: int) -> Bodies:
+    batch_events = [_encode(e) for e in make_events(BATCH, seed=1)]
+    singles = [_encode(e) for e in make_events(n_singles, seed=2)]
+    check_valid(batch_events + singles[:2000])
+    batch = directory / "batch.json"
+    batch.write_bytes(b"[" + b",".join(batch_events) + b"]")
+    lines = directory / "singles.ndjson"
+    lines.write_bytes(b"\n".join(singles) + b"\n")
+    good, dlq = good_topics(batch_events + singles[:2000])
+    return Bodies(batch, lines, [len(e) for e in batch_events + singles], good, dlq)
+
+
+# ---------------------------------------------------------------------------- processes
+
+
+def build_loadgen() -> None:
+    if shutil.which("go") is None:
+        raise BenchError("`go` is not on PATH; the load generator is a Go program (bench/loadgen)")
+    # The module lives in bench/loadgen (no go.mod at the repo root), hence -C.
+    cmd = ["go", "-C", str(BENCH / "loadgen"), "build", "-o", str(LOADGEN), "."]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise BenchError(f"building the load generator failed:\n{proc.stderr}")
+
+
+def loadgen(mode: str, url: str, body_flag: list[str], seconds: float, conns: int, rate: float = 0) -> dict[str, Any]:
+    cmd = [str(LOADGEN), "-mode", mode, "-url", url, "-d", str(seconds), "-c", str(conns), *body_flag]
+    if rate:
+        cmd += ["-rate", str(rate)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode:
+        raise BenchError(f"loadgen {mode} failed ({proc.returncode}):\n{proc.stderr}")
+    result: dict[str, Any] = json.loads(proc.stdout)
+    return result
+
+
+class ProcStats:
+    """CPU and memory of one process, from /proc (Linux)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14, 15)
+
+    def status_kib(self, key: str) -> int:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+        return 0
+
+
+@contextlib.contextmanager
+def cpu_meter(procs: dict[str, ProcStats], out: dict[str, Any]) -> Iterator[None]:
+    """Record each process's CPU over the block, as % of one core."""
+    start = {name: p.cpu_seconds() for name, p in procs.items()}
+    t0 = time.monotonic()
+    yield
+    wall = time.monotonic() - t0
+    for name, p in procs.items():
+        out[f"{name}_cpu_pct"] = round(100 * (p.cpu_seconds() - start[name]) / wall, 1)
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise BenchError(f"collector exited with {proc.returncode} during startup:\n{_tail(log)}")
+        with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        time.sleep(0.2)
+    raise BenchError(f"collector not ready after {timeout:g}s:\n{_tail(log)}")
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 20) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)  # uvicorn shuts down gracefully: the sink flushes
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def kafka_running() -> bool:
+    return subprocess.run([str(KAFKA_SCRIPT), "status"], capture_output=True).returncode == 0
+
+
+def kafka_pid() -> int | None:
+    with contextlib.suppress(OSError, ValueError):
+        return int((KAFKA_DIR / "kafka.pid").read_text().strip())
+    return None
+
+
+# ---------------------------------------------------------------------------- kafka counts
+
+
+async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int], int]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        existing = await consumer.topics()
+        tps = [TopicPartition(t, p) for t in topics if t in existing for p in consumer.partitions_for_topic(t) or ()]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        return {(tp.topic, tp.partition): off for tp, off in ends.items()}
+    finally:
+        await consumer.stop()
+
+
+async def _consume_count(bootstrap: str, topics: list[str], since: dict[tuple[str, int], int]) -> tuple[int, int]:
+    """Consume every record written after `since`; return (records consumed, offset delta)."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    ends = await _end_offsets(bootstrap, topics)
+    todo = {TopicPartition(t, p): end for (t, p), end in ends.items() if end > since.get((t, p), 0)}
+    delta = sum(end - since.get(key, 0) for key, end in ends.items())
+    if not todo:
+        return 0, delta
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20)
+    await consumer.start()
+    count = 0
+    try:
+        consumer.assign(list(todo))
+        for tp in todo:
+            consumer.seek(tp, since.get((tp.topic, tp.partition), 0))
+        deadline = time.monotonic() + 120
+        while todo and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=20_000)
+            for tp, records in batches.items():
+                end = todo.get(tp)
+                if end is None:
+                    continue
+                count += sum(1 for r in records if r.offset < end)
+                if await consumer.position(tp) >= end:
+                    del todo[tp]
+                    consumer.pause(tp)
+        if todo:
+            raise BenchError(f"could not consume up to the end offsets of {sorted(map(str, todo))} within 120 s")
+    finally:
+        await consumer.stop()
+    return count, delta
+
+
+# ---------------------------------------------------------------------------- one sink
+
+
+@dataclass
+class Options:
+    duration: float
+    warmup: float
+    rate: float
+    connections: int
+    latency_connections: int
+    port: int
+    bootstrap: str
+    profile: bool
+
+
+def run_sink(sink: str, opt: Options, bodies: Bodies, workdir: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
+    result: dict[str, Any] = {"sink": sink}
+    base = f"http://127.0.0.1:{opt.port}"
+    if not port_free(opt.port):
+        raise BenchError(f"port {opt.port} is already in use; pass --port")
+    data_dir = workdir / f"data-{sink}"
+    log = workdir / f"collector-{sink}.log"
+    cmd = [sys.executable, "-m", "collector.cli", "serve", "--sink", sink, "--port", str(opt.port),
+           "--workers", "1", "--schemas", str(ROOT / "schemas"), "--data-dir", str(data_dir),
+           "--kafka-bootstrap", opt.bootstrap, "--log-level", "warning"]  # fmt: skip
+    print(f"[{sink}] starting: charter serve --sink {sink} --port {opt.port}", flush=True)
+    log_file = stack.enter_context(log.open("wb"))
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
+    stack.callback(stop_process, proc)
+    wait_ready(base + "/ready", proc, log)
+    procs = {"collector": ProcStats(proc.pid)}  # the loadgen reports its own CPU time
+    kpid = kafka_pid() if sink == "kafka" else None
+    if kpid is not None:
+        procs["kafka"] = ProcStats(kpid)
+    since = asyncio.run(_end_offsets(opt.bootstrap, bodies.good + bodies.dlq)) if sink == "kafka" else {}
+    url = base + "/v1/events"
+    batch_flag, singles_flag = ["-body", str(bodies.batch)], ["-bodies", str(bodies.singles)]
+
+    print(f"[{sink}] warm-up {opt.warmup:g}s", flush=True)
+    result["warmup"] = loadgen("throughput", url, batch_flag, opt.warmup, opt.connections)
+
+    print(f"[{sink}] throughput {opt.duration:g}s: {opt.connections} connections, batches of {BATCH}", flush=True)
+    profiler = _start_profiler(proc.pid, opt, workdir, sink) if opt.profile else None
+    with cpu_meter(procs, result.setdefault("throughput_cpu", {})):
+        result["throughput"] = loadgen("throughput", url, batch_flag, opt.duration, opt.connections)
+    if profiler is not None:
+        result["profile"] = _finish_profiler(*profiler)
+    time.sleep(1)
+
+    print(f"[{sink}] latency {opt.duration:g}s: single events at {opt.rate:g} req/s", flush=True)
+    with cpu_meter(procs, result.setdefault("latency_cpu", {})):
+        result["latency"] = loadgen("latency", url, singles_flag, opt.duration, opt.latency_connections, opt.rate)
+
+    collector = procs["collector"]
+    result["peak_rss_mib"] = round(collector.status_kib("VmHWM") / 1024, 1)
+    result["rss_end_mib"] = round(collector.status_kib("VmRSS") / 1024, 1)
+    stop_process(proc)
+    result["collector_exit"] = proc.returncode
+    acked = sum(result[p]["events_ok"] for p in ("warmup", "throughput", "latency"))
+    result["events_acked_200"] = acked
+    if sink == "kafka":
+        result["verify"] = _verify_kafka(opt.bootstrap, bodies, since, acked)
+    elif sink == "file":
+        result["verify"] = _verify_files(data_dir, acked)
+    return result
+
+
+def _verify_kafka(bootstrap: str, bodies: Bodies, since: dict[tuple[str, int], int], acked: int) -> dict[str, Any]:
+    print("[kafka] verifying: consuming the good topics ...", flush=True)
+    good, good_delta = asyncio.run(_consume_count(bootstrap, bodies.good, since))
+    bad, _ = asyncio.run(_consume_count(bootstrap, bodies.dlq, since))
+    print(f"[kafka] records in good topics {', '.join(bodies.good)}: {good:,} (offset delta {good_delta:,}); "
+          f"events answered 200: {acked:,}; dead-letter records: {bad:,}", flush=True)  # fmt: skip
+    return {"good_records": good, "good_offset_delta": good_delta, "dlq_records": bad,
+            "events_acked_200": acked, "ok": good == acked and bad == 0}  # fmt: skip
+
+
+def _verify_files(data_dir: Path, acked: int) -> dict[str, Any]:
+    good = sum(p.read_bytes().count(b"\n") for p in data_dir.glob("good-*.jsonl"))
+    bad = sum(p.read_bytes().count(b"\n") for p in data_dir.glob("bad-*.jsonl"))
+    print(f"[file] lines in good files: {good:,}; events answered 200: {acked:,}; bad lines: {bad:,}", flush=True)
+    return {"good_records": good, "dlq_records": bad, "events_acked_200": acked, "ok": good == acked and bad == 0}
+
+
+# ---------------------------------------------------------------------------- profiling
+
+
+def _start_profiler(pid: int, opt: Options, workdir: Path, sink: str) -> tuple[subprocess.Popen[bytes], Path, str]:
+    spy = shutil.which("py-spy")
+    if spy is None:
+        raise BenchError("--profile needs py-spy: pip install py-spy")
+    out = workdir / f"profile-{sink}.txt"
+    cmd = [spy, "record", "-p", str(pid), "-d", str(int(opt.duration)), "-r", "100", "-f", "raw", "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return proc, out, f"profile-{sink}-{_stamp()}.collapsed.txt"
+
+
+def _finish_profiler(proc: subprocess.Popen[bytes], raw: Path, name: str) -> dict[str, Any]:
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode or not raw.exists():
+        return {"error": err.decode(errors="replace")[-2000:]}
+    summary = summarize_profile(raw.read_text())
+    dest = RESULTS / name  # flamegraph: inferno-flamegraph or speedscope read this format
+    shutil.copy(raw, dest)
+    summary["collapsed_stacks"] = str(dest.relative_to(ROOT))
+    return summary
+
+
+def _frame(f: str) -> str:
+    """`func (path/to/module.py:123)` → `func (module.py)`: aggregate over lines."""
+    name, _, where = f.partition(" (")
+    file = where.rstrip(")").rsplit(":", 1)[0]
+    return f"{name} ({file.rsplit('/', 1)[-1]})" if file else name
+
+
+def summarize_profile(collapsed: str, top: int = 25) -> dict[str, Any]:
+    """Self and inclusive sample shares per function, from py-spy's collapsed stacks."""
+    self_c: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    for line in collapsed.splitlines():
+        stack, _, n = line.rpartition(" ")
+        if not stack or not n.isdigit():
+            continue
+        count = int(n)
+        frames = [_frame(f) for f in stack.split(";") if " (" in f]
+        if not frames:
+            continue
+        total += count
+        self_c[frames[-1]] += count
+        for f in set(frames):
+            incl[f] += count
+
+    def pct(c: Counter[str]) -> list[tuple[str, float]]:
+        return [(f, round(100 * n / total, 1)) for f, n in c.most_common(top)]
+
+    return {"samples": total, "self_pct": pct(self_c), "inclusive_pct": pct(incl)}
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _stamp() -> str:
+    return datetime.datetime.now().strftime("%Y%m%dT%H%M%S")
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"), "nproc": os.cpu_count(),
+            "cpu_model": model, "python": platform.python_version(), "platform": platform.platform()}  # fmt: skip
+
+
+def table(runs: list[dict[str, Any]], opt: Options) -> str:
+    head = (f"| sink | events/s (batches of {BATCH}, {opt.connections} conns) | p50 ms | p99 ms "
+            f"| achieved req/s (target {opt.rate:g}) | collector CPU % (thr / lat) | peak RSS MiB | non-200 |")  # fmt: skip
+    rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
+    for r in runs:
+        t, lat = r["throughput"], r["latency"]
+        non200 = sum(v for k, v in t["status"].items() if k != "200") + sum(
+            v for k, v in lat["status"].items() if k != "200"
+        )
+        rows.append(
+            f"| {r['sink']} | {t['events_per_s']:,.0f} | {lat['latency_ms']['p50']:.2f} | {lat['latency_ms']['p99']:.2f} "
+            f"| {lat['achieved_rate']:,.0f} | {r['throughput_cpu']['collector_cpu_pct']:.0f} / "
+            f"{r['latency_cpu']['collector_cpu_pct']:.0f} | {r['peak_rss_mib']:.0f} | {non200} |"
+        )
+    return "\n".join(rows)
+
+
+def notes(runs: list[dict[str, Any]]) -> list[str]:
+    out = []
+    for r in runs:
+        t, lat = r["throughput"], r["latency"]
+        ok_t = t["events_per_s"] >= TARGET_EVENTS_PER_S
+        ok_l = lat["latency_ms"]["p99"] <= TARGET_P99_MS
+        extra = f", Kafka broker CPU {r['throughput_cpu'].get('kafka_cpu_pct')} % / {r['latency_cpu'].get('kafka_cpu_pct')} %" if "kafka_cpu_pct" in r["throughput_cpu"] else ""  # fmt: skip
+        out.append(
+            f"- {r['sink']}: throughput target >= {TARGET_EVENTS_PER_S:,} events/s "
+            f"{'met' if ok_t else 'NOT met'}; latency target p99 <= {TARGET_P99_MS:g} ms {'met' if ok_l else 'NOT met'} "
+            f"(p90 {lat['latency_ms']['p90']:.2f}, max {lat['latency_ms']['max']:.2f} ms; send delay p99 "
+            f"{lat['send_delay_ms']['p99']:.2f} ms); throughput p50/p99 per batch request "
+            f"{t['latency_ms']['p50']:.1f}/{t['latency_ms']['p99']:.1f} ms; loadgen CPU "
+            f"{t['loadgen_cpu_s']:.1f} s / {lat['loadgen_cpu_s']:.1f} s{extra}"
+        )
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str]]:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--duration", type=float, default=15, help="seconds for each of the throughput and latency phases")
+    p.add_argument("--warmup", type=float, default=3, help="seconds of throughput load before measuring")
+    p.add_argument("--sinks", default="file,kafka", help="comma-separated sinks to benchmark")
+    p.add_argument("--rate", type=float, default=1000, help="latency phase: single-event requests per second")
+    p.add_argument("--connections", type=int, default=32, help="throughput phase: concurrent keep-alive connections")
+    p.add_argument("--latency-connections", type=int, default=64, help="latency phase: connection pool size")
+    p.add_argument("--port", type=int, default=18080, help="collector port")
+    p.add_argument("--kafka-bootstrap", default="127.0.0.1:9092")
+    p.add_argument("--profile", action="store_true", help="py-spy the collector during throughput (slows it)")
+    a = p.parse_args(argv)
+    sinks = [s.strip() for s in a.sinks.split(",") if s.strip()]
+    for s in sinks:
+        if s not in ("file", "kafka", "stdout", "memory"):
+            p.error(f"unknown sink {s!r}")
+    opt = Options(a.duration, a.warmup, a.rate, a.connections, a.latency_connections, a.port, a.kafka_bootstrap, a.profile)
+    return opt, sinks
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    opt, sinks = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: the exit stacks clean up
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    runs: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="charter-bench-")))
+        print("building bench/loadgen ...", flush=True)
+        build_loadgen()
+        n_singles = int(opt.rate * opt.duration) + 1000
+        bodies = write_bodies(workdir, min(n_singles, 60_000))
+        sizes = sorted(bodies.sizes)
+        print(f"events: {len(sizes):,} generated, {sizes[0]}-{sizes[-1]} bytes (median {sizes[len(sizes) // 2]}); "
+              f"good topics {', '.join(bodies.good)}", flush=True)  # fmt: skip
+        for sink in sinks:
+            if sink == "kafka" and not kafka_running():
+                print("starting Kafka (scripts/kafka start) ...", flush=True)
+                if subprocess.run([str(KAFKA_SCRIPT), "start"]).returncode:
+                    raise BenchError("scripts/kafka start failed")
+                stack.callback(subprocess.run, [str(KAFKA_SCRIPT), "stop"])  # only a broker we started
+            with contextlib.ExitStack() as sink_stack:
+                runs.append(run_sink(sink, opt, bodies, workdir, sink_stack))
+    info = machine()
+    out = RESULTS / f"{_stamp()}.json"
+    out.write_text(json.dumps({"machine": info, "options": vars(opt), "sinks": sinks, "runs": runs}, indent=2))
+    print()
+    print(f"Charter benchmark — {info['date']} — nproc {info['nproc']} ({info['cpu_model']}), Python {info['python']}; "
+          f"loadgen, collector and Kafka share this machine")  # fmt: skip
+    print()
+    print(table(runs, opt))
+    print()
+    print("\n".join(notes(runs)))
+    print(f"\nraw results: {out.relative_to(ROOT)}")
+    for r in runs:
+        if "profile" in r and "self_pct" in r["profile"]:
+            print(f"\n{r['sink']} profile ({r['profile']['samples']} samples), top self time:")
+            for name, share in r["profile"]["self_pct"][:15]:
+                print(f"  {share:5.1f} %  {name}")
+    failed = [r["sink"] for r in runs if not r.get("verify", {}).get("ok", True) or r.get("collector_exit")]
+    if failed:
+        print(f"\nFAILED: sink(s) {', '.join(failed)}: record counts do not match the 200 answers, "
+              "or the collector did not exit cleanly", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"bench: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("bench: interrupted; everything started was stopped", file=sys.stderr)
+        sys.exit(130)
