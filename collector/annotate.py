@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import os
+import random
 import socket
 import time
 from typing import Any
@@ -76,16 +76,13 @@ def error_info(type: ErrorType, failures: list[Failure], message: str | None = N
 
 def fingerprint(ref: str, data: Any) -> str:
     """Same contract and same data (whatever the key order or client id) → same fingerprint."""
-    h = hashlib.blake2b(ref.encode(), digest_size=16)
-    h.update(b"\n")
-    h.update(_canonical.encode(data))
-    return h.hexdigest()
+    return hashlib.blake2b(b"%s\n%s" % (ref.encode(), _canonical.encode(data)), digest_size=16).hexdigest()
 
 
 def uuid7() -> str:
     """A time-ordered UUIDv7 (RFC 9562): 48-bit milliseconds, then random bits."""
     ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
+    rand = random.getrandbits(80)  # unique, not secret: no syscall per id; reseeded after fork
     value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64 | (0b10 << 62) | (rand & (2**62 - 1))
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

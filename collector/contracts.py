@@ -87,14 +87,17 @@ class Contract:
     check: Check | None = field(repr=False)
     fields: Fields | None = field(repr=False)
     pii: tuple[tuple[str, str], ...] = ()
+    # derived once here, read on every event
+    ref: str = field(init=False)
+    version_str: str = field(init=False)
+    topic: str = field(init=False)
 
-    @property
-    def ref(self) -> str:
-        return f"{self.namespace}/{self.name}/{self.version}"
-
-    @property
-    def topic(self) -> str:
-        return self.meta.topic or f"events.{self.namespace}.{self.name}.v{self.version.major}"
+    def __post_init__(self) -> None:
+        version = str(self.version)
+        default_topic = f"events.{self.namespace}.{self.name}.v{self.version.major}"
+        object.__setattr__(self, "version_str", version)
+        object.__setattr__(self, "ref", f"{self.namespace}/{self.name}/{version}")
+        object.__setattr__(self, "topic", self.meta.topic or default_topic)
 
     @property
     def dlq_topic(self) -> str:

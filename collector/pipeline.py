@@ -115,7 +115,7 @@ def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context) -> Non
     data = protect(event.data, contract.pii) if contract.pii else event.data
     event_id = event.id or uuid7()
     env = GoodEnvelope(
-        event_id, contract.ref, contract.namespace, contract.name, str(contract.version),
+        event_id, contract.ref, contract.namespace, contract.name, contract.version_str,
         data, event.sent_at, ctx.collected_at, fp, ctx.source, COLLECTOR,
     )  # fmt: skip
     key = event_id

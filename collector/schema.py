@@ -34,8 +34,7 @@ ANNOTATIONS = frozenset(
 FORMATS = ("date-time", "date", "uuid", "email", "uri")
 
 _JSON_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
+FORMAT_PATTERNS = {"email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "uri": r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$"}
 
 
 class SchemaError(Exception):
@@ -194,8 +193,10 @@ class _Compiler:
             return Compiled(datetime.date, None)
         if fmt == "uuid":
             return Compiled(uuid.UUID, None)
-        regex = _EMAIL if fmt == "email" else _URI
-        return Compiled(_annotate(str, meta), _format_check(fmt, regex))
+        regex = FORMAT_PATTERNS[fmt]
+        if "pattern" not in meta:  # msgspec checks it in C; validate.py names the failure `format`
+            return Compiled(_annotate(str, {**meta, "pattern": regex}), None)
+        return Compiled(_annotate(str, meta), _format_check(fmt, re.compile(regex)))
 
     def _number(self, kind: str, schema: dict[str, Any], path: str) -> Compiled:
         names = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}

@@ -13,8 +13,9 @@ from typing import Any
 import msgspec
 
 from collector.contracts import Contract
-from collector.schema import Failure
+from collector.schema import FORMAT_PATTERNS, Failure
 
+_FORMAT_BY_REGEX = {repr(regex): fmt for fmt, regex in FORMAT_PATTERNS.items()}
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.S)
 _FIELD = re.compile(r"field `(?P<field>[^`]+)`")
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -95,6 +96,10 @@ def failure_from(error: str, schema: dict[str, Any]) -> Failure:
         keyword = ("min" if keyword == "{min}" else "max") + kind
     elif keyword == "enum" and "const" in _node_at(schema, path):
         keyword = "const"
+    elif keyword == "pattern":
+        fmt = _FORMAT_BY_REGEX.get(message.partition("matching regex ")[2])
+        if fmt is not None:
+            keyword, message = "format", f"Expected `str` in format {fmt!r}"
     return Failure(path, keyword, message)
 
 

@@ -117,10 +117,22 @@ def test_const_with_ref_reports_const_keyword() -> None:
     assert validate(contract, {"v": 3})[0].keyword == "const"
 
 
-def test_extra_checks_report_every_failure_not_just_the_first() -> None:
-    contract = make_contract({"urls": {"type": "array", "items": {"type": "string", "format": "uri"}}})
-    failures = validate(contract, {"urls": ["nope", "https://ok.example", "also nope"]})
-    assert [f.path for f in failures] == ["$.urls[0]", "$.urls[2]"]
+def test_format_failures_name_the_format_not_the_regex_behind_it() -> None:
+    contract = make_contract(
+        {"home": {"type": "string", "format": "uri"}, "mail": {"type": "string", "format": "email"}}
+    )
+    failures = validate(contract, {"home": "nope", "mail": "also nope"})
+    assert [(f.path, f.keyword, f.message) for f in failures] == [
+        ("$.home", "format", "Expected `str` in format 'uri'"),
+        ("$.mail", "format", "Expected `str` in format 'email'"),
+    ]
+
+
+def test_format_and_own_pattern_are_both_enforced() -> None:
+    contract = make_contract({"mail": {"type": "string", "format": "email", "pattern": "@acme\\.example$"}})
+    assert validate(contract, {"mail": "ana@acme.example"}) == []
+    assert validate(contract, {"mail": "ana@other.example"})[0].keyword == "pattern"
+    assert validate(contract, {"mail": "@acme.example"})[0].keyword == "format"
 
 
 def test_data_that_is_not_an_object_is_a_type_failure_at_the_root() -> None:
