@@ -46,12 +46,14 @@ class _RotatingFile:
     def _open_next(self) -> None:
         self.close()
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
-        while True:
+        while True:  # exclusive create: several workers may share the data directory
             self.seq += 1
             path = self.directory / f"{self.prefix}-{stamp}-{self.seq:04d}.jsonl"
-            if not path.exists():
+            try:
+                self.file = open(path, "xb")  # noqa: SIM115 - kept open across commits
                 break
-        self.file = open(path, "ab")  # noqa: SIM115 - kept open across commits
+            except FileExistsError:
+                continue
         self.size = 0
 
 
