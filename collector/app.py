@@ -186,8 +186,7 @@ def create_app(settings: Settings, registry: Registry | None = None, sink: Sink 
         try:
             yield
         finally:
-            await snk.flush()
-            await snk.stop()
+            await snk.stop()  # every sink flushes what it holds before it stops
 
     routes = [
         Route("/v1/events", post_events, methods=["POST"]),

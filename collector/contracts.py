@@ -112,12 +112,26 @@ class Registry:
             contracts, key=lambda c: (c.namespace, c.name, c.version.major, c.version.minor, c.version.patch)
         )
         self._by_ref: dict[str, Contract] = {}
+        self._line_pii: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
         for c in self.contracts:
+            line = (c.namespace, c.name)
+            self._line_pii[line] = tuple(dict.fromkeys(self._line_pii.get(line, ()) + c.pii))
             self._by_ref[c.ref] = c
             self._by_ref[f"{c.namespace}/{c.name}/{c.version.major}"] = c  # sorted: newest wins
 
     def get(self, ref: str) -> Contract | None:
         return self._by_ref.get(ref)
+
+    def pii_for(self, ref: str) -> tuple[tuple[str, str], ...]:
+        """PII paths for a reference, even an unloaded version: every path any version of that
+        contract line tags, so a rejected event never leaks a field its contract protects."""
+        contract = self._by_ref.get(ref)
+        if contract is not None:
+            return contract.pii
+        parts = parse_reference(ref)
+        if parts is None:
+            return ()
+        return self._line_pii.get((parts[0], parts[1]), ())
 
     def __iter__(self) -> Iterator[Contract]:
         return iter(self.contracts)

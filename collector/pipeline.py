@@ -82,8 +82,8 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
         event = _event_decoder.decode(item)
     except msgspec.ValidationError as exc:
         failure = failure_from(str(exc), _event_schema)
-        schema, payload = _as_received(item, registry)
-        _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], schema, payload, ctx, registry)
+        schema, event_id, payload = _as_received(item, registry)
+        _reject(out, index, event_id, ErrorType.MALFORMED_EVENT, [failure], schema, payload, ctx, registry)
         return
     except (msgspec.DecodeError, RecursionError) as exc:
         msg = "JSON nesting is too deep" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
@@ -92,19 +92,17 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
         return
     contract = registry.get(event.schema)
     if contract is None:
-        kind = ErrorType.UNKNOWN_SCHEMA if parse_reference(event.schema) else ErrorType.INVALID_SCHEMA_REF
-        failure = Failure(
-            "$.schema",
-            "schema",
-            f"no contract {event.schema!r} is loaded"
-            if kind is ErrorType.UNKNOWN_SCHEMA
-            else f"{event.schema!r} is not <namespace>/<name>/<version>",
-        )
-        _reject(out, index, event.id, kind, [failure], event.schema, msgspec.Raw(item), ctx, registry)
+        if parse_reference(event.schema):
+            kind, message = ErrorType.UNKNOWN_SCHEMA, f"no contract {event.schema!r} is loaded"
+        else:
+            kind, message = ErrorType.INVALID_SCHEMA_REF, f"{event.schema!r} is not <namespace>/<name>/<version>"
+        failure = Failure("$.schema", "schema", message)
+        payload = _protected(item, registry.pii_for(event.schema))
+        _reject(out, index, event.id, kind, [failure], event.schema, payload, ctx, registry)
         return
     failures = validate(contract, event.data)
     if failures:
-        payload = _protected_payload(item, contract) if contract.pii else msgspec.Raw(item)
+        payload = _protected(item, contract.pii)
         _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry)
         return
     _accept(out, event, contract, ctx)
@@ -147,20 +145,22 @@ def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry 
     return bad_record(env, registry)
 
 
-def _as_received(item: bytes, registry: Registry) -> tuple[str | None, Any]:
-    """The schema a malformed event claimed, and its payload with any PII still protected."""
+def _as_received(item: bytes, registry: Registry) -> tuple[str | None, str | None, Any]:
+    """The schema and id a malformed event claimed, and its payload with any PII protected."""
     obj = msgspec.json.decode(item)  # the item is valid JSON: only its shape was wrong
-    schema = obj.get("schema") if isinstance(obj, dict) else None
-    if not isinstance(schema, str):
-        return None, msgspec.Raw(item)
-    contract = registry.get(schema)
-    if contract is None or not contract.pii or "data" not in obj:
-        return schema, msgspec.Raw(item)
-    obj["data"] = protect(obj["data"], contract.pii)
-    return schema, obj
+    if not isinstance(obj, dict):
+        return None, None, msgspec.Raw(item)
+    schema, event_id = obj.get("schema"), obj.get("id")
+    schema = schema if isinstance(schema, str) else None
+    event_id = event_id if isinstance(event_id, str) and 0 < len(event_id) <= 128 else None
+    return schema, event_id, _protected(item, registry.pii_for(schema) if schema else (), obj)
 
 
-def _protected_payload(item: bytes, contract: Contract) -> Any:
-    obj = msgspec.json.decode(item)
-    obj["data"] = protect(obj["data"], contract.pii)
+def _protected(item: bytes, pii: tuple[tuple[str, str], ...], obj: Any = None) -> Any:
+    """The event as received, except that fields its contract protects are protected here too."""
+    if not pii:
+        return msgspec.Raw(item)
+    obj = msgspec.json.decode(item) if obj is None else obj
+    if isinstance(obj, dict) and "data" in obj:
+        obj["data"] = protect(obj["data"], pii)
     return obj

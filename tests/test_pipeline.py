@@ -128,3 +128,16 @@ def test_invalid_json_line_keeps_its_raw_text_in_the_bad_record(registry: Regist
 def test_wrong_data_type_is_an_invalid_payload_at_the_root(registry: Registry) -> None:
     out = run(registry, {"schema": "com.acme.shop/payment/1", "data": "not an object"})
     assert (out.rejections[0].type.value, out.rejections[0].failures[0].path) == ("invalid_payload", "$")
+
+
+def test_card_number_is_protected_even_when_the_event_names_an_unloaded_payment_version(registry: Registry) -> None:
+    card = "4111111111111111"
+    out = run(registry, {"schema": "com.acme.shop/payment/7", "data": {"cc_number": card}},
+              {"schema": "com.acme.shop/payment/1.0.9", "data": {"cc_number": card}, "oops": 1})  # fmt: skip
+    assert [r.type.value for r in out.rejections] == ["unknown_schema", "malformed_event"]
+    assert all(card.encode() not in r.value for r in out.records)
+
+
+def test_malformed_event_keeps_the_client_id(registry: Registry) -> None:
+    out = run(registry, {"id": "client-7", "data": {}})
+    assert out.rejections[0].id == "client-7" and out.records[0].key == b"client-7"

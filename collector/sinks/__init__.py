@@ -1,6 +1,6 @@
 """Sinks share one small protocol: start(), send(records), flush(), stop().
 
-`send` returns only when every record is durably accepted (Kafka acknowledged it with
+`stop` flushes before it closes. `send` returns only when every record is durably accepted (Kafka acknowledged it with
 acks=all, or the file is fsynced); otherwise it raises `SinkUnavailable`, which the HTTP
 layer turns into 503 + Retry-After. A sink never drops a record silently.
 """

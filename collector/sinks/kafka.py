@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    TopicAlreadyExistsError,
+    UnknownProducerId,
+)
 from aiokafka.partitioner import murmur2
 
 from collector.route import Record
@@ -28,6 +35,7 @@ if TYPE_CHECKING:
     from collector.settings import Settings
 
 log = logging.getLogger("charter.kafka")
+_FATAL = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 
 
 @lru_cache(maxsize=65536)
@@ -42,54 +50,115 @@ class KafkaSink:
         self.bootstrap = settings.kafka_bootstrap
         self.topics = topics
         self._settings = settings
+        self._timeout = settings.sink_timeout
         self._producer: AIOKafkaProducer | None = None
         self._partitions: dict[str, list[int]] = {}
         self._committer = GroupCommitter(self._commit, settings.sink_timeout, max_pipeline=8)
         self._healthy = False
+        self._reset_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         try:
             await self._create_topics()
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap,
-                acks="all",
-                enable_idempotence=True,
-                compression_type=self._settings.kafka_compression,
-                linger_ms=self._settings.kafka_linger_ms,
-                max_batch_size=1024 * 1024,
-                request_timeout_ms=int(self._settings.sink_timeout * 1000),
-                client_id="charter",
-            )
-            await self._producer.start()
+            self._producer = await self._new_producer()
             for topic in self.topics:
                 self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         except KafkaError as exc:
             await self.stop()
             raise SinkUnavailable(f"cannot reach Kafka at {self.bootstrap}: {exc}") from exc
         self._committer.start()
+        self._spawn(self._probe())
         self._healthy = True
 
     async def send(self, records: list[Record]) -> None:
         try:
             await self._committer.submit(records)
         except SinkUnavailable:
-            self._healthy = False  # /ready reports it until a later commit succeeds
+            self._healthy = False  # /ready reports it until a commit or the probe succeeds
             raise
 
     async def flush(self) -> None:
-        await self._committer.drain()
-        if self._producer is not None:
-            await self._producer.flush()
+        """Wait for what is in flight, at most the sink timeout: its requests are answered already."""
+        try:
+            await asyncio.wait_for(self._committer.drain(), self._timeout)
+            if self._producer is not None:
+                await asyncio.wait_for(self._producer.flush(), self._timeout)
+        except TimeoutError:
+            log.warning("Kafka flush gave up after %gs; unacknowledged requests were answered 503", self._timeout)
 
     async def stop(self) -> None:
+        """Flush and close within one sink timeout: a down broker must not hold the shutdown."""
+        for task in self._background:
+            task.cancel()
+        try:
+            await asyncio.wait_for(self._shutdown(), self._timeout)
+        except TimeoutError:
+            log.warning("Kafka did not acknowledge everything within %gs of shutdown; "
+                        "those requests were answered 503", self._timeout)  # fmt: skip
+        self._producer = None
+        self._healthy = False
+
+    async def _shutdown(self) -> None:
         await self._committer.stop()
         if self._producer is not None:
             await self._producer.stop()
-            self._producer = None
-        self._healthy = False
 
     def ready(self) -> bool:
         return self._producer is not None and self._healthy
+
+    async def _new_producer(self) -> AIOKafkaProducer:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            compression_type=self._settings.kafka_compression,
+            linger_ms=self._settings.kafka_linger_ms,
+            max_batch_size=1024 * 1024,
+            request_timeout_ms=int(self._timeout * 1000),
+            client_id="charter",
+        )
+        await producer.start()
+        return producer
+
+    async def _close(self, producer: AIOKafkaProducer) -> None:
+        try:
+            await asyncio.wait_for(producer.stop(), self._timeout)
+        except (TimeoutError, KafkaError) as exc:
+            log.warning("replaced Kafka producer did not close cleanly: %r", exc)
+
+    async def _reset(self, broken: AIOKafkaProducer) -> None:
+        """Replace a producer whose idempotence state the broker no longer accepts.
+
+        After an outage aiokafka can expire batches that already used sequence numbers;
+        every later batch is then refused (OutOfOrderSequenceNumber). A new producer gets a
+        new producer id and starts clean (aio-libs/aiokafka#1017).
+        """
+        async with self._reset_lock:
+            if self._producer is not broken:
+                return  # another commit already replaced it
+            log.warning("replacing the Kafka producer after a fatal idempotence error")
+            self._producer = await self._new_producer()
+            self._spawn(self._close(broken))
+
+    async def _probe(self) -> None:
+        """Keep /ready honest without traffic: refresh metadata every few seconds."""
+        interval = max(1.0, min(5.0, self._timeout / 2))
+        while True:
+            await asyncio.sleep(interval)
+            producer = self._producer
+            if producer is None:
+                continue
+            try:
+                ok = await asyncio.wait_for(producer.client.force_metadata_update(), interval)
+            except (TimeoutError, KafkaError):
+                ok = False
+            self._healthy = bool(ok)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _create_topics(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="charter-admin")
@@ -116,28 +185,44 @@ class KafkaSink:
         producer = self._producer
         if producer is None:
             raise SinkUnavailable("Kafka producer is stopped")
-        batches: dict[tuple[str, int], Any] = {}
         deliveries: list[asyncio.Future[Any]] = []
         try:
-            for r in records:
-                parts = await self._partitions_for(r.topic)
-                tp = (r.topic, parts[_hash(r.key) % len(parts)])
-                batch = batches.get(tp)
-                if batch is None:
-                    batch = batches[tp] = producer.create_batch()
-                if batch.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
-                    deliveries.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
-                    batch = batches[tp] = producer.create_batch()
-                    if batch.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
-                        raise SinkUnavailable(f"a {len(r.value)}-byte record exceeds the Kafka batch size")
-            for (topic, partition), batch in batches.items():
-                deliveries.append(await producer.send_batch(batch, topic, partition=partition))
-            results = await asyncio.gather(*deliveries, return_exceptions=True)
+            await self._send_batches(producer, records, deliveries)
         except KafkaError as exc:
             self._healthy = False
             raise SinkUnavailable(f"Kafka did not accept the records: {exc}") from exc
+        finally:
+            for fut in deliveries:  # read every outcome, even if we stop early
+                fut.add_done_callback(_consume)
+        results = await asyncio.gather(*deliveries, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors:
             self._healthy = False
+            if any(isinstance(e, _FATAL) for e in errors):
+                await self._reset(producer)
             raise SinkUnavailable(f"Kafka did not acknowledge {len(errors)} batch(es): {errors[0]!r}")
         self._healthy = True
+
+    async def _send_batches(
+        self, producer: AIOKafkaProducer, records: list[Record], out: list[asyncio.Future[Any]]
+    ) -> None:
+        """One BatchBuilder per topic-partition; a full batch is sent and a new one started."""
+        batches: dict[tuple[str, int], Any] = {}
+        for r in records:
+            parts = await self._partitions_for(r.topic)
+            tp = (r.topic, parts[_hash(r.key) % len(parts)])
+            batch = batches.get(tp)
+            if batch is None:
+                batch = batches[tp] = producer.create_batch()
+            if batch.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
+                out.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
+                batch = batches[tp] = producer.create_batch()
+                if batch.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
+                    raise SinkUnavailable(f"a {len(r.value)}-byte record exceeds the Kafka batch size")
+        for (topic, partition), batch in batches.items():
+            out.append(await producer.send_batch(batch, topic, partition=partition))
+
+
+def _consume(fut: asyncio.Future[Any]) -> None:
+    if not fut.cancelled():
+        fut.exception()
