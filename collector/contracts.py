@@ -16,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from collector.privacy import PiiField, pii_field
 from collector.schema import Check, Compiled, Fields, SchemaError, compile_schema
 
 NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
@@ -86,7 +87,7 @@ class Contract:
     type: Any = field(repr=False)
     check: Check | None = field(repr=False)
     fields: Fields | None = field(repr=False)
-    pii: tuple[tuple[str, str], ...] = ()
+    pii: tuple[PiiField, ...] = ()
     # derived once here, read on every event
     ref: str = field(init=False)
     version_str: str = field(init=False)
@@ -112,7 +113,7 @@ class Registry:
             contracts, key=lambda c: (c.namespace, c.name, c.version.major, c.version.minor, c.version.patch)
         )
         self._by_ref: dict[str, Contract] = {}
-        self._line_pii: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {}
+        self._line_pii: dict[tuple[str, str], tuple[PiiField, ...]] = {}
         for c in self.contracts:
             line = (c.namespace, c.name)
             self._line_pii[line] = tuple(dict.fromkeys(self._line_pii.get(line, ()) + c.pii))
@@ -122,7 +123,7 @@ class Registry:
     def get(self, ref: str) -> Contract | None:
         return self._by_ref.get(ref)
 
-    def pii_for(self, ref: str) -> tuple[tuple[str, str], ...]:
+    def pii_for(self, ref: str) -> tuple[PiiField, ...]:
         """PII paths for a reference, even an unloaded version: every path any version of that
         contract line tags, so a rejected event never leaks a field its contract protects."""
         contract = self._by_ref.get(ref)
@@ -209,8 +210,8 @@ def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
     return meta
 
 
-def _pii_fields(schema: Any, path: str, file: str) -> Iterator[tuple[str, str]]:
-    """Yield (path, action) for every field tagged `x-pii` other than `none`."""
+def _pii_fields(schema: Any, path: str, file: str) -> Iterator[PiiField]:
+    """Yield every field tagged `x-pii` other than `none`, compiled for `protect`."""
     if not isinstance(schema, dict):
         return
     action = schema.get("x-pii")
@@ -221,7 +222,7 @@ def _pii_fields(schema: Any, path: str, file: str) -> Iterator[tuple[str, str]]:
                 f"supported: {', '.join(PII_ACTIONS)}"
             )
         if action != "none":
-            yield path, action
+            yield pii_field(path, action)
     for name, sub in schema.get("properties", {}).items():
         yield from _pii_fields(sub, f"{path}.{name}", file)
     if "items" in schema:

@@ -27,7 +27,7 @@ from collector.annotate import (
 from collector.contracts import Contract, Registry, parse_reference
 from collector.decode import BodyError
 from collector.errors import ErrorType
-from collector.privacy import protect
+from collector.privacy import PiiField, protect
 from collector.route import Record, bad_record, good_record
 from collector.schema import Failure
 from collector.validate import failure_from, validate
@@ -156,7 +156,7 @@ def _as_received(item: bytes, registry: Registry) -> tuple[str | None, str | Non
     return schema, event_id, _protected(item, registry.pii_for(schema) if schema else (), obj)
 
 
-def _protected(item: bytes, pii: tuple[tuple[str, str], ...], obj: Any = None) -> Any:
+def _protected(item: bytes, pii: tuple[PiiField, ...], obj: Any = None) -> Any:
     """The event as received, except that fields its contract protects are protected here too."""
     if not pii:
         return msgspec.Raw(item)

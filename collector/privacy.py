@@ -1,38 +1,49 @@
 """Protect fields tagged `x-pii` before anything leaves the process.
 
-A contract's PII paths are compiled at load (`$.card.number`, `$.items[*].email`); here
-they are applied to the decoded `data` in place, for good and bad envelopes alike.
+A contract's PII paths are compiled once at load into steps (`$.items[*].email` →
+`("items", "*", "email")`); `protect` applies them to the decoded `data` in place, for good
+and bad envelopes alike.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 REDACTED = "[redacted]"
 _STEP = re.compile(r"\.([^.\[]+)|\[\*\]")
 
 
-def protect(data: Any, pii: tuple[tuple[str, str], ...]) -> Any:
-    """Apply each (path, action) to `data`; values of the wrong shape are left to validation."""
-    for path, _action in pii:
-        _redact(data, [m[1] or "*" for m in _STEP.finditer(path)])
+class PiiField(NamedTuple):
+    path: str  # `$.card.number`, `$.items[*].email`
+    action: str
+    steps: tuple[str, ...]
+
+
+def pii_field(path: str, action: str) -> PiiField:
+    return PiiField(path, action, tuple(m[1] or "*" for m in _STEP.finditer(path)))
+
+
+def protect(data: Any, fields: tuple[PiiField, ...]) -> Any:
+    """Apply each field's action; values of the wrong shape are left to validation."""
+    for f in fields:
+        _redact(data, f.steps, 0)
     return data
 
 
-def _redact(node: Any, steps: list[str]) -> None:
-    step, rest = steps[0], steps[1:]
+def _redact(node: Any, steps: tuple[str, ...], i: int) -> None:
+    step, last = steps[i], i == len(steps) - 1
     if step == "*":
-        children = node if isinstance(node, list) else []
-        for child in children:
-            if rest:
-                _redact(child, rest)
-        if not rest and isinstance(node, list):
-            node[:] = [REDACTED] * len(node)
+        if isinstance(node, list):
+            if last:
+                node[:] = [REDACTED] * len(node)
+            else:
+                for child in node:
+                    _redact(child, steps, i + 1)
         return
     if not isinstance(node, dict) or step not in node:
         return
-    if rest:
-        _redact(node[step], rest)
+    if not last:
+        _redact(node[step], steps, i + 1)
     elif node[step] is not None:
         node[step] = REDACTED

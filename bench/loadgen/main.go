@@ -65,6 +65,17 @@ type tally struct {
 	eventsOK   int // events in requests answered 200
 	accepted   int // sum of "accepted" over 200/207 answers
 	last       time.Time
+	perSecond  []int // requests completed in each second since the start
+}
+
+// done records that a request completed now.
+func (t *tally) done(start time.Time) {
+	t.last = time.Now()
+	s := int(t.last.Sub(start) / time.Second)
+	for len(t.perSecond) <= s {
+		t.perSecond = append(t.perSecond, 0)
+	}
+	t.perSecond[s]++
 }
 
 func newTally() *tally {
@@ -103,6 +114,7 @@ type report struct {
 	SendDelayMs       *latencyStats  `json:"send_delay_ms,omitempty"`
 	DispatchLagMaxMs  float64        `json:"dispatch_lag_max_ms,omitempty"`
 	LoadgenCPUSeconds float64        `json:"loadgen_cpu_s"`
+	PerSecond         []int          `json:"requests_per_second_timeline"`
 }
 
 func main() {
@@ -298,7 +310,7 @@ func runThroughput(cfg config, client *http.Client, bodies []body) report {
 				b := bodies[int(next.Add(1)-1)%len(bodies)]
 				sent := time.Now()
 				post(client, cfg.url, b, t)
-				t.last = time.Now()
+				t.done(start)
 				t.latencies = append(t.latencies, t.last.Sub(sent))
 			}
 		}()
@@ -318,6 +330,7 @@ func runLatency(cfg config, client *http.Client, bodies []body) report {
 	jobs := make(chan job, total) // never blocks the dispatcher, so the schedule holds
 	tallies := make([]*tally, cfg.conns)
 	var wg sync.WaitGroup
+	start := time.Now().Add(10 * time.Millisecond) // the pool is running by then
 	for w := range tallies {
 		t := newTally()
 		tallies[w] = t
@@ -327,13 +340,12 @@ func runLatency(cfg config, client *http.Client, bodies []body) report {
 			for j := range jobs {
 				sent := time.Now()
 				post(client, cfg.url, bodies[j.index%len(bodies)], t)
-				t.last = time.Now()
+				t.done(start)
 				t.latencies = append(t.latencies, t.last.Sub(j.scheduled))
 				t.sendDelays = append(t.sendDelays, sent.Sub(j.scheduled))
 			}
 		}()
 	}
-	start := time.Now()
 	var maxLag time.Duration
 	for i := 0; i < total; i++ {
 		at := start.Add(time.Duration(i) * interval)
@@ -386,6 +398,12 @@ func summarize(cfg config, bodies []body, start time.Time, tallies []*tally) rep
 		rep.EventsAccepted += t.accepted
 		if t.last.After(last) {
 			last = t.last
+		}
+		for s, n := range t.perSecond {
+			for len(rep.PerSecond) <= s {
+				rep.PerSecond = append(rep.PerSecond, 0)
+			}
+			rep.PerSecond[s] += n
 		}
 	}
 	rep.Requests = len(all)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaError,
+    KafkaTimeoutError,
     OutOfOrderSequenceNumber,
     ProducerFenced,
     TopicAlreadyExistsError,
@@ -56,6 +58,7 @@ class KafkaSink:
         self._committer = GroupCommitter(self._commit, settings.sink_timeout, max_pipeline=8)
         self._healthy = False
         self._reset_lock = asyncio.Lock()
+        self._enqueue_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -187,7 +190,10 @@ class KafkaSink:
             raise SinkUnavailable("Kafka producer is stopped")
         deliveries: list[asyncio.Future[Any]] = []
         try:
-            await self._send_batches(producer, records, deliveries)
+            # One commit enqueues at a time: concurrent send_batch calls on the same partition
+            # race for its slot and aiokafka times the losers out early (aio-libs/aiokafka#814).
+            async with self._enqueue_lock:
+                await self._send_batches(producer, records, deliveries)
         except KafkaError as exc:
             self._healthy = False
             raise SinkUnavailable(f"Kafka did not accept the records: {exc}") from exc
@@ -208,6 +214,7 @@ class KafkaSink:
     ) -> None:
         """One BatchBuilder per topic-partition; a full batch is sent and a new one started."""
         batches: dict[tuple[str, int], Any] = {}
+        deadline = time.monotonic() + self._timeout
         for r in records:
             parts = await self._partitions_for(r.topic)
             tp = (r.topic, parts[_hash(r.key) % len(parts)])
@@ -215,12 +222,22 @@ class KafkaSink:
             if batch is None:
                 batch = batches[tp] = producer.create_batch()
             if batch.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
-                out.append(await producer.send_batch(batch, tp[0], partition=tp[1]))
+                out.append(await _enqueue(producer, batch, tp, deadline))
                 batch = batches[tp] = producer.create_batch()
                 if batch.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
                     raise SinkUnavailable(f"a {len(r.value)}-byte record exceeds the Kafka batch size")
-        for (topic, partition), batch in batches.items():
-            out.append(await producer.send_batch(batch, topic, partition=partition))
+        for tp, batch in batches.items():
+            out.append(await _enqueue(producer, batch, tp, deadline))
+
+
+async def _enqueue(producer: AIOKafkaProducer, batch: Any, tp: tuple[str, int], deadline: float) -> Any:
+    """send_batch, retried while the partition's slot is busy, until the sink deadline."""
+    while True:
+        try:
+            return await producer.send_batch(batch, tp[0], partition=tp[1])
+        except KafkaTimeoutError:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def _consume(fut: asyncio.Future[Any]) -> None:
