@@ -18,7 +18,7 @@ class Settings:
     file_rotate_bytes: int = 128 * 1024 * 1024
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_compression: str = "lz4"
-    kafka_linger_ms: int = 2
+    kafka_linger_ms: int = 0
     kafka_replication_factor: int = 1
     sink_timeout: float = 10.0
     host: str = "127.0.0.1"
