@@ -14,6 +14,8 @@ from typing import Any
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -198,7 +200,18 @@ def create_app(settings: Settings, registry: Registry | None = None, sink: Sink 
         Route("/v1/memory/bad", memory_bad),
         Route("/v1/memory/reset", memory_reset, methods=["POST"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = []
+    if settings.cors_origins:  # browsers (the TypeScript SDK) POST cross-origin
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(settings.cors_origins),
+                allow_methods=["GET", "POST"],
+                allow_headers=["Content-Type", "Content-Encoding"],
+                max_age=600,
+            )
+        )
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 def app_from_env() -> Starlette:

@@ -122,10 +122,17 @@ def main() -> None:
     default=_defaults.log_level,
     help="Log level.",
 )
+@_opt(
+    "--cors-origins",
+    env="CORS_ORIGINS",
+    default="",
+    help="Comma-separated origins allowed to POST from browsers ('*' for any).",
+)
 def serve(**options: Any) -> None:
     """Run the collector (uvicorn)."""
     if options["kafka_compression"] == "none":
         options["kafka_compression"] = None
+    options["cors_origins"] = tuple(o.strip() for o in options["cors_origins"].split(",") if o.strip())
     settings = Settings(**options)
     registry = _load(settings.schemas)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")

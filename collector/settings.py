@@ -29,6 +29,7 @@ class Settings:
     max_inflight_events: int = 100_000
     retry_after: int = 1
     log_level: str = "info"
+    cors_origins: tuple[str, ...] = ()
 
 
 SETTINGS_ENV = "CHARTER_SETTINGS_JSON"
@@ -42,6 +43,7 @@ def dump(settings: Settings) -> str:
 def load(text: str) -> Settings:
     raw: dict[str, Any] = json.loads(text)
     raw["schemas"], raw["data_dir"] = Path(raw["schemas"]), Path(raw["data_dir"])
+    raw["cors_origins"] = tuple(raw["cors_origins"])
     return Settings(**raw)
 
 

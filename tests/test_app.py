@@ -204,3 +204,17 @@ def test_memory_sink_inspection_endpoints(client: TestClient) -> None:
 def test_memory_endpoints_are_absent_on_other_sinks(registry: Registry, tmp_path: Path) -> None:
     with client_for(registry, FileSink(tmp_path)) as c:
         assert c.get("/v1/memory/good").status_code == 404
+
+
+def test_cors_is_off_by_default_and_allows_only_configured_origins(registry: Registry) -> None:
+    preflight = {"Origin": "https://shop.example", "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}  # fmt: skip
+    with client_for(registry, MemorySink()) as c:
+        assert "access-control-allow-origin" not in c.options("/v1/events", headers=preflight).headers
+    with client_for(registry, MemorySink(), cors_origins=("https://shop.example",)) as c:
+        ok = c.options("/v1/events", headers=preflight)
+        assert ok.headers["access-control-allow-origin"] == "https://shop.example"
+        other = c.options("/v1/events", headers={**preflight, "Origin": "https://evil.example"})
+        assert other.status_code == 400
+        posted = c.post("/v1/events", json=good(), headers={"Origin": "https://shop.example"})
+        assert posted.headers["access-control-allow-origin"] == "https://shop.example"
