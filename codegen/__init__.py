@@ -1,0 +1,1 @@
+"""Contracts → typed SDKs and artifacts (docs, dbt sources, warehouse DDL, AsyncAPI)."""
