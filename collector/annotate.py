@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 from collector import __version__
 from collector.errors import ErrorType
@@ -44,6 +45,7 @@ class GoodEnvelope(msgspec.Struct):
     fingerprint: str
     source: Source
     collector: CollectorInfo
+    flags: list[str] | UnsetType = UNSET  # rules with on_failure: flag that this event broke
 
 
 class FailureOut(msgspec.Struct):

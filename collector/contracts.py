@@ -17,6 +17,7 @@ import msgspec
 import yaml
 
 from collector.privacy import PiiField, pii_field
+from collector.rules import Rule, RuleError, RuleSpec, compile_rule
 from collector.schema import Check, Compiled, Fields, SchemaError, compile_schema
 
 NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
@@ -57,6 +58,7 @@ class ContractMeta(msgspec.Struct, forbid_unknown_fields=True):
     expected_volume: str | None = None
     warehouse: Warehouse | None = None
     tags: list[str] = []
+    rules: list[RuleSpec] = []
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +90,7 @@ class Contract:
     check: Check | None = field(repr=False)
     fields: Fields | None = field(repr=False)
     pii: tuple[PiiField, ...] = ()
+    rules: tuple[Rule, ...] = ()
     # derived once here, read on every event
     ref: str = field(init=False)
     version_str: str = field(init=False)
@@ -182,7 +185,20 @@ def build_contract(namespace: str, name: str, version: Version, schema: dict[str
     except SchemaError as exc:
         raise ContractLoadError(str(exc)) from None
     pii = tuple(_pii_fields(schema, "$", file))
-    return Contract(namespace, name, version, file, schema, meta, compiled.type, compiled.check, compiled.fields, pii)
+    rules = _rules(meta, schema, file)
+    return Contract(
+        namespace, name, version, file, schema, meta, compiled.type, compiled.check, compiled.fields, pii, rules
+    )
+
+
+def _rules(meta: ContractMeta, schema: dict[str, Any], file: str) -> tuple[Rule, ...]:
+    names = [spec.name for spec in meta.rules]
+    if len(set(names)) != len(names):
+        raise ContractLoadError(f"{file}: x-contract.rules: rule names must be unique, got {names}")
+    try:
+        return tuple(compile_rule(spec, schema) for spec in meta.rules)
+    except RuleError as exc:
+        raise ContractLoadError(f"{file}: x-contract.rules: {exc}") from None
 
 
 def _read(path: Path) -> dict[str, Any]:

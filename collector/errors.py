@@ -13,6 +13,7 @@ class ErrorType(StrEnum):
     INVALID_SCHEMA_REF = "invalid_schema_ref"
     UNKNOWN_SCHEMA = "unknown_schema"
     INVALID_PAYLOAD = "invalid_payload"
+    RULE_VIOLATION = "rule_violation"
 
     @property
     def resolution(self) -> str:
@@ -43,5 +44,9 @@ RESOLUTIONS: dict[ErrorType, str] = {
     ErrorType.INVALID_PAYLOAD: (
         "Fix the fields listed in failures so `data` matches the contract; "
         "the generated SDKs catch these at the call site."
+    ),
+    ErrorType.RULE_VIOLATION: (
+        "The event matches the contract's types but breaks its data-quality rules (listed in "
+        "failures); fix the values at the source, or ask the contract owner about the rule."
     ),
 }

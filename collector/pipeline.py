@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta
 
 from collector.annotate import (
     COLLECTOR,
@@ -29,6 +29,7 @@ from collector.decode import BodyError
 from collector.errors import ErrorType
 from collector.privacy import PiiField, protect
 from collector.route import Record, bad_record, good_record
+from collector.rules import evaluate
 from collector.schema import Failure
 from collector.validate import failure_from, validate
 
@@ -105,16 +106,29 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
         payload = _protected(item, contract.pii)
         _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry)
         return
-    _accept(out, event, contract, ctx)
+    flags: list[str] = []
+    if contract.rules:
+        broken = evaluate(contract.rules, event.data, contract.ref, _rfc3339(event.sent_at))
+        if any(b.rule.on_failure == "dlq" for b in broken):
+            failures = [Failure(b.rule.path, "rule", f"{b.rule.name}: {b.reason}") for b in broken]
+            payload = _protected(item, contract.pii)
+            _reject(out, index, event.id, ErrorType.RULE_VIOLATION, failures, event.schema, payload, ctx, registry)
+            return
+        flags = [b.rule.name for b in broken]
+    _accept(out, event, contract, ctx, flags)
 
 
-def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context) -> None:
+def _rfc3339(value: datetime.datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str]) -> None:
     fp = fingerprint(contract.ref, event.data)  # before protection: redacted values would collide
     data = protect(event.data, contract.pii) if contract.pii else event.data
     event_id = event.id or uuid7()
     env = GoodEnvelope(
         event_id, contract.ref, contract.namespace, contract.name, contract.version_str,
-        data, event.sent_at, ctx.collected_at, fp, ctx.source, COLLECTOR,
+        data, event.sent_at, ctx.collected_at, fp, ctx.source, COLLECTOR, flags or UNSET,
     )  # fmt: skip
     key = event_id
     if contract.meta.partition_key is not None and isinstance(data, dict):

@@ -73,13 +73,13 @@ def test_any_rejected_event_answers_207_listing_index_id_type_and_failures(
     assert r.status_code == 207
     assert (body["accepted"], body["rejected"]) == (1, 1)
     [error] = body["errors"]
-    assert (error["index"], error["id"], error["type"]) == (1, "evt-bad", "invalid_payload")
+    assert (error["index"], error["id"], error["type"]) == (1, "evt-bad", "rule_violation")
     assert error["failures"][0]["path"] == "$.confirmation_code"
     assert len(sink.envelopes("bad")) == 1
 
 
 def test_all_rejected_is_still_207_and_every_event_is_recorded(client: TestClient, sink: MemorySink) -> None:
-    r = client.post("/v1/events", json=[good(amount=0), {"data": {}}])
+    r = client.post("/v1/events", json=[good(amount=-1), {"data": {}}])
     assert r.status_code == 207 and r.json()["rejected"] == 2
     assert len(sink.envelopes("bad")) == 2
 
@@ -196,7 +196,7 @@ def test_schemas_are_listed_and_served_by_exact_or_major_reference(client: TestC
 def test_memory_sink_inspection_endpoints(client: TestClient) -> None:
     client.post("/v1/events", json=[good(), good(confirmation_code="x")])
     assert len(client.get("/v1/memory/good").json()) == 1
-    assert client.get("/v1/memory/bad").json()[0]["error"]["type"] == "invalid_payload"
+    assert client.get("/v1/memory/bad").json()[0]["error"]["type"] == "rule_violation"
     client.post("/v1/memory/reset")
     assert client.get("/v1/memory/good").json() == []
 

@@ -36,7 +36,7 @@ def test_validate_all_valid_exits_0(tmp_path: Path) -> None:
 def test_validate_any_invalid_exits_1_and_prints_the_reason(tmp_path: Path) -> None:
     result = invoke("validate", str(events_file(tmp_path, [GOOD, BAD])), "--schemas", str(SCHEMAS))
     assert result.exit_code == 1
-    assert "event 1: invalid_payload: $.confirmation_code: pattern" in result.output
+    assert "event 1: rule_violation: $.confirmation_code: rule: confirmation_code_format" in result.output
 
 
 def test_validate_json_prints_one_verdict_per_event(tmp_path: Path) -> None:
@@ -45,8 +45,8 @@ def test_validate_json_prints_one_verdict_per_event(tmp_path: Path) -> None:
     verdicts = [json.loads(line) for line in result.output.splitlines()]
     assert [v["valid"] for v in verdicts] == [True, False, False]
     assert [v["index"] for v in verdicts] == [0, 1, 2]
-    assert verdicts[1]["error"]["type"] == "invalid_payload"
-    assert verdicts[1]["error"]["failures"][0]["keyword"] == "pattern"
+    assert verdicts[1]["error"]["type"] == "rule_violation"
+    assert verdicts[1]["error"]["failures"][0]["keyword"] == "rule"
     assert verdicts[2]["error"]["type"] == "malformed_event"
 
 

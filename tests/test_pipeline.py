@@ -78,15 +78,16 @@ def test_fingerprint_distinguishes_card_numbers_even_though_they_are_redacted(re
 
 
 def test_invalid_payload_goes_to_the_contract_dlq_with_reasons_and_payload_as_received(registry: Registry) -> None:
-    out = run(registry, {**pay(confirmation_code="0"), "id": "bad-1"})
+    out = run(registry, {**pay(amount=-1), "id": "bad-1"})
     rec, env = out.records[0], value(out, 0)
     assert (rec.kind, rec.topic, rec.key) == ("bad", "error-payments", b"bad-1")
     assert dict(rec.headers) == {"schema": b"com.acme.shop/payment/1", "error_type": b"invalid_payload"}
     assert env["error"]["type"] == "invalid_payload"
     assert env["error"]["resolution"]
-    assert env["error"]["failures"] == [{"path": "$.confirmation_code", "keyword": "pattern",
-                                         "message": "Expected `str` matching regex '^[A-Z0-9]{8}$'"}]  # fmt: skip
-    assert env["payload"]["data"]["confirmation_code"] == "0"
+    assert env["error"]["failures"] == [
+        {"path": "$.amount", "keyword": "minimum", "message": "Expected `float` >= 0.0"}
+    ]
+    assert env["payload"]["data"]["amount"] == -1
     assert env["schema"] == "com.acme.shop/payment/1"
     assert out.rejections[0].index == 0 and out.rejections[0].id == "bad-1"
 

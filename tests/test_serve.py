@@ -65,5 +65,5 @@ def test_good_event_200_bad_event_207_and_both_land_in_data_dir_as_jsonl(served:
     [bad_file] = data.glob("bad-*.jsonl")
     assert [json.loads(x)["id"] for x in good_file.read_text().splitlines()] == ["pay-good"]
     bad_env = json.loads(bad_file.read_text())
-    assert (bad_env["id"], bad_env["error"]["type"]) == ("pay-bad", "invalid_payload")
+    assert (bad_env["id"], bad_env["error"]["type"]) == ("pay-bad", "rule_violation")
     assert "4111111111111111" not in good_file.read_text() + bad_file.read_text()

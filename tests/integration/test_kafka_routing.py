@@ -88,7 +88,7 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
     click = click_data(email)
     batch: list[dict[str, Any]] = [
         {"schema": PAYMENT, "id": ids["pay1"], "sent_at": "2026-11-21T09:59:59Z", "data": pay1},  # 0 good
-        {"schema": PAYMENT, "id": ids["bad_pay"], "data": bad_pay},  # 1 invalid_payload
+        {"schema": PAYMENT, "id": ids["bad_pay"], "data": bad_pay},  # 1 rule_violation (the seed scenario)
         {"schema": CLICKSTREAM, "id": ids["click"], "data": click},  # 2 good
         {"schema": "com.acme.shop/refund/1.0.0", "id": ids["unknown"], "data": {"order_id": oid1}},  # 3 unknown_schema
         {"schema": PAYMENT, "id": ids["pay2"], "data": pay2},  # 4 good
@@ -106,10 +106,10 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
     assert (body["accepted"], body["rejected"]) == (3, 4)
     errors = body["errors"]
     assert [(e["index"], e["type"]) for e in errors] == [
-        (1, "invalid_payload"), (3, "unknown_schema"), (5, "malformed_event"), (6, "malformed_event")]  # fmt: skip
+        (1, "rule_violation"), (3, "unknown_schema"), (5, "malformed_event"), (6, "malformed_event")]  # fmt: skip
     by_index = {e["index"]: e for e in errors}
     assert by_index[1]["id"] == ids["bad_pay"] and by_index[1]["schema"] == PAYMENT
-    assert [(f["path"], f["keyword"]) for f in by_index[1]["failures"]] == [("$.confirmation_code", "pattern")]
+    assert [(f["path"], f["keyword"]) for f in by_index[1]["failures"]] == [("$.confirmation_code", "rule")]
     assert by_index[3]["id"] == ids["unknown"] and by_index[3]["schema"] == "com.acme.shop/refund/1.0.0"
     assert by_index[5]["schema"] is None
     assert [(f["path"], f["keyword"]) for f in by_index[5]["failures"]] == [("$.schema", "required")]
@@ -166,11 +166,11 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
     # --- bad envelopes
     env = found[ids["bad_pay"]][0].value
     assert (env["id"], env["schema"]) == (ids["bad_pay"], PAYMENT)  # the schema as claimed
-    assert env["error"]["type"] == "invalid_payload" and env["error"]["resolution"]
-    assert [(f["path"], f["keyword"]) for f in env["error"]["failures"]] == [("$.confirmation_code", "pattern")]
+    assert env["error"]["type"] == "rule_violation" and env["error"]["resolution"]
+    assert [(f["path"], f["keyword"]) for f in env["error"]["failures"]] == [("$.confirmation_code", "rule")]
     assert env["payload"] == {**batch[1], "data": {**bad_pay, "cc_number": "[redacted]"}}
     assert_provenance(env, before, after)
-    assert dict(found[ids["bad_pay"]][0].headers) == {"schema": PAYMENT.encode(), "error_type": b"invalid_payload"}
+    assert dict(found[ids["bad_pay"]][0].headers) == {"schema": PAYMENT.encode(), "error_type": b"rule_violation"}
 
     env = found[ids["unknown"]][0].value
     assert (env["schema"], env["error"]["type"]) == ("com.acme.shop/refund/1.0.0", "unknown_schema")

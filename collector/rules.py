@@ -1,0 +1,131 @@
+"""Data-quality rules: CEL expressions over the event, compiled once per contract at load.
+
+A rule sees `data` (the event's data), `schema` (the resolved reference) and `sent_at`
+(RFC 3339 text or null), e.g. `data.confirmation_code.matches("^[A-Z0-9]{8}$")` or the
+cross-field `data.status != "paid" || data.amount > 0.0`. CEL is the language Confluent's
+data-contract rules use; Charter evaluates it with cel-expr-python (Google's cel-cpp).
+
+A rule passes only when it evaluates to `true`: `false`, a runtime error (e.g. a missing
+field not guarded with `has()`) or a non-boolean result is a failure, with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+from cel_expr_python import cel
+
+_T = cel.Type
+_ENV = cel.NewEnv(variables={"data": _T.Map(_T.STRING, _T.DYN), "schema": _T.STRING, "sent_at": _T.DYN})
+_STRING_LITERAL = re.compile(r"""(?:[rRbB]{0,2})("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
+_DATA_PATH = re.compile(r"\bdata((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+
+
+class RuleSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """One entry of `x-contract.rules`."""
+
+    name: str
+    expr: str
+    message: str = ""
+    on_failure: Literal["dlq", "flag"] = "dlq"
+
+
+class RuleError(Exception):
+    """A rule that cannot be compiled or names a field its contract lacks."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    expr: str
+    message: str
+    on_failure: Literal["dlq", "flag"]
+    path: str  # the one field the rule reads, else `$`
+    program: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Broken:
+    """A rule an event failed, and why."""
+
+    rule: Rule
+    reason: str
+
+
+def compile_rule(spec: RuleSpec, schema: dict[str, Any]) -> Rule:
+    try:
+        program = _ENV.compile(spec.expr)
+    except RuntimeError as exc:
+        raise RuleError(f"rule {spec.name!r} does not compile: {_clean(str(exc))}") from None
+    paths = sorted(set(_referenced_paths(spec.expr)))
+    for path in paths:
+        missing = _missing_step(schema, path)
+        if missing is not None:
+            raise RuleError(f"rule {spec.name!r} reads `data.{path}`, but the contract has no field {missing!r}")
+    path = f"$.{paths[0]}" if len(paths) == 1 else "$"
+    return Rule(spec.name, spec.expr, spec.message or f"rule {spec.name} failed", spec.on_failure, path, program)
+
+
+def evaluate(rules: tuple[Rule, ...], data: Any, schema: str, sent_at: str | None) -> list[Broken]:
+    """Every rule the event breaks (empty when all hold)."""
+    activation = _ENV.Activation({"data": data, "schema": schema, "sent_at": sent_at})
+    broken: list[Broken] = []
+    for rule in rules:
+        value = rule.program.eval(activation)
+        kind = value.type()
+        if kind == _T.BOOL and value.value() is True:
+            continue
+        if kind == _T.ERROR:
+            reason = f"{rule.message} (evaluation error: {_clean(str(value.value()))})"
+        elif kind == _T.BOOL:
+            reason = rule.message
+        else:
+            reason = f"{rule.message} (the rule returned {value.value()!r}, not a bool)"
+        broken.append(Broken(rule, reason))
+    return broken
+
+
+def _referenced_paths(expr: str) -> list[str]:
+    """`data.a.b` chains outside string literals, as `a.b` (macro variables are not `data`)."""
+    code = _STRING_LITERAL.sub('""', expr)
+    paths = []
+    for m in _DATA_PATH.finditer(code):
+        steps = m[1][1:].split(".")
+        if code[m.end() : m.end() + 1] == "(":  # `data.code.matches(...)`: the last step is a call
+            steps = steps[:-1]
+        if steps:
+            paths.append(".".join(steps))
+    return paths
+
+
+def _missing_step(schema: dict[str, Any], path: str) -> str | None:
+    """The first step of `path` the schema does not declare, or None if it may exist."""
+    node: Any = schema
+    for step in path.split("."):
+        node = _deref(schema, node)
+        props = node.get("properties") if isinstance(node, dict) else None
+        if props is None:
+            return None  # free-form object, array or scalar: CEL method or open map; not checkable
+        if step not in props:
+            return None if step in _CEL_MEMBERS else step  # `data.tags.size()` is a call, not a field
+        node = props[step]
+    return None
+
+
+_CEL_MEMBERS = frozenset(
+    {"size", "matches", "startsWith", "endsWith", "contains", "all", "exists", "exists_one", "map", "filter"}
+)
+
+
+def _deref(root: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
+        node = root.get("$defs", {}).get(node["$ref"].removeprefix("#/$defs/"), {})
+    return node
+
+
+def _clean(message: str) -> str:
+    text = message.replace("INVALID_ARGUMENT: ", "").replace("ERROR: ", "").replace(" [INVALID_ARGUMENT]", "")
+    return " ".join(text.split())
