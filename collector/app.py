@@ -24,7 +24,9 @@ from collector.annotate import Source, now_rfc3339
 from collector.contracts import Registry, load_registry
 from collector.decode import BodyError, check_content_type, inflate, split_events
 from collector.errors import ErrorType
+from collector.keys import DEFAULT_KEYS_FILE, load_keys
 from collector.pipeline import Context, process, reject_body
+from collector.privacy import Privacy
 from collector.route import Record
 from collector.settings import Settings
 from collector.sinks import Sink, SinkUnavailable, make_sink
@@ -37,8 +39,8 @@ _encoder = msgspec.json.Encoder()
 class _Collector:
     """What the lifespan creates: contracts, the sink, and the in-flight counter."""
 
-    def __init__(self, settings: Settings, registry: Registry, sink: Sink) -> None:
-        self.settings, self.registry, self.sink = settings, registry, sink
+    def __init__(self, settings: Settings, registry: Registry, sink: Sink, privacy: Privacy) -> None:
+        self.settings, self.registry, self.sink, self.privacy = settings, registry, sink, privacy
         self.inflight = 0
 
 
@@ -63,7 +65,7 @@ async def post_events(request: Request) -> Response:
     if c.inflight >= s.max_inflight_events:
         return _unavailable(429, f"{c.inflight} events are waiting for the sink", s.retry_after)
     source = Source(request.client.host if request.client else None, request.headers.get("user-agent"))
-    ctx = Context(now_rfc3339(), source)
+    ctx = Context(now_rfc3339(), source, c.privacy)
     body, error = await _read_body(request, s)
     items: list[bytes] | BodyError = (
         error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
@@ -175,15 +177,27 @@ async def memory_reset(request: Request) -> Response:
     return json_response({"reset": True})
 
 
-def create_app(settings: Settings, registry: Registry | None = None, sink: Sink | None = None) -> Starlette:
-    """Build the app; contracts and the sink are created in the lifespan unless given."""
+def build_privacy(settings: Settings, registry: Registry) -> Privacy:
+    """The key ring from --keys (or ./charter-keys.json if present), checked against every contract."""
+    path = settings.keys or (DEFAULT_KEYS_FILE if DEFAULT_KEYS_FILE.exists() else None)
+    privacy = Privacy(load_keys(path) if path is not None else None)
+    for c in registry:
+        privacy.require(c.pii, c.file)
+    return privacy
+
+
+def create_app(
+    settings: Settings, registry: Registry | None = None, sink: Sink | None = None, privacy: Privacy | None = None
+) -> Starlette:
+    """Build the app; contracts, keys and the sink are created in the lifespan unless given."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         reg = registry if registry is not None else load_registry(settings.schemas)
+        prv = privacy if privacy is not None else build_privacy(settings, reg)
         snk = sink if sink is not None else make_sink(settings, reg.topics())
         await snk.start()
-        app.state.collector = _Collector(settings, reg, snk)
+        app.state.collector = _Collector(settings, reg, snk, prv)
         log.info("charter ready: %d contracts, sink=%s", len(reg), snk.name)
         try:
             yield

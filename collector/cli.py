@@ -123,6 +123,13 @@ def main() -> None:
     help="Log level.",
 )
 @_opt(
+    "--keys",
+    env="KEYS",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="PII key file for x-pii hash/encrypt (default: ./charter-keys.json if present).",
+)
+@_opt(
     "--cors-origins",
     env="CORS_ORIGINS",
     default="",
@@ -135,8 +142,22 @@ def serve(**options: Any) -> None:
     options["cors_origins"] = tuple(o.strip() for o in options["cors_origins"].split(",") if o.strip())
     settings = Settings(**options)
     registry = _load(settings.schemas)
+    _check_keys(settings, registry)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _run(settings, registry)
+
+
+def _check_keys(settings: Settings, registry: Registry) -> None:
+    """A contract that needs a key the key file lacks stops the start, with the fix."""
+    from collector.app import build_privacy
+    from collector.keys import KeyRingError
+    from collector.privacy import MissingKey
+
+    try:
+        build_privacy(settings, registry)
+    except (KeyRingError, MissingKey) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def _run(settings: Settings, registry: Registry) -> None:
@@ -174,6 +195,15 @@ def validate(file: Path, schemas: Path, as_json: bool) -> None:
     registry = _load(schemas)
     sys.exit(validate_file(file, registry, as_json))
 
+
+def _attach() -> None:
+    from collector.keys_cli import decrypt, keys
+
+    main.add_command(keys)
+    main.add_command(decrypt)
+
+
+_attach()
 
 if __name__ == "__main__":
     main()

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from collector.privacy import ACTIONS as PII_ACTIONS
 from collector.privacy import PiiField, pii_field
 from collector.rules import Rule, RuleError, RuleSpec, compile_rule
 from collector.schema import Check, Compiled, Fields, SchemaError, compile_schema
@@ -24,7 +25,6 @@ NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 REFERENCE = re.compile(r"^(?P<namespace>[a-z][a-z0-9.-]*)/(?P<name>[a-z][a-z0-9_]*)/(?P<version>\d+(\.\d+\.\d+)?)$")
-PII_ACTIONS = ("none", "redact")
 DEFAULT_DLQ_TOPIC = "events.bad"
 
 
@@ -234,9 +234,13 @@ def _pii_fields(schema: Any, path: str, file: str) -> Iterator[PiiField]:
     if action is not None:
         if action not in PII_ACTIONS:
             raise ContractLoadError(
-                f"{file}: {path}: `x-pii` {action!r} is not supported by this Charter version; "
-                f"supported: {', '.join(PII_ACTIONS)}"
+                f"{file}: {path}: `x-pii` {action!r} is unknown; use one of {', '.join(PII_ACTIONS)}"
             )
+        mode = schema.get("x-pii-encryption", "deterministic")
+        if mode not in ("deterministic", "randomized"):
+            raise ContractLoadError(f"{file}: {path}: `x-pii-encryption` must be deterministic or randomized")
+        if action == "encrypt" and mode == "randomized":
+            action = "encrypt-randomized"
         if action != "none":
             yield pii_field(path, action)
     for name, sub in schema.get("properties", {}).items():

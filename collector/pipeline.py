@@ -27,7 +27,7 @@ from collector.annotate import (
 from collector.contracts import Contract, Registry, parse_reference
 from collector.decode import BodyError
 from collector.errors import ErrorType
-from collector.privacy import PiiField, protect
+from collector.privacy import PiiField, Privacy
 from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
 from collector.schema import Failure
@@ -44,6 +44,7 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _event_decoder = msgspec.json.Decoder(Event)
+REDACT_ONLY = Privacy()  # no keys: hashed and encrypted fields are redacted, never left clear
 _event_schema: dict[str, Any] = {}
 
 
@@ -53,6 +54,7 @@ class Context:
 
     collected_at: str
     source: Source
+    privacy: Privacy = REDACT_ONLY
 
 
 class Rejection(msgspec.Struct, omit_defaults=True):
@@ -83,7 +85,7 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
         event = _event_decoder.decode(item)
     except msgspec.ValidationError as exc:
         failure = failure_from(str(exc), _event_schema)
-        schema, event_id, payload = _as_received(item, registry)
+        schema, event_id, payload = _as_received(item, registry, ctx)
         _reject(out, index, event_id, ErrorType.MALFORMED_EVENT, [failure], schema, payload, ctx, registry)
         return
     except (msgspec.DecodeError, RecursionError) as exc:
@@ -98,12 +100,12 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
         else:
             kind, message = ErrorType.INVALID_SCHEMA_REF, f"{event.schema!r} is not <namespace>/<name>/<version>"
         failure = Failure("$.schema", "schema", message)
-        payload = _protected(item, registry.pii_for(event.schema))
+        payload = _protected(item, registry.pii_for(event.schema), ctx)
         _reject(out, index, event.id, kind, [failure], event.schema, payload, ctx, registry)
         return
     failures = validate(contract, event.data)
     if failures:
-        payload = _protected(item, contract.pii)
+        payload = _protected(item, contract.pii, ctx)
         _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry)
         return
     flags: list[str] = []
@@ -111,7 +113,7 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
         broken = evaluate(contract.rules, event.data, contract.ref, _rfc3339(event.sent_at))
         if any(b.rule.on_failure == "dlq" for b in broken):
             failures = [Failure(b.rule.path, "rule", f"{b.rule.name}: {b.reason}") for b in broken]
-            payload = _protected(item, contract.pii)
+            payload = _protected(item, contract.pii, ctx)
             _reject(out, index, event.id, ErrorType.RULE_VIOLATION, failures, event.schema, payload, ctx, registry)
             return
         flags = [b.rule.name for b in broken]
@@ -124,7 +126,7 @@ def _rfc3339(value: datetime.datetime | None) -> str | None:
 
 def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str]) -> None:
     fp = fingerprint(contract.ref, event.data)  # before protection: redacted values would collide
-    data = protect(event.data, contract.pii) if contract.pii else event.data
+    data = ctx.privacy.protect(event.data, contract.pii) if contract.pii else event.data
     event_id = event.id or uuid7()
     env = GoodEnvelope(
         event_id, contract.ref, contract.namespace, contract.name, contract.version_str,
@@ -159,7 +161,7 @@ def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry 
     return bad_record(env, registry)
 
 
-def _as_received(item: bytes, registry: Registry) -> tuple[str | None, str | None, Any]:
+def _as_received(item: bytes, registry: Registry, ctx: Context) -> tuple[str | None, str | None, Any]:
     """The schema and id a malformed event claimed, and its payload with any PII protected."""
     obj = msgspec.json.decode(item)  # the item is valid JSON: only its shape was wrong
     if not isinstance(obj, dict):
@@ -167,14 +169,14 @@ def _as_received(item: bytes, registry: Registry) -> tuple[str | None, str | Non
     schema, event_id = obj.get("schema"), obj.get("id")
     schema = schema if isinstance(schema, str) else None
     event_id = event_id if isinstance(event_id, str) and 0 < len(event_id) <= 128 else None
-    return schema, event_id, _protected(item, registry.pii_for(schema) if schema else (), obj)
+    return schema, event_id, _protected(item, registry.pii_for(schema) if schema else (), ctx, obj)
 
 
-def _protected(item: bytes, pii: tuple[PiiField, ...], obj: Any = None) -> Any:
+def _protected(item: bytes, pii: tuple[PiiField, ...], ctx: Context, obj: Any = None) -> Any:
     """The event as received, except that fields its contract protects are protected here too."""
     if not pii:
         return msgspec.Raw(item)
     obj = msgspec.json.decode(item) if obj is None else obj
     if isinstance(obj, dict) and "data" in obj:
-        obj["data"] = protect(obj["data"], pii)
+        obj["data"] = ctx.privacy.protect(obj["data"], pii)
     return obj

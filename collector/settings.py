@@ -30,6 +30,7 @@ class Settings:
     retry_after: int = 1
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
+    keys: Path | None = None
 
 
 SETTINGS_ENV = "CHARTER_SETTINGS_JSON"
@@ -44,6 +45,7 @@ def load(text: str) -> Settings:
     raw: dict[str, Any] = json.loads(text)
     raw["schemas"], raw["data_dir"] = Path(raw["schemas"]), Path(raw["data_dir"])
     raw["cors_origins"] = tuple(raw["cors_origins"])
+    raw["keys"] = Path(raw["keys"]) if raw["keys"] else None
     return Settings(**raw)
 
 

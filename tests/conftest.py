@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,11 @@ from collector.contracts import Contract, Registry, Version, build_contract, loa
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
+TEST_KEYS = ROOT / "tests" / "keys.test.json"  # a key ring for tests only; never use it anywhere else
+
+# Every `charter serve` a test starts (they inherit the environment) gets the test key ring,
+# since the example contracts hash and encrypt fields.
+os.environ.setdefault("CHARTER_KEYS", str(TEST_KEYS))
 OWNER = {"owner": {"name": "Test Team", "email": "test@example.com"}}
 
 

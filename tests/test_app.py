@@ -18,7 +18,7 @@ from collector.settings import Settings
 from collector.sinks import SinkUnavailable
 from collector.sinks.file import FileSink
 from collector.sinks.memory import MemorySink
-from tests.conftest import payment
+from tests.conftest import TEST_KEYS, payment
 
 JSON = {"Content-Type": "application/json"}
 
@@ -36,7 +36,7 @@ class DownSink(MemorySink):
 
 
 def client_for(registry: Registry, sink: Any, **settings: Any) -> TestClient:
-    return TestClient(create_app(Settings(**settings), registry, sink))
+    return TestClient(create_app(Settings(keys=TEST_KEYS, **settings), registry, sink))
 
 
 @pytest.fixture

@@ -1,8 +1,29 @@
-"""`x-pii: redact` reaches nested objects and arrays, and leaves absent or null values alone."""
+"""PII protection: redact, keyed hash, deterministic and randomised encryption, decrypt, key checks."""
 
 from __future__ import annotations
 
-from collector.privacy import REDACTED, pii_field, protect
+import json
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+
+from collector.annotate import Source
+from collector.cli import main
+from collector.contracts import Registry
+from collector.keys import generate, load_keys, rotate
+from collector.pipeline import Context, process
+from collector.privacy import REDACTED, MissingKey, Privacy, decrypt_value, pii_field
+from tests.conftest import SCHEMAS, TEST_KEYS, payment
+
+CARD = "4111111111111111"
+
+
+@pytest.fixture(scope="module")
+def privacy() -> Privacy:
+    return Privacy(load_keys(TEST_KEYS))
 
 
 def test_redacts_top_level_nested_and_array_fields() -> None:
@@ -10,7 +31,7 @@ def test_redacts_top_level_nested_and_array_fields() -> None:
               pii_field("$.guests[*].phone", "redact"), pii_field("$.tags[*]", "redact"))  # fmt: skip
     data = {"card": "4111", "owner": {"email": "a@b.c", "name": "Ana"},
             "guests": [{"phone": "+1"}, {"name": "no phone"}], "tags": ["x", "y"]}  # fmt: skip
-    assert protect(data, fields) == {
+    assert Privacy().protect(data, fields) == {
         "card": REDACTED, "owner": {"email": REDACTED, "name": "Ana"},
         "guests": [{"phone": REDACTED}, {"name": "no phone"}], "tags": [REDACTED, REDACTED],
     }  # fmt: skip
@@ -23,4 +44,93 @@ def test_missing_null_or_wrongly_shaped_values_are_left_for_validation() -> None
         pii_field("$.guests[*].phone", "redact"),
     )
     data = {"card": None, "owner": "not an object", "guests": {"phone": "+1"}}
-    assert protect(dict(data), fields) == data
+    assert Privacy().protect(dict(data), fields) == data
+
+
+def test_hash_is_keyed_stable_and_not_a_plain_sha256(privacy: Privacy, tmp_path: Path) -> None:
+    import hashlib
+
+    field = (pii_field("$.email", "hash"),)
+    a = privacy.protect({"email": "ana@example.com"}, field)["email"]
+    b = privacy.protect({"email": "ana@example.com"}, field)["email"]
+    other_key = Privacy(load_keys(_write_keys(tmp_path / "other-keys.json")))
+    c = other_key.protect({"email": "ana@example.com"}, field)["email"]
+    assert a == b and len(a) == 64
+    assert a != c, "a different secret must give a different hash"
+    assert a != hashlib.sha256(b"ana@example.com").hexdigest()
+
+
+def test_deterministic_encryption_gives_equal_ciphertexts_that_decrypt(privacy: Privacy) -> None:
+    field = (pii_field("$.card", "encrypt"),)
+    a = privacy.protect({"card": CARD}, field)["card"]
+    b = privacy.protect({"card": CARD}, field)["card"]
+    assert a == b and a.startswith("enc:siv:") and CARD not in a
+    assert decrypt_value(privacy.keys, a) == CARD
+
+
+def test_randomized_encryption_differs_each_time_and_round_trips_any_json_value(privacy: Privacy) -> None:
+    field = (pii_field("$.v", "encrypt-randomized"),)
+    a = privacy.protect({"v": {"n": 1, "s": ["x"]}}, field)["v"]
+    b = privacy.protect({"v": {"n": 1, "s": ["x"]}}, field)["v"]
+    assert a != b and a.startswith("enc:gcm:")
+    assert decrypt_value(privacy.keys, a) == decrypt_value(privacy.keys, b) == {"n": 1, "s": ["x"]}
+
+
+def test_rotated_key_encrypts_new_values_and_old_ciphertexts_still_decrypt(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    path.write_text(json.dumps(generate("old")))
+    old = Privacy(load_keys(path)).protect({"c": CARD}, (pii_field("$.c", "encrypt"),))["c"]
+    path.write_text(json.dumps(rotate(json.loads(path.read_text()), "new")))
+    ring = load_keys(path)
+    new = Privacy(ring).protect({"c": CARD}, (pii_field("$.c", "encrypt"),))["c"]
+    assert old.split(":")[2] == "old" and new.split(":")[2] == "new"
+    assert decrypt_value(ring, old) == decrypt_value(ring, new) == CARD
+
+
+def test_contract_needing_a_missing_key_is_refused_with_the_fix() -> None:
+    with pytest.raises(MissingKey, match=r"\$.cc_number is tagged x-pii 'encrypt'.*charter keys generate"):
+        Privacy().require((pii_field("$.cc_number", "encrypt"),), "payment/1.0.0.json")
+
+
+def test_card_number_never_appears_in_clear_text_in_good_or_bad_records(registry: Registry, privacy: Privacy) -> None:
+    events = [{"schema": "com.acme.shop/payment/1", "data": payment(cc_number=CARD)},
+              {"schema": "com.acme.shop/payment/1", "data": payment(cc_number=CARD, confirmation_code="0")},
+              {"schema": "com.acme.shop/payment/1", "data": payment(cc_number=CARD, amount=-1)},
+              {"schema": "com.acme.shop/payment/3", "data": payment(cc_number=CARD)},
+              {"schema": "com.acme.shop/payment/1", "data": payment(cc_number=CARD), "extra": 1}]  # fmt: skip
+    out = process([msgspec.json.encode(e) for e in events], registry, Context("t", Source(), privacy))
+    assert [r.kind for r in out.records] == ["good", "bad", "bad", "bad", "bad"]
+    assert all(CARD.encode() not in r.value for r in out.records)
+    good: dict[str, Any] = msgspec.json.decode(out.records[0].value)
+    assert decrypt_value(privacy.keys, good["data"]["cc_number"]) == CARD
+
+
+def test_serve_refuses_to_start_without_the_key_its_contracts_need(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["serve", "--schemas", str(SCHEMAS), "--keys", str(tmp_path / "none.json")])
+    assert result.exit_code == 2
+    assert "key file not found" in result.output and "charter keys generate" in result.output
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    result = CliRunner().invoke(main, ["serve", "--schemas", str(SCHEMAS), "--keys", str(empty)])
+    assert result.exit_code == 2 and "is tagged x-pii" in result.output
+
+
+def test_decrypt_command_restores_encrypted_fields_of_envelopes(
+    tmp_path: Path, registry: Registry, privacy: Privacy
+) -> None:
+    out = process([msgspec.json.encode({"schema": "com.acme.shop/payment/1", "data": payment(cc_number=CARD)})],
+                  registry, Context("t", Source(), privacy))  # fmt: skip
+    envelopes = tmp_path / "good.jsonl"
+    envelopes.write_bytes(out.records[0].value + b"\n")
+    result = CliRunner().invoke(main, ["decrypt", str(envelopes), "--keys", str(TEST_KEYS)])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["data"]["cc_number"] == CARD
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps(generate()))
+    failed = CliRunner().invoke(main, ["decrypt", str(envelopes), "--keys", str(wrong)])
+    assert failed.exit_code == 1 and "could not be decrypted" in failed.output
+
+
+def _write_keys(path: Path) -> Path:
+    path.write_text(json.dumps(generate()))
+    return path

@@ -36,6 +36,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
+TEST_KEYS = ROOT / "tests" / "keys.test.json"
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka"
 SINK_TIMEOUT = 3  # seconds: `--sink-timeout`, how long a request waits for Kafka before 503
 READY_DEADLINE = 60.0
@@ -172,7 +173,8 @@ async def run_collector(bootstrap: str, log_dir: Path) -> AsyncIterator[Collecto
     port = free_port()
     log = log_dir / f"collector-{port}.log"
     cmd = [*_charter_command(), "serve", "--sink", "kafka", "--kafka-bootstrap", bootstrap,
-           "--port", str(port), "--schemas", str(SCHEMAS), "--sink-timeout", str(SINK_TIMEOUT)]  # fmt: skip
+           "--port", str(port), "--schemas", str(SCHEMAS), "--sink-timeout", str(SINK_TIMEOUT),
+           "--keys", str(TEST_KEYS)]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}  # flags only
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)

@@ -18,12 +18,17 @@ import pytest
 from aiokafka.partitioner import murmur2
 
 from collector.annotate import fingerprint
+from collector.keys import load_keys
+from collector.privacy import Privacy, decrypt_value, pii_field
+from tests.integration.conftest import TEST_KEYS
 
 pytestmark = pytest.mark.kafka
 
 UA = "charter-integration-tests/1.0"
 RFC3339_MICRO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 PAYMENT = "com.acme.shop/payment/1"  # major-only: resolves to the newest 1.x.y
+PRIVACY = Privacy(load_keys(TEST_KEYS))  # the collector under test runs with the same test key ring
+PAYMENT_PII = (pii_field("$.cc_number", "encrypt"),)
 CLICKSTREAM = "com.riverhotels.web/clickstream/1"
 
 
@@ -81,6 +86,7 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
     cc = {name: card_number() for name in ("pay1", "pay2", "bad_pay", "bad_shape")}
     oid1, oid2, oid3, oid4 = order_id(), order_id(), order_id(), order_id()
     email = f"guest-{run_id}@example.com"
+    hashed_email = PRIVACY.protect({"e": email}, (pii_field("$.e", "hash"),))["e"]
     ids = {name: f"it-{run_id}-{name}" for name in ("pay1", "pay2", "click", "bad_pay", "unknown", "bad_shape", "no_schema")}  # fmt: skip
     pay1 = payment_data(oid1, cc["pay1"])
     pay2 = payment_data(oid2, cc["pay2"], currency="USD")
@@ -127,7 +133,7 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
     assert placement == {
         ids["pay1"]: [("payments", str(oid1).encode())],  # partition_key order_id
         ids["pay2"]: [("payments", str(oid2).encode())],
-        ids["click"]: [("riverhotels.clickstream", email.encode())],  # partition_key customer_email
+        ids["click"]: [("riverhotels.clickstream", hashed_email.encode())],  # partition_key, hashed like the field
         ids["bad_pay"]: [("error-payments", ids["bad_pay"].encode())],  # the contract's dlq_topic, keyed by id
         ids["unknown"]: [("events.bad", ids["unknown"].encode())],
         no_schema_id: [("events.bad", no_schema_id.encode())],
@@ -142,7 +148,8 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
         assert {k: env[k] for k in ("id", "schema", "namespace", "name", "version")} == {
             "id": ids[name], "schema": "com.acme.shop/payment/1.0.0", "namespace": "com.acme.shop",
             "name": "payment", "version": "1.0.0"}  # fmt: skip
-        assert env["data"] == {**data, "cc_number": "[redacted]"}
+        assert env["data"] == {**data, "cc_number": PRIVACY.protect(dict(data), PAYMENT_PII)["cc_number"]}
+        assert decrypt_value(PRIVACY.keys, env["data"]["cc_number"]) == data["cc_number"]
         assert env["fingerprint"] == fingerprint("com.acme.shop/payment/1.0.0", data)  # of the data as sent
         assert_provenance(env, before, after)
         assert dict(rec.headers) == {
@@ -157,9 +164,9 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
     newest = "com.riverhotels.web/clickstream/1.1.0"  # "/1" means the newest 1.x.y
     assert (env["id"], env["schema"], env["namespace"], env["name"], env["version"]) == (
         ids["click"], newest, "com.riverhotels.web", "clickstream", "1.1.0")  # fmt: skip
-    assert env["data"] == click
+    assert env["data"] == {**click, "customer_email": hashed_email}  # keyed hash, never the address
     assert env["fingerprint"] == fingerprint(newest, click)
-    assert rec.partition == java_partition(email.encode(), 3)
+    assert rec.partition == java_partition(hashed_email.encode(), 3)
     assert_provenance(env, before, after)
     assert dict(rec.headers) == {"schema": newest.encode(), "fingerprint": env["fingerprint"].encode()}
 
@@ -168,7 +175,7 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
     assert (env["id"], env["schema"]) == (ids["bad_pay"], PAYMENT)  # the schema as claimed
     assert env["error"]["type"] == "rule_violation" and env["error"]["resolution"]
     assert [(f["path"], f["keyword"]) for f in env["error"]["failures"]] == [("$.confirmation_code", "rule")]
-    assert env["payload"] == {**batch[1], "data": {**bad_pay, "cc_number": "[redacted]"}}
+    assert env["payload"] == {**batch[1], "data": PRIVACY.protect(dict(bad_pay), PAYMENT_PII)}
     assert_provenance(env, before, after)
     assert dict(found[ids["bad_pay"]][0].headers) == {"schema": PAYMENT.encode(), "error_type": b"rule_violation"}
 
@@ -188,7 +195,7 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
 
     env = found[bad_shape_id][0].value
     assert (env["schema"], env["error"]["type"]) == (PAYMENT, "malformed_event")
-    assert env["payload"]["data"]["cc_number"] == "[redacted]"
+    assert env["payload"]["data"]["cc_number"].startswith("enc:siv:")
     assert dict(found[bad_shape_id][0].headers) == {"schema": PAYMENT.encode(), "error_type": b"malformed_event"}
 
     # --- no card number in clear text anywhere in Kafka (the payment contract redacts cc_number)
@@ -239,7 +246,7 @@ async def test_ndjson_and_gzip_bodies_reach_kafka_like_a_json_array(
         for encoding in ("ndjson", "gzip-json", "gzip-ndjson"):
             assert seen(found[f"it-{run_id}-{encoding}-{kind}"][0]) == baseline, (encoding, kind)
     assert found[f"it-{run_id}-gzip-ndjson-pay"][0].topic == "payments"
-    assert found[f"it-{run_id}-gzip-ndjson-pay"][0].value["data"]["cc_number"] == "[redacted]"
+    assert found[f"it-{run_id}-gzip-ndjson-pay"][0].value["data"]["cc_number"].startswith("enc:siv:")
     assert found[f"it-{run_id}-gzip-ndjson-click"][0].topic == "riverhotels.clickstream"
     assert not any(cc.encode() in rec.raw for rec in consumed.scanned)
 

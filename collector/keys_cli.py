@@ -1,0 +1,132 @@
+"""`charter keys generate|rotate` and `charter decrypt` for authorised consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import click
+import msgspec
+
+from collector.keys import DEFAULT_KEYS_FILE, KeyRing, KeyRingError, generate, load_keys, rotate
+from collector.privacy import ENCRYPTED_PREFIX, decrypt_value
+
+
+@click.group()
+def keys() -> None:
+    """Create and rotate the PII key file (hash secret and encryption keys)."""
+
+
+@keys.command("generate")
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_KEYS_FILE, show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite an existing file (old encrypted data becomes unreadable).")
+def keys_generate(out: Path, force: bool) -> None:
+    """Write a new key file, readable only by its owner."""
+    if out.exists() and not force:
+        raise click.UsageError(f"{out} exists; use `charter keys rotate` to add a key, or --force to replace it")
+    _write(out, generate())
+    click.echo(f"wrote {out}: keep it secret, back it up, never commit it", err=True)
+
+
+@keys.command("rotate")
+@click.option(
+    "--keys", "path", type=click.Path(exists=True, path_type=Path), default=DEFAULT_KEYS_FILE, show_default=True
+)
+def keys_rotate(path: Path) -> None:
+    """Add a new encryption key and make it active; old keys stay to decrypt old data."""
+    try:
+        raw = rotate(json.loads(path.read_text()))
+    except (KeyRingError, ValueError) as exc:
+        raise click.UsageError(f"{path}: {exc}") from None
+    _write(path, raw)
+    click.echo(f"{path}: active key is now {raw['encryption']['active']}", err=True)
+
+
+@click.command()
+@click.argument("source", required=False, default="-")
+@click.option(
+    "--keys",
+    "path",
+    envvar="CHARTER_KEYS",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_KEYS_FILE,
+    show_default=True,
+)
+@click.option("--kafka-bootstrap", envvar="CHARTER_KAFKA_BOOTSTRAP", default=None, help="Read SOURCE as a Kafka topic.")
+def decrypt(source: str, path: Path, kafka_bootstrap: str | None) -> None:
+    """Write envelopes (JSONL file, `-` for stdin, or a Kafka topic) with encrypted fields decrypted.
+
+    Exit 0 when every encrypted value was decrypted, 1 if any could not be (unknown key id).
+    """
+    try:
+        ring = load_keys(path)
+    except KeyRingError as exc:
+        raise click.UsageError(str(exc)) from None
+    lines = _from_kafka(kafka_bootstrap, source) if kafka_bootstrap else _from_file(source)
+    failed = 0
+    for line in lines:
+        envelope = msgspec.json.decode(line)
+        failed += _decrypt_all(ring, envelope)
+        sys.stdout.write(msgspec.json.encode(envelope).decode() + "\n")
+    if failed:
+        click.echo(f"{failed} value(s) could not be decrypted with {path}", err=True)
+        sys.exit(1)
+
+
+def _decrypt_all(ring: KeyRing, node: Any) -> int:
+    """Decrypt in place every `enc:` string under node; return how many failed."""
+    failed = 0
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for key, value in list(items):
+        if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX):
+            try:
+                node[key] = decrypt_value(ring, value)
+            except Exception:  # wrong key id, tampered data: keep the ciphertext, count it
+                failed += 1
+        else:
+            failed += _decrypt_all(ring, value)
+    return failed
+
+
+def _from_file(source: str) -> Iterator[bytes]:
+    stream: TextIO = sys.stdin if source == "-" else open(source)  # noqa: SIM115
+    with stream:
+        for line in stream:
+            if line.strip():
+                yield line.encode()
+
+
+def _from_kafka(bootstrap: str, topic: str) -> Iterator[bytes]:
+    """Every record of the topic up to its end offsets at start, then stop."""
+    return iter(asyncio.run(_consume(bootstrap, topic)))
+
+
+async def _consume(bootstrap: str, topic: str) -> list[bytes]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        parts = [TopicPartition(topic, p) for p in sorted(await consumer.partitions_for_topic(topic) or ())]
+        if not parts:
+            raise click.UsageError(f"topic {topic!r} does not exist at {bootstrap}")
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        end = await consumer.end_offsets(parts)
+        out: list[bytes] = []
+        while [tp for tp in parts if await consumer.position(tp) < end[tp]]:
+            for records in (await consumer.getmany(timeout_ms=1000)).values():
+                out.extend(r.value for r in records if r.value is not None)
+        return out
+    finally:
+        await consumer.stop()
+
+
+def _write(path: Path, raw: dict[str, Any]) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(json.dumps(raw, indent=2) + "\n")
