@@ -23,6 +23,7 @@ from starlette.routing import Route
 from collector.annotate import Source, now_rfc3339
 from collector.contracts import Registry, load_registry
 from collector.decode import BodyError, check_content_type, inflate, split_events
+from collector.dedupe import Deduper
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
 from collector.pipeline import Context, process, reject_body
@@ -41,6 +42,7 @@ class _Collector:
 
     def __init__(self, settings: Settings, registry: Registry, sink: Sink, privacy: Privacy) -> None:
         self.settings, self.registry, self.sink, self.privacy = settings, registry, sink, privacy
+        self.dedupe = Deduper(settings.dedupe_max_keys)
         self.inflight = 0
 
 
@@ -65,7 +67,7 @@ async def post_events(request: Request) -> Response:
     if c.inflight >= s.max_inflight_events:
         return _unavailable(429, f"{c.inflight} events are waiting for the sink", s.retry_after)
     source = Source(request.client.host if request.client else None, request.headers.get("user-agent"))
-    ctx = Context(now_rfc3339(), source, c.privacy)
+    ctx = Context(now_rfc3339(), source, c.privacy, c.dedupe)
     body, error = await _read_body(request, s)
     items: list[bytes] | BodyError = (
         error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
@@ -78,6 +80,7 @@ async def post_events(request: Request) -> Response:
     try:
         await c.sink.send(outcome.records)
     except SinkUnavailable as exc:
+        c.dedupe.release(outcome.reserved)  # the client will retry: its events are not duplicates
         log.warning("sink unavailable, answered 503: %s", exc)
         return _unavailable(503, str(exc), s.retry_after)
     finally:

@@ -123,6 +123,13 @@ def main() -> None:
     help="Log level.",
 )
 @_opt(
+    "--dedupe-max-keys",
+    env="DEDUPE_MAX_KEYS",
+    type=click.IntRange(min=1),
+    default=_defaults.dedupe_max_keys,
+    help="Dedupe keys kept per contract line (about 100 bytes each).",
+)
+@_opt(
     "--keys",
     env="KEYS",
     type=click.Path(path_type=Path),

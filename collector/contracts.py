@@ -16,6 +16,7 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from collector.dedupe import DedupeSpec, parse_window
 from collector.privacy import ACTIONS as PII_ACTIONS
 from collector.privacy import PiiField, pii_field
 from collector.rules import Rule, RuleError, RuleSpec, compile_rule
@@ -59,6 +60,7 @@ class ContractMeta(msgspec.Struct, forbid_unknown_fields=True):
     warehouse: Warehouse | None = None
     tags: list[str] = []
     rules: list[RuleSpec] = []
+    dedupe: DedupeSpec | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +151,8 @@ class Registry:
         for c in self.contracts:
             out[c.topic] = max(out.get(c.topic, 1), c.meta.partitions)
             out.setdefault(c.dlq_topic, 1)
+            if c.meta.dedupe is not None and c.meta.dedupe.topic:
+                out.setdefault(c.meta.dedupe.topic, 1)
         return out
 
 
@@ -191,6 +195,17 @@ def build_contract(namespace: str, name: str, version: Version, schema: dict[str
     )
 
 
+def _check_dedupe(spec: DedupeSpec, schema: dict[str, Any], file: str) -> None:
+    try:
+        parse_window(spec.window)
+    except ValueError as exc:
+        raise ContractLoadError(f"{file}: x-contract.dedupe: {exc}") from None
+    if isinstance(spec.by, list):
+        missing = [f for f in spec.by if f not in schema.get("properties", {})]
+        if not spec.by or missing:
+            raise ContractLoadError(f"{file}: x-contract.dedupe.by names fields the contract lacks: {missing or '[]'}")
+
+
 def _rules(meta: ContractMeta, schema: dict[str, Any], file: str) -> tuple[Rule, ...]:
     names = [spec.name for spec in meta.rules]
     if len(set(names)) != len(names):
@@ -219,6 +234,8 @@ def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
         meta = msgspec.convert(schema["x-contract"], ContractMeta)
     except msgspec.ValidationError as exc:
         raise ContractLoadError(f"{file}: x-contract: {exc}") from None
+    if meta.dedupe is not None:
+        _check_dedupe(meta.dedupe, schema, file)
     if meta.partitions < 1:
         raise ContractLoadError(f"{file}: x-contract.partitions must be >= 1")
     if meta.partition_key is not None and meta.partition_key not in schema.get("properties", {}):

@@ -14,6 +14,7 @@ class ErrorType(StrEnum):
     UNKNOWN_SCHEMA = "unknown_schema"
     INVALID_PAYLOAD = "invalid_payload"
     RULE_VIOLATION = "rule_violation"
+    DUPLICATE = "duplicate"
 
     @property
     def resolution(self) -> str:
@@ -48,5 +49,9 @@ RESOLUTIONS: dict[ErrorType, str] = {
     ErrorType.RULE_VIOLATION: (
         "The event matches the contract's types but breaks its data-quality rules (listed in "
         "failures); fix the values at the source, or ask the contract owner about the rule."
+    ),
+    ErrorType.DUPLICATE: (
+        "An event with the same dedupe key was accepted within the contract's window; nothing to "
+        "fix if this was a retry. Otherwise make the key fields differ."
     ),
 }

@@ -10,6 +10,7 @@ import msgspec
 from collector.annotate import Source, now_rfc3339
 from collector.contracts import Registry
 from collector.decode import BodyError, split_events
+from collector.dedupe import Deduper
 from collector.pipeline import Context, process
 
 
@@ -27,7 +28,7 @@ def validate_file(path: Path, registry: Registry, as_json: bool) -> int:
     if isinstance(items, BodyError):
         click.echo(f"error: {path}: {items.message}", err=True)
         return 2
-    outcome = process(items, registry, Context(now_rfc3339(), Source()))
+    outcome = process(items, registry, Context(now_rfc3339(), Source(), dedupe=Deduper(max_keys=len(items) + 1)))
     rejected = {r.index: r for r in outcome.rejections}
     for i in range(len(items)):
         r = rejected.get(i)

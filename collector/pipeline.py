@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -26,6 +27,7 @@ from collector.annotate import (
 )
 from collector.contracts import Contract, Registry, parse_reference
 from collector.decode import BodyError
+from collector.dedupe import Deduper, Window, dedupe_key
 from collector.errors import ErrorType
 from collector.privacy import PiiField, Privacy
 from collector.route import Record, bad_record, good_record
@@ -55,6 +57,8 @@ class Context:
     collected_at: str
     source: Source
     privacy: Privacy = REDACT_ONLY
+    dedupe: Deduper | None = None
+    clock: float = field(default_factory=time.monotonic)
 
 
 class Rejection(msgspec.Struct, omit_defaults=True):
@@ -71,6 +75,7 @@ class Outcome:
     records: list[Record] = field(default_factory=list)
     accepted: int = 0
     rejections: list[Rejection] = field(default_factory=list)
+    reserved: list[tuple[Window, bytes]] = field(default_factory=list)  # dedupe keys, until the sink answers
 
 
 def process(items: list[bytes], registry: Registry, ctx: Context) -> Outcome:
@@ -117,15 +122,41 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
             _reject(out, index, event.id, ErrorType.RULE_VIOLATION, failures, event.schema, payload, ctx, registry)
             return
         flags = [b.rule.name for b in broken]
-    _accept(out, event, contract, ctx, flags)
+    fp = fingerprint(contract.ref, event.data)  # before protection: redacted values would collide
+    if (
+        contract.meta.dedupe is not None
+        and ctx.dedupe is not None
+        and _duplicate(index, item, event, contract, fp, ctx, out, registry)
+    ):
+        return
+    _accept(out, event, contract, ctx, flags, fp)
+
+
+def _duplicate(
+    index: int, item: bytes, event: Event, contract: Contract, fp: str, ctx: Context, out: Outcome, registry: Registry
+) -> bool:
+    """Record the event as a duplicate if its key was seen in the window; else reserve the key."""
+    spec = contract.meta.dedupe
+    assert spec is not None and ctx.dedupe is not None
+    key = dedupe_key(spec, event.id, fp, event.data)
+    if key is None:
+        return False
+    window = ctx.dedupe.window(f"{contract.namespace}/{contract.name}", spec)
+    if not window.seen_or_add(key, ctx.clock):
+        out.reserved.append((window, key))
+        return False
+    by = spec.by if isinstance(spec.by, str) else ", ".join(spec.by)
+    failure = Failure("$", "dedupe", f"duplicate (by {by}) of an event accepted within {spec.window}")
+    payload = _protected(item, contract.pii, ctx)
+    _reject(out, index, event.id, ErrorType.DUPLICATE, [failure], event.schema, payload, ctx, registry, spec.topic)
+    return True
 
 
 def _rfc3339(value: datetime.datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str]) -> None:
-    fp = fingerprint(contract.ref, event.data)  # before protection: redacted values would collide
+def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str) -> None:
     data = ctx.privacy.protect(event.data, contract.pii) if contract.pii else event.data
     event_id = event.id or uuid7()
     env = GoodEnvelope(
@@ -142,11 +173,11 @@ def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context, flags:
 
 def _reject(
     out: Outcome, index: int, event_id: str | None, kind: ErrorType, failures: list[Failure],
-    schema: str | None, payload: Any, ctx: Context, registry: Registry,
+    schema: str | None, payload: Any, ctx: Context, registry: Registry, topic: str | None = None,
 ) -> None:  # fmt: skip
     event_id = event_id or uuid7()
     env = BadEnvelope(event_id, ctx.collected_at, schema, error_info(kind, failures), payload, ctx.source, COLLECTOR)
-    out.records.append(bad_record(env, registry))
+    out.records.append(bad_record(env, registry, topic))
     out.rejections.append(Rejection(index, event_id, schema, kind, failures))
 
 

@@ -27,11 +27,9 @@ def good_record(contract: Contract, env: GoodEnvelope, key: str) -> Record:
     return Record("good", contract.topic, key.encode(), _encoder.encode(env), headers)
 
 
-def bad_record(env: BadEnvelope, registry: Registry | None = None) -> Record:
-    topic = DEFAULT_DLQ_TOPIC
+def bad_record(env: BadEnvelope, registry: Registry | None = None, topic: str | None = None) -> Record:
     contract = registry.get(env.schema) if registry is not None and env.schema else None
-    if contract is not None:
-        topic = contract.dlq_topic
+    topic = topic or (contract.dlq_topic if contract is not None else DEFAULT_DLQ_TOPIC)
     headers = [("error_type", env.error.type.value.encode())]
     if env.schema is not None:
         headers.insert(0, ("schema", env.schema.encode()))

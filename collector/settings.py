@@ -31,6 +31,7 @@ class Settings:
     log_level: str = "info"
     cors_origins: tuple[str, ...] = ()
     keys: Path | None = None
+    dedupe_max_keys: int = 500_000
 
 
 SETTINGS_ENV = "CHARTER_SETTINGS_JSON"

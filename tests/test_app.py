@@ -95,7 +95,7 @@ def test_ndjson_body_is_one_event_per_line_and_a_bad_line_only_rejects_itself(
 
 
 def test_gzip_body_is_inflated(client: TestClient) -> None:
-    body = gzip.compress(json.dumps([good(), good()]).encode())
+    body = gzip.compress(json.dumps([good(), good(order_id=2)]).encode())
     r = client.post("/v1/events", content=body, headers={**JSON, "Content-Encoding": "gzip"})
     assert r.json() == {"accepted": 2, "rejected": 0}
 
@@ -218,3 +218,25 @@ def test_cors_is_off_by_default_and_allows_only_configured_origins(registry: Reg
         assert other.status_code == 400
         posted = c.post("/v1/events", json=good(), headers={"Origin": "https://shop.example"})
         assert posted.headers["access-control-allow-origin"] == "https://shop.example"
+
+
+class FlakySink(MemorySink):
+    """Fails the first send, like a broker that blinks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def send(self, records: list[Record]) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise SinkUnavailable("broker blinked")
+        await super().send(records)
+
+
+def test_a_retry_after_503_is_accepted_not_taken_for_a_duplicate(registry: Registry) -> None:
+    sink = FlakySink()
+    with client_for(registry, sink) as c:
+        assert c.post("/v1/events", json=good()).status_code == 503
+        assert c.post("/v1/events", json=good()).json() == {"accepted": 1, "rejected": 0}
+        assert c.post("/v1/events", json=good()).json()["errors"][0]["type"] == "duplicate"
