@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import ipaddress
 import random
 import socket
 import time
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -22,6 +24,29 @@ _canonical = msgspec.json.Encoder(order="sorted")
 class Source(msgspec.Struct, omit_defaults=True):
     ip: str | None = None
     user_agent: str | None = None
+    headers: dict[str, str] | None = None  # only those on the --record-headers allow-list
+
+
+NEVER_RECORDED = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
+
+
+def anonymize_ip(ip: str) -> str:
+    """Truncate an address to its network: IPv4 /24, IPv6 /48 (what analytics tools call IP masking)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    prefix = 24 if addr.version == 4 else 48
+    return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False).network_address)
+
+
+def source_of(ip: str | None, headers: Mapping[str, str], allow: tuple[str, ...], anonymize: bool) -> Source:
+    """Provenance for the envelope: the client address and the allow-listed request headers only."""
+    if ip is not None and anonymize:
+        ip = anonymize_ip(ip)
+    extra = {h: headers[h] for h in allow if h != "user-agent" and h in headers}
+    ua = headers.get("user-agent") if "user-agent" in allow else None
+    return Source(ip, ua, extra or None)
 
 
 class CollectorInfo(msgspec.Struct):

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from collector.annotate import Source, now_rfc3339
+from collector.annotate import now_rfc3339, source_of
 from collector.contracts import Registry, load_registry
 from collector.decode import BodyError, check_content_type, inflate, split_events
 from collector.dedupe import Deduper
@@ -66,7 +66,8 @@ async def post_events(request: Request) -> Response:
     s = c.settings
     if c.inflight >= s.max_inflight_events:
         return _unavailable(429, f"{c.inflight} events are waiting for the sink", s.retry_after)
-    source = Source(request.client.host if request.client else None, request.headers.get("user-agent"))
+    client_ip = request.client.host if request.client else None
+    source = source_of(client_ip, request.headers, s.record_headers, s.anonymize_ip)
     ctx = Context(now_rfc3339(), source, c.privacy, c.dedupe)
     body, error = await _read_body(request, s)
     items: list[bytes] | BodyError = (

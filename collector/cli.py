@@ -122,6 +122,13 @@ def main() -> None:
     default=_defaults.log_level,
     help="Log level.",
 )
+@_opt("--anonymize-ip", env="ANONYMIZE_IP", is_flag=True, default=False, help="Record IPv4 /24 and IPv6 /48 only.")
+@_opt(
+    "--record-headers",
+    env="RECORD_HEADERS",
+    default="user-agent",
+    help="Comma-separated request headers recorded in `source` (cookies and authorization never are).",
+)
 @_opt(
     "--dedupe-max-keys",
     env="DEDUPE_MAX_KEYS",
@@ -147,11 +154,24 @@ def serve(**options: Any) -> None:
     if options["kafka_compression"] == "none":
         options["kafka_compression"] = None
     options["cors_origins"] = tuple(o.strip() for o in options["cors_origins"].split(",") if o.strip())
+    options["record_headers"] = _headers(options["record_headers"])
     settings = Settings(**options)
     registry = _load(settings.schemas)
     _check_keys(settings, registry)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _run(settings, registry)
+
+
+def _headers(text: str) -> tuple[str, ...]:
+    from collector.annotate import NEVER_RECORDED
+
+    names = tuple(h.strip().lower() for h in text.split(",") if h.strip())
+    refused = sorted(set(names) & NEVER_RECORDED)
+    if refused:
+        raise click.BadParameter(
+            f"{', '.join(refused)} may carry credentials and is never recorded", param_hint="--record-headers"
+        )
+    return names
 
 
 def _check_keys(settings: Settings, registry: Registry) -> None:

@@ -32,6 +32,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     keys: Path | None = None
     dedupe_max_keys: int = 500_000
+    anonymize_ip: bool = False
+    record_headers: tuple[str, ...] = ("user-agent",)
 
 
 SETTINGS_ENV = "CHARTER_SETTINGS_JSON"
@@ -46,6 +48,7 @@ def load(text: str) -> Settings:
     raw: dict[str, Any] = json.loads(text)
     raw["schemas"], raw["data_dir"] = Path(raw["schemas"]), Path(raw["data_dir"])
     raw["cors_origins"] = tuple(raw["cors_origins"])
+    raw["record_headers"] = tuple(raw["record_headers"])
     raw["keys"] = Path(raw["keys"]) if raw["keys"] else None
     return Settings(**raw)
 

@@ -134,3 +134,32 @@ def test_decrypt_command_restores_encrypted_fields_of_envelopes(
 def _write_keys(path: Path) -> Path:
     path.write_text(json.dumps(generate()))
     return path
+
+
+@pytest.mark.parametrize(
+    ("ip", "masked"),
+    [
+        ("203.0.113.77", "203.0.113.0"),
+        ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "2001:db8:85a3::"),
+        ("not-an-ip", "not-an-ip"),
+    ],
+)
+def test_anonymize_ip_truncates_to_the_network(ip: str, masked: str) -> None:
+    from collector.annotate import anonymize_ip
+
+    assert anonymize_ip(ip) == masked
+
+
+def test_only_allow_listed_headers_are_recorded_and_ip_is_masked_when_asked() -> None:
+    from collector.annotate import source_of
+
+    headers = {"user-agent": "ua/1", "x-app-version": "2.1", "cookie": "session=secret", "authorization": "Bearer x"}
+    default = source_of("203.0.113.77", headers, ("user-agent",), anonymize=False)
+    assert msgspec.to_builtins(default) == {"ip": "203.0.113.77", "user_agent": "ua/1"}
+    wider = source_of("203.0.113.77", headers, ("x-app-version",), anonymize=True)
+    assert msgspec.to_builtins(wider) == {"ip": "203.0.113.0", "headers": {"x-app-version": "2.1"}}
+
+
+def test_serve_refuses_to_record_credential_headers() -> None:
+    result = CliRunner().invoke(main, ["serve", "--schemas", str(SCHEMAS), "--record-headers", "user-agent,Cookie"])
+    assert result.exit_code == 2 and "cookie may carry credentials" in result.output

@@ -40,8 +40,11 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30) 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = free_port()
-    env = {**os.environ, "CHARTER_SCHEMAS": str(SCHEMAS), "CHARTER_PORT": str(port)}
-    proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve"], cwd=tmp_path, env=env)
+    env = {**os.environ, "CHARTER_SCHEMAS": str(SCHEMAS), "CHARTER_PORT": str(port), "CHARTER_LOG_LEVEL": "debug"}
+    with (tmp_path / "serve.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "collector.cli", "serve"], cwd=tmp_path, env=env, stdout=log, stderr=log
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_ready(url, proc)
@@ -67,3 +70,4 @@ def test_good_event_200_bad_event_207_and_both_land_in_data_dir_as_jsonl(served:
     bad_env = json.loads(bad_file.read_text())
     assert (bad_env["id"], bad_env["error"]["type"]) == ("pay-bad", "rule_violation")
     assert "4111111111111111" not in good_file.read_text() + bad_file.read_text()
+    assert "4111111111111111" not in (data.parent / "serve.log").read_text()  # nor in the logs, even at debug
