@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -32,6 +35,7 @@ from collector.route import Record
 from collector.settings import Settings
 from collector.sinks import Sink, SinkUnavailable, make_sink
 from collector.sinks.memory import MemorySink
+from collector.telemetry import Telemetry
 
 log = logging.getLogger("charter")
 _encoder = msgspec.json.Encoder()
@@ -43,6 +47,7 @@ class _Collector:
     def __init__(self, settings: Settings, registry: Registry, sink: Sink, privacy: Privacy) -> None:
         self.settings, self.registry, self.sink, self.privacy = settings, registry, sink, privacy
         self.dedupe = Deduper(settings.dedupe_max_keys)
+        self.telemetry = Telemetry(len(registry), settings.otlp_endpoint)
         self.inflight = 0
 
 
@@ -62,6 +67,7 @@ def _unavailable(status: int, message: str, retry_after: int) -> Response:
 
 
 async def post_events(request: Request) -> Response:
+    started = time.perf_counter()
     c = _state(request)
     s = c.settings
     if c.inflight >= s.max_inflight_events:
@@ -73,23 +79,38 @@ async def post_events(request: Request) -> Response:
     items: list[bytes] | BodyError = (
         error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
     )
+    c.telemetry.request_bytes.add(len(body))
     if isinstance(items, BodyError):
         return await _refuse_body(c, items, body, ctx)
     outcome = process(items, c.registry, ctx)
-    n = len(outcome.records)
-    c.inflight += n
-    try:
-        await c.sink.send(outcome.records)
-    except SinkUnavailable as exc:
+    if not await _send(c, outcome.records):
         c.dedupe.release(outcome.reserved)  # the client will retry: its events are not duplicates
-        log.warning("sink unavailable, answered 503: %s", exc)
-        return _unavailable(503, str(exc), s.retry_after)
-    finally:
-        c.inflight -= n
+        return _unavailable(503, "the sink did not accept the events; see the collector log", s.retry_after)
+    c.telemetry.record(outcome.tally, outcome.failures)
+    c.telemetry.request_duration.record(time.perf_counter() - started)
     if not outcome.rejections:
         return json_response({"accepted": outcome.accepted, "rejected": 0})
     body_out = {"accepted": outcome.accepted, "rejected": len(outcome.rejections), "errors": outcome.rejections}
     return json_response(body_out, 207)
+
+
+async def _send(c: _Collector, records: list[Record]) -> bool:
+    """Hand records to the sink; False (and counted) when it could not take them durably."""
+    t = c.telemetry
+    c.inflight += len(records)
+    t.inflight = c.inflight
+    started = time.perf_counter()
+    try:
+        await c.sink.send(records)
+    except SinkUnavailable as exc:
+        t.sink_errors.add(1)
+        log.warning("sink unavailable, answered 503: %s", exc)
+        return False
+    finally:
+        c.inflight -= len(records)
+        t.inflight = c.inflight
+    t.sink_duration.record(time.perf_counter() - started)
+    return True
 
 
 async def _read_body(request: Request, s: Settings) -> tuple[bytes, BodyError | None]:
@@ -115,14 +136,24 @@ async def _read_body(request: Request, s: Settings) -> tuple[bytes, BodyError | 
 async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Context) -> Response:
     """Record the unusable body as a bad event, then answer its 4xx (503 if it could not be recorded)."""
     record: Record = reject_body(error, body, ctx, c.registry)
-    try:
-        await c.sink.send([record])
-    except SinkUnavailable as exc:
-        return _unavailable(503, str(exc), c.settings.retry_after)
+    if not await _send(c, [record]):
+        return _unavailable(503, "the sink did not accept the record; see the collector log", c.settings.retry_after)
+    kind = error.type.value
+    failure = {"schema_key": "unknown/unknown/unknown", "at": ctx.collected_at, "id": record.key.decode(),
+               "type": kind, "path": "$", "keyword": "", "message": error.message, "excerpt": ""}  # fmt: skip
+    c.telemetry.record(Counter({("unknown", "unknown", "unknown", "rejected", kind): 1}), [failure])
     info = {"type": error.type.value, "message": error.message, "resolution": error.type.resolution}
     return json_response(
         {"accepted": 0, "rejected": 0, "error": info, "recorded_as": record.key.decode()}, error.status
     )
+
+
+async def metrics(request: Request) -> Response:
+    return Response(_state(request).telemetry.prometheus(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def stats(request: Request) -> Response:
+    return json_response(_state(request).telemetry.summary())
 
 
 async def health(request: Request) -> Response:
@@ -207,10 +238,13 @@ def create_app(
             yield
         finally:
             await snk.stop()  # every sink flushes what it holds before it stops
+            app.state.collector.telemetry.shutdown()
 
     routes = [
         Route("/v1/events", post_events, methods=["POST"]),
         Route("/health", health),
+        Route("/metrics", metrics),
+        Route("/v1/stats", stats),
         Route("/ready", ready),
         Route("/v1/schemas", list_schemas),
         Route("/v1/schemas/{namespace}/{name}/{version}", get_schema),

@@ -122,6 +122,12 @@ def main() -> None:
     default=_defaults.log_level,
     help="Log level.",
 )
+@_opt(
+    "--otlp-endpoint",
+    env="OTLP_ENDPOINT",
+    default=None,
+    help="Also push metrics over OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/metrics.",
+)
 @_opt("--anonymize-ip", env="ANONYMIZE_IP", is_flag=True, default=False, help="Record IPv4 /24 and IPv6 /48 only.")
 @_opt(
     "--record-headers",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -33,6 +34,7 @@ from collector.privacy import PiiField, Privacy
 from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
 from collector.schema import Failure
+from collector.telemetry import Tally
 from collector.validate import failure_from, validate
 
 RAW_EXCERPT = 64 * 1024  # how much of an unusable body a bad record keeps
@@ -76,6 +78,8 @@ class Outcome:
     accepted: int = 0
     rejections: list[Rejection] = field(default_factory=list)
     reserved: list[tuple[Window, bytes]] = field(default_factory=list)  # dedupe keys, until the sink answers
+    tally: Tally = field(default_factory=Counter)  # for metrics: one increment per event
+    failures: list[dict[str, Any]] = field(default_factory=list)  # for /v1/stats: what broke, PII protected
 
 
 def process(items: list[bytes], registry: Registry, ctx: Context) -> Outcome:
@@ -169,6 +173,7 @@ def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context, flags:
         key = event_id if value is None else str(value)
     out.records.append(good_record(contract, env, key))
     out.accepted += 1
+    out.tally[(contract.namespace, contract.name, contract.version_str, "accepted", "")] += 1
 
 
 def _reject(
@@ -179,6 +184,16 @@ def _reject(
     env = BadEnvelope(event_id, ctx.collected_at, schema, error_info(kind, failures), payload, ctx.source, COLLECTOR)
     out.records.append(bad_record(env, registry, topic))
     out.rejections.append(Rejection(index, event_id, schema, kind, failures))
+    contract = registry.get(schema) if schema else None  # unresolved references share one label: bounded cardinality
+    labels = (
+        (contract.namespace, contract.name, contract.version_str) if contract else ("unknown", "unknown", "unknown")
+    )
+    outcome = "duplicate" if kind is ErrorType.DUPLICATE else "rejected"
+    out.tally[(*labels, outcome, kind.value)] += 1
+    first = failures[0] if failures else Failure("$", "", env.error.message or "")
+    out.failures.append({"schema_key": "/".join(labels), "at": ctx.collected_at, "id": event_id, "type": kind.value,
+                         "path": first.path, "keyword": first.keyword, "message": first.message,
+                         "excerpt": _excerpt(payload)})  # fmt: skip
 
 
 def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry | None = None) -> Record:
@@ -190,6 +205,11 @@ def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry 
     )
     env = BadEnvelope(uuid7(), ctx.collected_at, None, info, text, ctx.source, COLLECTOR)
     return bad_record(env, registry)
+
+
+def _excerpt(payload: Any, limit: int = 200) -> str:
+    text = payload if isinstance(payload, str) else msgspec.json.encode(payload).decode()
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _as_received(item: bytes, registry: Registry, ctx: Context) -> tuple[str | None, str | None, Any]:

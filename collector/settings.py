@@ -34,6 +34,7 @@ class Settings:
     dedupe_max_keys: int = 500_000
     anonymize_ip: bool = False
     record_headers: tuple[str, ...] = ("user-agent",)
+    otlp_endpoint: str | None = None
 
 
 SETTINGS_ENV = "CHARTER_SETTINGS_JSON"

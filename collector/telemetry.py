@@ -1,0 +1,149 @@
+"""OpenTelemetry metrics per namespace, name and version, plus the in-process stats behind /v1/stats.
+
+The hot path only bumps a per-request tally (one dict increment per event); the tally is
+added to the OpenTelemetry counters once per request and per distinct attribute set, so the
+cost of metrics does not grow with the batch size. Exported as Prometheus text at /metrics
+(one registry per app) and, with `--otlp-endpoint`, over OTLP.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader
+from opentelemetry.sdk.resources import Resource
+from prometheus_client import CollectorRegistry, generate_latest
+
+from collector import __version__
+
+# (namespace, name, version, outcome, error_type): outcome is accepted | rejected | duplicate
+Tally = Counter[tuple[str, str, str, str, str]]
+MINUTES_KEPT = 15
+RECENT_FAILURES = 5
+
+
+@dataclass
+class _ContractStats:
+    good: int = 0
+    bad: int = 0
+    duplicates: int = 0
+    last_seen: float | None = None
+    minutes: dict[int, list[int]] = field(default_factory=dict)  # minute → [good, bad]
+    errors: Counter[str] = field(default_factory=Counter)
+    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
+
+
+class Telemetry:
+    """Meters for one collector process; created in the app's lifespan."""
+
+    def __init__(self, contracts_loaded: int, otlp_endpoint: str | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        readers: list[MetricReader] = [PrometheusMetricReader(registry=self.registry)]
+        if otlp_endpoint:
+            readers.append(_otlp_reader(otlp_endpoint))
+        resource = Resource.create({"service.name": "charter", "service.version": __version__})
+        self.provider = MeterProvider(metric_readers=readers, resource=resource)
+        meter = self.provider.get_meter("charter", __version__)
+        self.received = meter.create_counter("charter.events.received", "{event}", "Events received, by contract")
+        self.accepted = meter.create_counter("charter.events.accepted", "{event}", "Events written to the good stream")
+        self.rejected = meter.create_counter(
+            "charter.events.rejected", "{event}", "Events written to the dead-letter stream"
+        )
+        self.duplicates = meter.create_counter("charter.events.duplicates", "{event}", "Events dropped as duplicates")
+        self.request_bytes = meter.create_counter("charter.request.bytes", "By", "Request body bytes received")
+        self.request_duration = meter.create_histogram("charter.request.duration", "s", "POST /v1/events duration")
+        self.sink_duration = meter.create_histogram(
+            "charter.sink.duration", "s", "Time for the sink to accept a request"
+        )
+        self.sink_errors = meter.create_counter(
+            "charter.sink.errors", "{request}", "Requests the sink could not accept (503)"
+        )
+        self.inflight = 0
+        meter.create_observable_gauge(
+            "charter.sink.inflight", [self._observe_inflight], "{event}", "Events waiting for the sink"
+        )
+        loaded = [Observation(contracts_loaded)]
+        meter.create_observable_gauge("charter.contracts.loaded", [lambda _: loaded], "{contract}", "Contracts loaded")
+        self.started = time.time()
+        self.stats: dict[str, _ContractStats] = {}
+
+    def record(self, tally: Tally, failures: list[dict[str, Any]], now: float | None = None) -> None:
+        """Add one request's tally to the counters and the per-contract stats."""
+        now = time.time() if now is None else now
+        minute = int(now // 60)
+        for (ns, name, version, outcome, error_type), n in tally.items():
+            attrs = {"namespace": ns, "name": name, "version": version}
+            self.received.add(n, attrs)
+            if outcome == "accepted":
+                self.accepted.add(n, attrs)
+            else:
+                (self.duplicates if outcome == "duplicate" else self.rejected).add(
+                    n, {**attrs, "error_type": error_type}
+                )
+            self._stat(f"{ns}/{name}/{version}", outcome, error_type, n, now, minute)
+        for f in failures:
+            self.stats[f["schema_key"]].recent.appendleft({k: v for k, v in f.items() if k != "schema_key"})
+
+    def prometheus(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def summary(self, now: float | None = None) -> dict[str, Any]:
+        now = time.time() if now is None else now
+        current = int(now // 60)
+        contracts = [_summary(key, s, current) for key, s in sorted(self.stats.items())]
+        return {"since": _iso(self.started), "contracts": contracts}
+
+    def shutdown(self) -> None:
+        self.provider.shutdown()
+
+    def _stat(self, key: str, outcome: str, error_type: str, n: int, now: float, minute: int) -> None:
+        s = self.stats.get(key)
+        if s is None:
+            s = self.stats[key] = _ContractStats()
+        bucket = s.minutes.setdefault(minute, [0, 0])
+        if outcome == "accepted":
+            s.good += n
+            bucket[0] += n
+        else:
+            s.bad += n
+            bucket[1] += n
+            s.errors[error_type] += n
+            if outcome == "duplicate":
+                s.duplicates += n
+        s.last_seen = now
+        for old in [m for m in s.minutes if m <= minute - MINUTES_KEPT]:
+            del s.minutes[old]
+
+    def _observe_inflight(self, options: CallbackOptions) -> list[Observation]:
+        return [Observation(self.inflight)]
+
+
+def _summary(key: str, s: _ContractStats, current: int) -> dict[str, Any]:
+    """One contract's counts, last full minute, 15-minute history, top errors, latest failures."""
+    history = [(m, s.minutes.get(m, [0, 0])) for m in range(current - MINUTES_KEPT + 1, current + 1)]
+    last = s.minutes.get(current - 1, [0, 0])
+    return {
+        "schema": key, "good": s.good, "bad": s.bad, "duplicates": s.duplicates,
+        "last_minute": {"good": last[0], "bad": last[1]},
+        "last_seen": _iso(s.last_seen) if s.last_seen else None,
+        "history": [{"minute": _iso(m * 60), "good": g, "bad": b} for m, (g, b) in history],
+        "top_errors": [{"type": t, "count": c} for t, c in s.errors.most_common(5)],
+        "recent_failures": list(s.recent),
+    }  # fmt: skip
+
+
+def _otlp_reader(endpoint: str) -> MetricReader:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+
+    return PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint), export_interval_millis=10_000)
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -1,0 +1,86 @@
+"""Metrics per namespace/name/version/error_type at /metrics, and the per-contract summary at /v1/stats."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from starlette.testclient import TestClient
+
+from collector.app import create_app
+from collector.contracts import Registry
+from collector.settings import Settings
+from collector.sinks.memory import MemorySink
+from tests.conftest import TEST_KEYS, payment
+
+CLICK = {"clickstream_id": "0b7f2a8e-4d43-4c2e-9d8e-2f5f1b3c9a10", "customer_email": "ana@example.com", "hotel_id": "H00042",
+         "action": "page-view", "event_duration": 12, "url": "https://riverhotels.example/h/42", "created_at": "2026-11-21T10:00:00Z"}  # fmt: skip
+
+
+@pytest.fixture
+def client(registry: Registry) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(keys=TEST_KEYS), registry, MemorySink())) as c:
+        yield c
+
+
+def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of charter_* metrics, keyed by name and the labels a user filters by."""
+    keep = ("namespace", "name", "version", "error_type")
+    out = {}
+    for family in text_string_to_metric_families(client.get("/metrics").text):
+        for s in family.samples:
+            if s.name.startswith("charter_"):
+                out[(s.name, tuple((k, v) for k, v in sorted(s.labels.items()) if k in keep))] = s.value
+    return out
+
+
+def labels(ns: str, name: str, version: str, error_type: str | None = None) -> tuple[tuple[str, str], ...]:
+    pairs = {"namespace": ns, "name": name, "version": version, **({"error_type": error_type} if error_type else {})}
+    return tuple(sorted(pairs.items()))
+
+
+def test_counters_per_namespace_name_version_and_error_type_equal_what_was_sent(client: TestClient) -> None:
+    pay = "com.acme.shop/payment/1"
+    click = "com.riverhotels.web/clickstream/1"
+    batch: list[dict[str, Any]] = [
+        *({"schema": pay, "data": payment(order_id=i)} for i in range(1, 4)),  # 3 good
+        {"schema": pay, "data": payment(order_id=9, confirmation_code="0")},  # rule_violation
+        {"schema": pay, "data": payment(order_id=1)},  # duplicate of the first
+        {"schema": pay, "data": payment(order_id=10, amount=-1)},  # invalid_payload
+        *({"schema": click, "data": CLICK} for _ in range(2)),  # 2 good (no dedupe on clickstream)
+        {"schema": click, "data": {**CLICK, "action": "dance"}},  # invalid_payload
+        {"schema": "com.acme.shop/refund/1", "data": {}},  # unknown_schema
+    ]
+    assert client.post("/v1/events", json=batch).status_code == 207
+    assert client.post("/v1/events", content=b"{", headers={"Content-Type": "application/json"}).status_code == 400
+    got = samples(client)
+    p, c, u = ("com.acme.shop", "payment", "1.0.0"), ("com.riverhotels.web", "clickstream", "1.1.0"), ("unknown",) * 3
+    assert got[("charter_events_received_total", labels(*p))] == 6
+    assert got[("charter_events_accepted_total", labels(*p))] == 3
+    assert got[("charter_events_rejected_total", labels(*p, "rule_violation"))] == 1
+    assert got[("charter_events_rejected_total", labels(*p, "invalid_payload"))] == 1
+    assert got[("charter_events_duplicates_total", labels(*p, "duplicate"))] == 1
+    assert got[("charter_events_received_total", labels(*c))] == 3
+    assert got[("charter_events_accepted_total", labels(*c))] == 2
+    assert got[("charter_events_rejected_total", labels(*c, "invalid_payload"))] == 1
+    assert got[("charter_events_rejected_total", labels(*u, "unknown_schema"))] == 1
+    assert got[("charter_events_rejected_total", labels(*u, "malformed_body"))] == 1
+    assert got[("charter_contracts_loaded", ())] == 9
+    assert got[("charter_request_duration_seconds_count", ())] == 1  # only the request that reached the pipeline
+
+
+def test_stats_summarise_each_contract_with_its_latest_failures_and_no_clear_pii(client: TestClient) -> None:
+    card = "4111111111111111"
+    client.post("/v1/events", json=[{"schema": "com.acme.shop/payment/1", "data": payment(order_id=1, cc_number=card)},
+                                    {"schema": "com.acme.shop/payment/1", "data": payment(order_id=2, cc_number=card, confirmation_code="0")}])  # fmt: skip
+    body = client.get("/v1/stats")
+    assert card not in body.text
+    [pay] = [x for x in body.json()["contracts"] if x["schema"] == "com.acme.shop/payment/1.0.0"]
+    assert (pay["good"], pay["bad"], pay["duplicates"]) == (1, 1, 0)
+    assert pay["top_errors"] == [{"type": "rule_violation", "count": 1}]
+    [failure] = pay["recent_failures"]
+    assert (failure["type"], failure["path"], failure["keyword"]) == ("rule_violation", "$.confirmation_code", "rule")
+    assert "confirmation_code_format" in failure["message"] and "enc:siv:" in failure["excerpt"]
+    assert len(pay["history"]) == 15 and sum(m["good"] for m in pay["history"]) == 1
