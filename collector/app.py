@@ -12,6 +12,7 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -20,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from collector.annotate import now_rfc3339, source_of
@@ -38,6 +39,7 @@ from collector.sinks.memory import MemorySink
 from collector.telemetry import Telemetry
 
 log = logging.getLogger("charter")
+UI_PAGE = Path(__file__).parent / "ui" / "index.html"
 _encoder = msgspec.json.Encoder()
 
 
@@ -156,6 +158,11 @@ async def stats(request: Request) -> Response:
     return json_response(_state(request).telemetry.summary())
 
 
+async def ui(request: Request) -> Response:
+    """The data steward's dashboard: one static page that polls /v1/stats and /v1/schemas."""
+    return FileResponse(UI_PAGE, media_type="text/html")
+
+
 async def health(request: Request) -> Response:
     return json_response({"status": "ok"})
 
@@ -245,6 +252,7 @@ def create_app(
         Route("/health", health),
         Route("/metrics", metrics),
         Route("/v1/stats", stats),
+        Route("/ui", ui),
         Route("/ready", ready),
         Route("/v1/schemas", list_schemas),
         Route("/v1/schemas/{namespace}/{name}/{version}", get_schema),
