@@ -1,10 +1,13 @@
 """Charter's benchmark driver: `python bench/run.py`.
 
-For each sink it starts a real `charter serve` (one worker) as a subprocess, drives it with
-the Go load generator in `bench/loadgen/` (a separate process, so the client does not share
-the collector's interpreter), samples the collector's CPU and peak memory from /proc, and
-for Kafka checks afterwards, by consuming the topics, that every event acknowledged with a
-200 is in Kafka. Prints a Markdown table and writes the raw results to bench/results/.
+For each sink and each contract set of `bench/schemas/` (`plain`: types and constraints only;
+`protected`: the same fields plus CEL rules and x-pii hash/encrypt) it starts a real
+`charter serve` (one worker) as a subprocess, drives it with the Go load generator in
+`bench/loadgen/` (a separate process, so the client does not share the collector's
+interpreter), samples the collector's CPU and peak memory from /proc, and checks afterwards
+(by consuming the topics, or counting the file sink's lines) that every event acknowledged
+with a 200 was written and none went to a dead-letter topic. Prints a Markdown table and
+writes the raw results to bench/results/.
 
 Not a test: it measures, it does not assert speed (only correctness: counts must match).
 """
@@ -20,6 +23,7 @@ import json
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import socket
@@ -42,6 +46,8 @@ LOADGEN = BENCH / ".bin" / "loadgen"
 RESULTS = BENCH / "results"
 KAFKA_SCRIPT = ROOT / "scripts" / "kafka"
 KAFKA_DIR = Path(os.environ.get("CHARTER_KAFKA_DIR", "/tmp/charter-kafka"))
+SCHEMAS = BENCH / "schemas"  # the benchmark's own contracts, not the examples in schemas/
+CONTRACT_SETS = ("plain", "protected")
 BATCH = 50
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TARGET_EVENTS_PER_S, TARGET_P99_MS = 50_000, 10.0
@@ -71,17 +77,19 @@ _LAST = ["silva", "okafor", "nguyen", "schmidt", "rossi", "kowalski", "tanaka", 
 _CITIES = [("Lisbon", "PT"), ("Porto", "PT"), ("Lyon", "FR"), ("Gdansk", "PL"), ("Kyoto", "JP"), ("Austin", "US")]
 
 
-def payment(i: int, rng: random.Random) -> dict[str, Any]:
+def payment(i: int, rng: random.Random, contracts: str) -> dict[str, Any]:
     code = "".join(rng.choices("ABCDEFGHJKLMNPQRSTUVWXYZ0123456789", k=8))
     data = {
         "order_id": 1_000_000 + i, "product_id": rng.randint(1, 5000),
         "amount": round(rng.uniform(1, 900), 2), "currency": rng.choice(["USD", "EUR", "GBP"]),
+        "status": rng.choice(["paid", "paid", "paid", "refunded", "failed"]),
         "confirmation_code": code, "cc_number": "".join(rng.choices("0123456789", k=16)), "ts": _ts(rng),
     }  # fmt: skip
-    return {"schema": "com.acme.shop/payment/1.0.0", "id": _uuid(rng), "sent_at": _ts(rng), "data": data}
+    ref = f"bench.shop/payment_{contracts}/1.0.0"
+    return {"schema": ref, "id": _uuid(rng), "sent_at": _ts(rng), "data": data}
 
 
-def clickstream(i: int, rng: random.Random) -> dict[str, Any]:
+def clickstream(i: int, rng: random.Random, contracts: str) -> dict[str, Any]:
     hotel = f"H{rng.randint(1, 99_999):05d}"
     url = f"https://riverhotels.example/h/{hotel}"
     data = {
@@ -90,53 +98,41 @@ def clickstream(i: int, rng: random.Random) -> dict[str, Any]:
         "hotel_id": hotel, "action": rng.choice(["page-view", "booking-click", "search", "add-to-wishlist"]),
         "event_duration": rng.randint(0, 900), "url": url, "created_at": _ts(rng),
     }  # fmt: skip
-    if rng.random() < 0.3:  # optional since 1.1.0
+    if rng.random() < 0.3:  # optional
         data["referrer"] = "https://google.example/"
-    return {"schema": "com.riverhotels.web/clickstream/1.1.0", "id": _uuid(rng), "sent_at": _ts(rng), "data": data}
+    ref = f"bench.web/clickstream_{contracts}/1.0.0"
+    return {"schema": ref, "id": _uuid(rng), "sent_at": _ts(rng), "data": data}
 
 
-def customer(i: int, rng: random.Random) -> dict[str, Any]:
-    first, last = rng.choice(_FIRST), rng.choice(_LAST)
-    data = {
-        "customer_id": _uuid(rng), "email": f"{first}.{last}{i % 5000}@mail.example",
-        "first_name": first.title(), "last_name": last.title(),
-        "birth_date": f"19{rng.randint(50, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-        "created_at": _ts(rng),
-    }  # fmt: skip
-    return {"schema": "com.riverhotels.web/customer/1.0.0", "id": _uuid(rng), "data": data}
+# Payments and clicks, half each; the same seed gives the same values in both contract sets.
+_MIX = [(payment, 0.5), (clickstream, 0.5)]
 
 
-def hotel(i: int, rng: random.Random) -> dict[str, Any]:
-    city, country = rng.choice(_CITIES)
-    data = {
-        "hotel_id": f"H{i % 100_000:05d}", "name": f"River Hotel {city} {i % 1000}",
-        "class": rng.choice(["Economy", "Standard", "Premium", "Luxury"]), "city": city, "country": country,
-        "room_capacity": rng.randint(20, 900), "created_at": _ts(rng),
-    }  # fmt: skip
-    return {"schema": "com.riverhotels.web/hotel/1.0.0", "id": _uuid(rng), "data": data}
-
-
-# Mostly payments and clicks, as in production; a few reference-data events for variety.
-_MIX = [(payment, 0.45), (clickstream, 0.45), (customer, 0.05), (hotel, 0.05)]
-
-
-def make_events(n: int, seed: int) -> list[dict[str, Any]]:
+def make_events(n: int, seed: int, contracts: str) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     makers = rng.choices([m for m, _ in _MIX], weights=[w for _, w in _MIX], k=n)
-    return [make(seed * 10_000_000 + i, rng) for i, make in enumerate(makers)]
+    return [make(seed * 10_000_000 + i, rng, contracts) for i, make in enumerate(makers)]
 
 
 def _encode(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
 
 
-def check_valid(events: list[bytes]) -> None:
+def load_contracts() -> Any:
+    from collector.contracts import ContractLoadError, load_registry
+
+    try:
+        return load_registry(SCHEMAS)
+    except ContractLoadError as exc:
+        raise BenchError(f"cannot load {SCHEMAS.relative_to(ROOT)}: {exc}") from None
+
+
+def check_valid(events: list[bytes], registry: Any) -> None:
     """Every generated event must be accepted, or the benchmark would measure the DLQ path."""
     from collector.annotate import Source, now_rfc3339
-    from collector.contracts import load_registry
     from collector.pipeline import Context, process
 
-    outcome = process(events, load_registry(ROOT / "schemas"), Context(now_rfc3339(), Source()))
+    outcome = process(events, registry, Context(now_rfc3339(), Source()))
     if outcome.rejections:
         r = outcome.rejections[0]
         raise BenchError(
@@ -144,34 +140,54 @@ def check_valid(events: list[bytes]) -> None:
         )
 
 
-def good_topics(events: list[bytes]) -> tuple[list[str], list[str]]:
-    """The good and dead-letter topics the generated events' contracts write to."""
-    from collector.contracts import load_registry
-
-    registry = load_registry(ROOT / "schemas")
-    contracts = [c for ref in {json.loads(e)["schema"] for e in events} if (c := registry.get(ref))]
-    return sorted({c.topic for c in contracts}), sorted({c.dlq_topic for c in contracts})
+def describe_set(contracts: str, used: list[Any]) -> str:
+    """What the set's contracts ask of each event; refuse a set that does not measure what it says."""
+    rules = sum(len(c.rules) for c in used)
+    pii = Counter(f.action.split("-")[0] for c in used for f in c.pii)
+    deduped = [c.ref for c in used if c.meta.dedupe is not None]
+    if deduped:  # the bodies repeat: every repeat would be a duplicate (207, dead-letter records)
+        raise BenchError(f"contract set {contracts!r}: {', '.join(deduped)} dedupe; the benchmark re-posts bodies")
+    if contracts == "plain" and (rules or pii):
+        raise BenchError("contract set 'plain' must have no rules and no x-pii (it measures the core path)")
+    if contracts == "protected" and (not rules or not pii["hash"] or not pii["encrypt"]):
+        raise BenchError("contract set 'protected' must have CEL rules, an x-pii hash and an x-pii encrypt field")
+    parts = [f"{c.ref}: {len(c.rules)} rules, x-pii {[f.action for f in c.pii] or 'none'}" for c in used]
+    return "; ".join(parts)
 
 
 @dataclass
 class Bodies:
+    contracts: str  # the contract set: plain | protected
     batch: Path  # one JSON array of BATCH events: every throughput request
     singles: Path  # NDJSON, one event per line: latency requests take them in turn
     sizes: list[int]
     good: list[str]
     dlq: list[str]
+    described: str
 
 
-def write_bodies(directory: Path, n_singles: int) -> Bodies:
-    batch_events = [_encode(e) for e in make_events(BATCH, seed=1)]
-    singles = [_encode(e) for e in make_events(n_singles, seed=2)]
-    check_valid(batch_events + singles[:2000])
+def write_bodies(directory: Path, n_singles: int, contracts: str, registry: Any) -> Bodies:
+    batch_events = [_encode(e) for e in make_events(BATCH, 1, contracts)]
+    singles = [_encode(e) for e in make_events(n_singles, 2, contracts)]
+    check_valid(batch_events + singles[:2000], registry)
+    directory.mkdir(parents=True, exist_ok=True)
     batch = directory / "batch.json"
     batch.write_bytes(b"[" + b",".join(batch_events) + b"]")
     lines = directory / "singles.ndjson"
     lines.write_bytes(b"\n".join(singles) + b"\n")
-    good, dlq = good_topics(batch_events + singles[:2000])
-    return Bodies(batch, lines, [len(e) for e in batch_events + singles], good, dlq)
+    refs = {json.loads(e)["schema"] for e in batch_events + singles[:2000]}
+    used = sorted((registry.get(ref) for ref in refs), key=lambda c: c.ref)
+    good, dlq = sorted({c.topic for c in used}), sorted({c.dlq_topic for c in used})
+    sizes = [len(e) for e in batch_events + singles]
+    return Bodies(contracts, batch, lines, sizes, good, dlq, describe_set(contracts, used))
+
+
+def generate_keys(path: Path) -> None:
+    """A fresh key file for x-pii hash/encrypt, made by the CLI the way an operator would."""
+    cmd = [sys.executable, "-m", "collector.cli", "keys", "generate", "--out", str(path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode or not path.exists():
+        raise BenchError(f"charter keys generate failed ({proc.returncode}):\n{proc.stderr}")
 
 
 # ---------------------------------------------------------------------------- processes
@@ -229,7 +245,9 @@ def cpu_meter(procs: dict[str, ProcStats], out: dict[str, Any]) -> Iterator[None
     yield
     wall = time.monotonic() - t0
     for name, p in procs.items():
-        out[f"{name}_cpu_pct"] = round(100 * (p.cpu_seconds() - start[name]) / wall, 1)
+        used = p.cpu_seconds() - start[name]
+        out[f"{name}_cpu_s"] = round(used, 3)
+        out[f"{name}_cpu_pct"] = round(100 * used / wall, 1)
     out["machine_cpu_pct"] = round(100 * (machine_busy_seconds() - busy0) / wall, 1)
     out["wall_s"] = round(wall, 3)
 
@@ -307,15 +325,20 @@ async def _end_offsets(bootstrap: str, topics: list[str]) -> dict[tuple[str, int
         await consumer.stop()
 
 
-async def _consume_count(bootstrap: str, topics: list[str], since: dict[tuple[str, int], int]) -> tuple[int, int]:
-    """Consume every record written after `since`; return (records consumed, offset delta)."""
+async def _consume_count(
+    bootstrap: str, topics: list[str], since: dict[tuple[str, int], int], keep: int = 3
+) -> tuple[int, int, list[bytes]]:
+    """Consume every record written after `since`; return (records consumed, offset delta,
+    the values of the first `keep` records of each partition)."""
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
     ends = await _end_offsets(bootstrap, topics)
     todo = {TopicPartition(t, p): end for (t, p), end in ends.items() if end > since.get((t, p), 0)}
     delta = sum(end - since.get(key, 0) for key, end in ends.items())
+    samples: list[bytes] = []
+    kept: Counter[Any] = Counter()
     if not todo:
-        return 0, delta
+        return 0, delta, samples
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, max_partition_fetch_bytes=8 << 20
     )
@@ -333,6 +356,9 @@ async def _consume_count(bootstrap: str, topics: list[str], since: dict[tuple[st
                 if end is None:
                     continue
                 count += sum(1 for r in records if r.offset < end)
+                for r in records[: max(0, keep - kept[tp])]:
+                    samples.append(r.value)
+                    kept[tp] += 1
                 if await consumer.position(tp) >= end:
                     del todo[tp]
                     consumer.pause(tp)
@@ -340,7 +366,7 @@ async def _consume_count(bootstrap: str, topics: list[str], since: dict[tuple[st
             raise BenchError(f"could not consume up to the end offsets of {sorted(map(str, todo))} within 120 s")
     finally:
         await consumer.stop()
-    return count, delta
+    return count, delta, samples
 
 
 # ---------------------------------------------------------------------------- one sink
@@ -358,17 +384,21 @@ class Options:
     profile: bool
 
 
-def run_sink(sink: str, opt: Options, bodies: Bodies, workdir: Path, stack: contextlib.ExitStack) -> dict[str, Any]:
-    result: dict[str, Any] = {"sink": sink}
+def run_sink(
+    sink: str, opt: Options, bodies: Bodies, keys: Path, workdir: Path, stack: contextlib.ExitStack
+) -> dict[str, Any]:
+    name = f"{sink}-{bodies.contracts}"
+    tag = f"[{sink} / {bodies.contracts}]"
+    result: dict[str, Any] = {"sink": sink, "contracts": bodies.contracts, "contract_set": bodies.described}
     base = f"http://127.0.0.1:{opt.port}"
     if not port_free(opt.port):
         raise BenchError(f"port {opt.port} is already in use; pass --port")
-    data_dir = workdir / f"data-{sink}"
-    log = workdir / f"collector-{sink}.log"
+    data_dir = workdir / f"data-{name}"
+    log = workdir / f"collector-{name}.log"
     cmd = [sys.executable, "-m", "collector.cli", "serve", "--sink", sink, "--port", str(opt.port),
-           "--workers", "1", "--schemas", str(ROOT / "schemas"), "--data-dir", str(data_dir),
+           "--workers", "1", "--schemas", str(SCHEMAS), "--keys", str(keys), "--data-dir", str(data_dir),
            "--kafka-bootstrap", opt.bootstrap, "--log-level", "warning"]  # fmt: skip
-    print(f"[{sink}] starting: charter serve --sink {sink} --port {opt.port}", flush=True)
+    print(f"{tag} starting: charter serve --sink {sink} --schemas bench/schemas --keys <temp key file>", flush=True)
     log_file = stack.enter_context(log.open("wb"))
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log_file, stderr=subprocess.STDOUT)
     stack.callback(stop_process, proc)
@@ -381,11 +411,11 @@ def run_sink(sink: str, opt: Options, bodies: Bodies, workdir: Path, stack: cont
     url = base + "/v1/events"
     batch_flag, singles_flag = ["-body", str(bodies.batch)], ["-bodies", str(bodies.singles)]
 
-    print(f"[{sink}] warm-up {opt.warmup:g}s", flush=True)
+    print(f"{tag} warm-up {opt.warmup:g}s", flush=True)
     result["warmup"] = loadgen("throughput", url, batch_flag, opt.warmup, opt.connections)
 
-    print(f"[{sink}] throughput {opt.duration:g}s: {opt.connections} connections, batches of {BATCH}", flush=True)
-    profiler = _start_profiler(proc.pid, opt, workdir, f"{sink}-throughput") if opt.profile else None
+    print(f"{tag} throughput {opt.duration:g}s: {opt.connections} connections, batches of {BATCH}", flush=True)
+    profiler = _start_profiler(proc.pid, opt, workdir, f"{name}-throughput") if opt.profile else None
     with cpu_meter(procs, result.setdefault("throughput_cpu", {})):
         result["throughput"] = loadgen("throughput", url, batch_flag, opt.duration, opt.connections)
     _others(result["throughput_cpu"], result["throughput"])
@@ -393,39 +423,52 @@ def run_sink(sink: str, opt: Options, bodies: Bodies, workdir: Path, stack: cont
         result["throughput_profile"] = _finish_profiler(*profiler)
     time.sleep(1)
 
-    print(f"[{sink}] latency {opt.duration:g}s: single events at {opt.rate:g} req/s", flush=True)
-    profiler = _start_profiler(proc.pid, opt, workdir, f"{sink}-latency") if opt.profile else None
+    print(f"{tag} latency {opt.duration:g}s: single events at {opt.rate:g} req/s", flush=True)
+    profiler = _start_profiler(proc.pid, opt, workdir, f"{name}-latency") if opt.profile else None
     with cpu_meter(procs, result.setdefault("latency_cpu", {})):
         result["latency"] = loadgen("latency", url, singles_flag, opt.duration, opt.latency_connections, opt.rate)
     _others(result["latency_cpu"], result["latency"])
     if profiler is not None:
         result["latency_profile"] = _finish_profiler(*profiler)
+    for phase in ("throughput", "latency"):  # collector CPU time per event answered 200
+        ok = result[phase]["events_ok"]
+        cpu_s = result[f"{phase}_cpu"]["collector_cpu_s"]
+        result[f"{phase}_cpu"]["collector_cpu_us_per_event"] = round(1e6 * cpu_s / ok, 2) if ok else None
 
     collector = procs["collector"]
     result["peak_rss_mib"] = round(collector.status_kib("VmHWM") / 1024, 1)
     result["rss_end_mib"] = round(collector.status_kib("VmRSS") / 1024, 1)
     stop_process(proc)
     log_file.flush()
-    result["collector_log"] = _keep(log, f"collector-{sink}")
+    result["collector_log"] = _keep(log, f"collector-{name}")
     # uvicorn re-raises the SIGTERM after its graceful shutdown: -15 is a clean exit, -9 is not
     result["collector_exit"] = proc.returncode
     result["collector_clean_exit"] = proc.returncode in (0, -signal.SIGTERM)
     acked = sum(result[p]["events_ok"] for p in PHASES)
     result["events_acked_200"] = acked
     if sink == "kafka":
-        result["verify"] = _verify_kafka(opt.bootstrap, bodies, since, acked)
+        verify, good_samples, bad_samples = _verify_kafka(opt.bootstrap, bodies, since, acked, tag)
     else:
-        result["verify"] = _verify_files(data_dir, acked)
-    result["verify"]["non_200_events"] = refused = sum(
-        result[p]["events_sent"] - result[p]["events_ok"] for p in PHASES
-    )
-    extra = result["verify"]["good_records"] - acked
+        verify, good_samples, bad_samples = _verify_files(data_dir, acked, tag)
+    result["verify"] = verify
+    if bad_samples:
+        verify["dlq_samples"] = [_bad_summary(b) for b in bad_samples[:3]]
+        print(f"{tag} DEAD-LETTER records (there should be none), e.g.:", flush=True)
+        for line in verify["dlq_samples"]:
+            print(f"    {line}", flush=True)
+    problems = check_protection(good_samples, bodies.contracts)
+    if problems:
+        verify["ok"] = False
+        verify["protection_problems"] = problems
+        print(f"{tag} PROTECTION not as the contracts say: {'; '.join(problems)}", flush=True)
+    verify["non_200_events"] = refused = sum(result[p]["events_sent"] - result[p]["events_ok"] for p in PHASES)
+    extra = verify["good_records"] - acked
     if 0 < extra <= refused:
-        result["verify"]["note"] = (
+        verify["note"] = (
             f"{extra:,} records more than answered 200: part of {refused:,} events that were answered "
             "non-200 (e.g. 503) was written anyway; the client retries them (at-least-once)"
         )
-        print(f"[{sink}] note: {result['verify']['note']}", flush=True)
+        print(f"{tag} note: {verify['note']}", flush=True)
     return result
 
 
@@ -445,21 +488,72 @@ def _others(cpu: dict[str, Any], run: dict[str, Any]) -> None:
     cpu["other_cpu_pct"] = round(max(0.0, cpu["machine_cpu_pct"] - ours), 1)
 
 
-def _verify_kafka(bootstrap: str, bodies: Bodies, since: dict[tuple[str, int], int], acked: int) -> dict[str, Any]:
-    print("[kafka] verifying: consuming the good topics ...", flush=True)
-    good, good_delta = asyncio.run(_consume_count(bootstrap, bodies.good, since))
-    bad, _ = asyncio.run(_consume_count(bootstrap, bodies.dlq, since))
-    print(f"[kafka] records in good topics {', '.join(bodies.good)}: {good:,} (offset delta {good_delta:,}); "
-          f"events answered 200: {acked:,}; dead-letter records: {bad:,}", flush=True)  # fmt: skip
-    return {"good_records": good, "good_offset_delta": good_delta, "dlq_records": bad,
-            "events_acked_200": acked, "ok": good == acked and bad == 0}  # fmt: skip
+Verified = tuple[dict[str, Any], list[bytes], list[bytes]]  # counts, good samples, dead-letter samples
 
 
-def _verify_files(data_dir: Path, acked: int) -> dict[str, Any]:
-    good = sum(p.read_bytes().count(b"\n") for p in data_dir.glob("good-*.jsonl"))
-    bad = sum(p.read_bytes().count(b"\n") for p in data_dir.glob("bad-*.jsonl"))
-    print(f"[file] lines in good files: {good:,}; events answered 200: {acked:,}; bad lines: {bad:,}", flush=True)
-    return {"good_records": good, "dlq_records": bad, "events_acked_200": acked, "ok": good == acked and bad == 0}
+def _verify_kafka(bootstrap: str, bodies: Bodies, since: dict[tuple[str, int], int], acked: int, tag: str) -> Verified:
+    print(f"{tag} verifying: consuming the good and dead-letter topics ...", flush=True)
+    good, good_delta, good_samples = asyncio.run(_consume_count(bootstrap, bodies.good, since))
+    bad, _, bad_samples = asyncio.run(_consume_count(bootstrap, bodies.dlq, since))
+    print(f"{tag} records in good topics {', '.join(bodies.good)}: {good:,} (offset delta {good_delta:,}); "
+          f"events answered 200: {acked:,}; records in {', '.join(bodies.dlq)}: {bad:,}", flush=True)  # fmt: skip
+    verify = {"good_records": good, "good_offset_delta": good_delta, "dlq_records": bad,
+              "events_acked_200": acked, "ok": good == acked and bad == 0}  # fmt: skip
+    return verify, good_samples, bad_samples
+
+
+def _verify_files(data_dir: Path, acked: int, tag: str) -> Verified:
+    counts = {"good": 0, "bad": 0}
+    samples: dict[str, list[bytes]] = {"good": [], "bad": []}
+    for prefix in counts:
+        for path in sorted(data_dir.glob(f"{prefix}-*.jsonl")):
+            text = path.read_bytes()
+            counts[prefix] += text.count(b"\n")
+            samples[prefix] += [line for line in text.split(b"\n", 20)[:20] if line.strip()]
+    good, bad = counts["good"], counts["bad"]
+    print(f"{tag} lines in good files: {good:,}; events answered 200: {acked:,}; bad lines: {bad:,}", flush=True)
+    verify = {"good_records": good, "dlq_records": bad, "events_acked_200": acked, "ok": good == acked and bad == 0}
+    return verify, samples["good"][:40], samples["bad"][:3]
+
+
+def _bad_summary(raw: bytes) -> str:
+    """One dead-letter record as `schema: error type: first failure` (its payload left out)."""
+    try:
+        env = json.loads(raw)
+        err = env.get("error") or {}
+        failures = err.get("failures") or [{}]
+        first = failures[0]
+        what = f"{first.get('path', '')}: {first.get('message', '')}" if first else err.get("message", "")
+        return f"{env.get('schema')}: {err.get('type')}: {what}"[:300]
+    except (ValueError, AttributeError):
+        return raw[:300].decode(errors="replace")
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def check_protection(samples: list[bytes], contracts: str) -> list[str]:
+    """Sampled records carry what their contracts ask: an HMAC-SHA256 hex digest for `x-pii: hash`,
+    an `enc:` ciphertext for `encrypt` (so the protected run really paid for the protection)."""
+    registry = load_contracts()
+    problems: list[str] = []
+    protected_seen = False
+    for raw in samples:
+        env = json.loads(raw)
+        contract = registry.get(env.get("schema", ""))
+        if contract is None or not isinstance(env.get("data"), dict):
+            problems.append(f"unexpected record {raw[:120]!r}")
+            continue
+        protected_seen = protected_seen or bool(contract.pii)
+        for f in contract.pii:
+            value = env["data"].get(f.steps[0]) if len(f.steps) == 1 else None
+            if f.action == "hash" and not (isinstance(value, str) and _HEX64.match(value)):
+                problems.append(f"{contract.ref} {f.path} is not an HMAC-SHA256 hex digest: {value!r}")
+            elif f.action.startswith("encrypt") and not (isinstance(value, str) and value.startswith("enc:")):
+                problems.append(f"{contract.ref} {f.path} is not encrypted: {value!r}")
+    if contracts == "protected" and not protected_seen:
+        problems.append("no sampled record of a contract with x-pii fields")
+    return sorted(set(problems))[:5]
 
 
 # ---------------------------------------------------------------------------- profiling
@@ -576,13 +670,17 @@ def machine() -> dict[str, Any]:
         # uvicorn picks uvloop and httptools when they are importable: they change the numbers a lot
         "uvloop": importlib.util.find_spec("uvloop") is not None,
         "httptools": importlib.util.find_spec("httptools") is not None,
-        "loadavg_at_end": Path("/proc/loadavg").read_text().split()[:3],
+        "loadavg_at_end": _loadavg(),
     }
+
+
+def _loadavg() -> list[str]:
+    return Path("/proc/loadavg").read_text().split()[:3]
 
 
 def table(runs: list[dict[str, Any]], opt: Options) -> str:
     head = (
-        f"| sink | events/s (batches of {BATCH}, {opt.connections} conns) | p50 ms | p99 ms "
+        f"| sink | contracts | events/s (batches of {BATCH}, {opt.connections} conns) | p50 ms | p99 ms "
         f"| achieved req/s (target {opt.rate:g}) | collector CPU % (thr / lat) | peak RSS MiB | non-200 |"
     )
     rows = [head, "|" + "---|" * head.count(" | ") + "---|"]
@@ -590,7 +688,7 @@ def table(runs: list[dict[str, Any]], opt: Options) -> str:
         t, lat = r["throughput"], r["latency"]
         non200 = sum(v for phase in PHASES for k, v in r[phase]["status"].items() if k != "200")
         rows.append(
-            f"| {r['sink']} | {t['events_per_s']:,.0f} "
+            f"| {r['sink']} | {r['contracts']} | {t['events_per_s']:,.0f} "
             f"| {lat['latency_ms']['p50']:.2f} | {lat['latency_ms']['p99']:.2f} "
             f"| {lat['achieved_rate']:,.0f} | {r['throughput_cpu']['collector_cpu_pct']:.0f} / "
             f"{r['latency_cpu']['collector_cpu_pct']:.0f} | {r['peak_rss_mib']:.0f} | {non200} |"
@@ -616,39 +714,81 @@ def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
+def _us(cpu: dict[str, Any]) -> float:
+    """Collector CPU µs per event answered 200 in a phase (CPU % x duration / events)."""
+    return float(cpu.get("collector_cpu_us_per_event") or float("nan"))
+
+
 def notes(runs: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in runs:
         t, lat = r["throughput"], r["latency"]
         tl, ll = t["latency_ms"], lat["latency_ms"]
+        targets = "targets (core path)" if r["contracts"] == "plain" else "core-path targets, for comparison"
         out += [
-            f"- {r['sink']}: >= {TARGET_EVENTS_PER_S:,} events/s {_verdict(t['events_per_s'] >= TARGET_EVENTS_PER_S)}; "
+            f"- {r['sink']} / {r['contracts']}: {targets}: >= {TARGET_EVENTS_PER_S:,} events/s "
+            f"{_verdict(t['events_per_s'] >= TARGET_EVENTS_PER_S)}; "
             f"p99 <= {TARGET_P99_MS:g} ms {_verdict(ll['p99'] <= TARGET_P99_MS)}.",
             f"  - throughput: {t['requests_per_s']:,.0f} req/s ({_spread(t)} in single seconds), "
             f"per-request p50/p99 {tl['p50']:.1f}/{tl['p99']:.1f} ms; "
             f"CPU %: {_cpu_line(r['throughput_cpu'])}",
             f"  - latency: p90 {ll['p90']:.2f}, p99.9 {ll['p99_9']:.2f}, max {ll['max']:.2f} ms; generator send delay "
             f"p99 {lat['send_delay_ms']['p99']:.2f} ms; CPU %: {_cpu_line(r['latency_cpu'])}",
+            f"  - collector CPU per event: {_us(r['throughput_cpu']):.1f} µs in batches of {BATCH}, "
+            f"{_us(r['latency_cpu']):.1f} µs as single-event requests",
             f"  - check: {r['verify']['good_records']:,} records written, {r['events_acked_200']:,} events answered 200"
-            f" -> {'OK' if r['verify']['ok'] else 'MISMATCH'}"
-            + (f" ({r['verify']['note']})" if "note" in r["verify"] else ""),
-        ]
+            f", {r['verify']['dlq_records']:,} dead-letter -> {'OK' if r['verify']['ok'] else 'MISMATCH'}"
+            + (f" ({r['verify']['note']})" if "note" in r["verify"] else "")
+            + (f"; protection: {'; '.join(r['verify']['protection_problems'])}" if "protection_problems" in r["verify"]
+               else ""),
+        ]  # fmt: skip
         busy = max(r["throughput_cpu"]["other_cpu_pct"], r["latency_cpu"]["other_cpu_pct"])
         if busy > QUIET_OTHER_CPU_PCT:
             out.append(
                 f"  - WARNING: other processes used up to {busy:.0f} % CPU meanwhile: "
                 "the machine was not quiet, so these numbers understate the collector"
             )
+    out += cost_notes(runs)
     return out
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str]]:
+def cost_notes(runs: list[dict[str, Any]]) -> list[str]:
+    """Per sink: what rules + hash + encrypt cost per event, protected against plain."""
+    out = []
+    by = {(r["sink"], r["contracts"]): r for r in runs}
+    for sink in dict.fromkeys(r["sink"] for r in runs):
+        plain, prot = by.get((sink, "plain")), by.get((sink, "protected"))
+        if plain is None or prot is None:
+            continue
+        e0, e1 = plain["throughput"]["events_per_s"], prot["throughput"]["events_per_s"]
+        b0, b1 = _us(plain["throughput_cpu"]), _us(prot["throughput_cpu"])
+        s0, s1 = _us(plain["latency_cpu"]), _us(prot["latency_cpu"])
+        p0, p1 = plain["latency"]["latency_ms"]["p99"], prot["latency"]["latency_ms"]["p99"]
+        out.append(
+            f"- {sink}: cost of rules + hash + encrypt (protected vs plain): {e0:,.0f} -> {e1:,.0f} events/s "
+            f"({100 * (e1 - e0) / e0:+.1f} %) in batches of {BATCH}; collector CPU per event {b0:.1f} -> {b1:.1f} µs "
+            f"({b1 - b0:+.1f} µs) in batches, {s0:.1f} -> {s1:.1f} µs ({s1 - s0:+.1f} µs) as single events; "
+            f"single-event p99 {p0:.2f} -> {p1:.2f} ms."
+        )
+    prot = next((r for r in runs if r["contracts"] == "protected"), None)
+    if out and prot is not None:
+        out.append(
+            f"- protected set: {prot['contract_set']}. Events are about half payments, half clicks, "
+            "so the cost is per event of that mix."
+        )
+    return out
+
+
+def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str], list[str]]:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
-    p.add_argument("--duration", type=float, default=15, help="seconds for each of the throughput and latency phases")
+    p.add_argument("--duration", type=float, default=10, help="seconds for each of the throughput and latency phases")
     p.add_argument("--warmup", type=float, default=3, help="seconds of throughput load before measuring")
     p.add_argument("--sinks", default="file,kafka", help="comma-separated sinks to benchmark")
+    p.add_argument(
+        "--contracts", default="plain,protected", help="comma-separated contract sets of bench/schemas, per sink"
+    )
     p.add_argument("--rate", type=float, default=1000, help="latency phase: single-event requests per second")
     p.add_argument("--connections", type=int, default=32, help="throughput phase: concurrent keep-alive connections")
     p.add_argument("--latency-connections", type=int, default=64, help="latency phase: connection pool size")
@@ -660,25 +800,31 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str]]:
     for s in sinks:
         if s not in ("file", "kafka"):
             p.error(f"--sinks: {s!r} is not benchmarked; use file, kafka or both (file,kafka)")
+    sets = [s.strip() for s in a.contracts.split(",") if s.strip()]
+    for s in sets:
+        if s not in CONTRACT_SETS:
+            p.error(f"--contracts: {s!r} is not a contract set; use plain, protected or both (plain,protected)")
+    if not sinks or not sets:
+        p.error("--sinks and --contracts need at least one value each")
     opt = Options(
         a.duration, a.warmup, a.rate, a.connections, a.latency_connections, a.port, a.kafka_bootstrap, a.profile
     )
-    return opt, sinks
+    return opt, sinks, sets
 
 
-def print_profile(sink: str, phase: str, prof: dict[str, Any]) -> None:
+def print_profile(name: str, phase: str, prof: dict[str, Any]) -> None:
     if "error" in prof:
-        print(f"\n{sink}: py-spy failed: {prof['error']}")
+        print(f"\n{name}: py-spy failed: {prof['error']}")
         return
-    print(f"\n{sink} sink, {phase} phase: event-loop thread, {prof['loop_samples']} samples at 100 Hz")
+    print(f"\n{name}, {phase} phase: event-loop thread, {prof['loop_samples']} samples at 100 Hz")
     for title, key, n in (
         ("by area", "areas_pct", 10),
         ("self time", "self_pct", 15),
         ("inclusive, collector/ functions", "collector_inclusive_pct", 15),
     ):
         print(f"  {title}:")
-        for name, share in prof[key][:n]:
-            print(f"    {share:5.1f} %  {name}")
+        for func, share in prof[key][:n]:
+            print(f"    {share:5.1f} %  {func}")
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -686,34 +832,47 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    opt, sinks = parse_args(argv)
+    opt, sinks, sets = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: the exit stacks clean up
     RESULTS.mkdir(parents=True, exist_ok=True)
+    t0, load_start = time.monotonic(), _loadavg()
     runs: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="charter-bench-")))
         print("building bench/loadgen ...", flush=True)
         build_loadgen()
-        n_singles = int(opt.rate * opt.duration) + 1000
-        bodies = write_bodies(workdir, min(n_singles, 60_000))
-        sizes = sorted(bodies.sizes)
-        print(f"events: {len(sizes):,} generated, {sizes[0]}-{sizes[-1]} bytes (median {sizes[len(sizes) // 2]}); "
-              f"good topics {', '.join(bodies.good)}", flush=True)  # fmt: skip
+        keys = workdir / "charter-keys.json"
+        generate_keys(keys)
+        registry = load_contracts()
+        n_singles = min(int(opt.rate * opt.duration) + 1000, 60_000)
+        all_bodies = {}
+        for cset in sets:
+            bodies = all_bodies[cset] = write_bodies(workdir / cset, n_singles, cset, registry)
+            sizes = sorted(bodies.sizes)
+            print(f"{cset}: {len(sizes):,} events generated, {sizes[0]}-{sizes[-1]} bytes "
+                  f"(median {sizes[len(sizes) // 2]}); good topics {', '.join(bodies.good)}; "
+                  f"{bodies.described}", flush=True)  # fmt: skip
         for sink in sinks:
             if sink == "kafka" and not kafka_running():
                 print("starting Kafka (scripts/kafka start) ...", flush=True)
                 if subprocess.run([str(KAFKA_SCRIPT), "start"]).returncode:
                     raise BenchError("scripts/kafka start failed")
                 stack.callback(subprocess.run, [str(KAFKA_SCRIPT), "stop"])  # only a broker we started
-            with contextlib.ExitStack() as sink_stack:
-                runs.append(run_sink(sink, opt, bodies, workdir, sink_stack))
+            for cset in sets:
+                with contextlib.ExitStack() as run_stack:
+                    runs.append(run_sink(sink, opt, all_bodies[cset], keys, workdir, run_stack))
     info = machine()
+    info["loadavg_at_start"] = load_start
+    info["total_s"] = round(time.monotonic() - t0, 1)
     out = RESULTS / f"{_stamp()}.json"
-    out.write_text(json.dumps({"machine": info, "options": vars(opt), "sinks": sinks, "runs": runs}, indent=2))
+    doc = {"machine": info, "options": vars(opt), "sinks": sinks, "contracts": sets, "runs": runs}
+    out.write_text(json.dumps(doc, indent=2))
     print()
     stack_ = f"{'uvloop' if info['uvloop'] else 'asyncio'} + {'httptools' if info['httptools'] else 'h11'}"
     print(f"Charter benchmark — {info['date']} — nproc {info['nproc']} ({info['cpu_model']}), Python {info['python']}, "
-          f"uvicorn on {stack_}, commit {info['commit']}; loadgen, collector and Kafka share this machine")  # fmt: skip
+          f"uvicorn on {stack_}, commit {info['commit']}; loadgen, collector and Kafka share this machine; "
+          f"load average {' '.join(load_start)} at start, {' '.join(info['loadavg_at_end'])} at end; "
+          f"{opt.duration:g} s per phase, {info['total_s']:.0f} s in all")  # fmt: skip
     print()
     print(table(runs, opt))
     print()
@@ -722,11 +881,15 @@ def main(argv: list[str] | None = None) -> int:
     for r in runs:
         for phase in ("throughput", "latency"):
             if f"{phase}_profile" in r:
-                print_profile(r["sink"], phase, r[f"{phase}_profile"])
-    failed = [r["sink"] for r in runs if not r.get("verify", {}).get("ok", True) or not r["collector_clean_exit"]]
+                print_profile(f"{r['sink']} / {r['contracts']}", phase, r[f"{phase}_profile"])
+    failed = [
+        f"{r['sink']} / {r['contracts']}"
+        for r in runs
+        if not r.get("verify", {}).get("ok", True) or not r["collector_clean_exit"]
+    ]
     if failed:
-        print(f"\nFAILED: sink(s) {', '.join(failed)}: record counts do not match the 200 answers, "
-              "or the collector did not exit cleanly", file=sys.stderr)  # fmt: skip
+        print(f"\nFAILED: {', '.join(failed)}: record counts do not match the 200 answers, records went to a "
+              "dead-letter topic, or the collector did not exit cleanly", file=sys.stderr)  # fmt: skip
         return 1
     return 0
 

@@ -8,6 +8,8 @@ cost of metrics does not grow with the batch size. Exported as Prometheus text a
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -47,7 +49,10 @@ class Telemetry:
         readers: list[MetricReader] = [PrometheusMetricReader(registry=self.registry)]
         if otlp_endpoint:
             readers.append(_otlp_reader(otlp_endpoint))
-        resource = Resource.create({"service.name": "charter", "service.version": __version__})
+        instance = f"{socket.gethostname()}-{os.getpid()}"  # each worker reports as its own instance
+        resource = Resource.create(
+            {"service.name": "charter", "service.version": __version__, "service.instance.id": instance}
+        )
         self.provider = MeterProvider(metric_readers=readers, resource=resource)
         meter = self.provider.get_meter("charter", __version__)
         self.received = meter.create_counter("charter.events.received", "{event}", "Events received, by contract")
