@@ -268,6 +268,7 @@ def create_app(
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
                 allow_headers=["Content-Type", "Content-Encoding"],
+                expose_headers=["Retry-After"],  # so a browser SDK can honour it
                 max_age=600,
             )
         )

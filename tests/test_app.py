@@ -218,6 +218,7 @@ def test_cors_is_off_by_default_and_allows_only_configured_origins(registry: Reg
         assert other.status_code == 400
         posted = c.post("/v1/events", json=good(), headers={"Origin": "https://shop.example"})
         assert posted.headers["access-control-allow-origin"] == "https://shop.example"
+        assert posted.headers["access-control-expose-headers"] == "Retry-After"
 
 
 class FlakySink(MemorySink):
