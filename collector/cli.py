@@ -229,11 +229,21 @@ def validate(file: Path, schemas: Path, as_json: bool) -> None:
     sys.exit(validate_file(file, registry, as_json))
 
 
+@main.group()
+def codegen() -> None:
+    """Generate a typed tracking SDK from the contracts."""
+
+
 def _attach() -> None:
+    from codegen.exports.command import docs_command, export_group
+    from codegen.typescript_sdk import typescript_command
     from collector.keys_cli import decrypt, keys
 
     main.add_command(keys)
     main.add_command(decrypt)
+    main.add_command(export_group)
+    main.add_command(docs_command)
+    codegen.add_command(typescript_command)
 
 
 _attach()

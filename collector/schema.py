@@ -253,9 +253,12 @@ class _Compiler:
                 fields.append((attr, child.type))
             else:
                 fields.append((attr, child.type | UnsetType, UNSET))
-        struct = msgspec.defstruct(
-            _struct_name(path), sorted(fields, key=len), rename=rename, forbid_unknown_fields=not extra,
-        )  # fmt: skip
+        try:
+            struct = msgspec.defstruct(
+                _struct_name(path), sorted(fields, key=len), rename=rename, forbid_unknown_fields=not extra,
+            )  # fmt: skip
+        except (TypeError, ValueError) as exc:  # e.g. a property name msgspec cannot represent
+            raise self.fail(f"{path}.properties", "properties", f"unusable property name: {exc}") from None
         explain = Fields(types, tuple(required), not extra)
         return Compiled(struct, _fields_check(checks) if checks else None, explain)
 

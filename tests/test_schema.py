@@ -183,3 +183,8 @@ def test_rejected_event_reports_every_failing_top_level_field_at_once() -> None:
         ("$.amount", "exclusiveMinimum"), ("$.code", "pattern"), ("$.ts", "required"),
         ("$.lines[1]", "minimum"), ("$.extra", "additionalProperties"),
     }  # fmt: skip
+
+
+def test_property_name_msgspec_cannot_use_is_a_load_error_not_a_crash() -> None:
+    with pytest.raises(ContractLoadError, match="unusable property name"):
+        make_contract({'say "hi"': {"type": "string"}})

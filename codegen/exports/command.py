@@ -1,0 +1,91 @@
+"""`charter export dbt|ddl|asyncapi` and `charter docs`: click commands the `charter` group attaches.
+
+Exit 0 when the files are written, 1 when the contracts load but cannot be exported (the
+message names the contract and the fix), 2 when the contracts cannot be loaded at all.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from codegen.exports import ExportError, asyncapi, dbt, ddl, docs
+from collector.contracts import ContractLoadError, Registry, load_registry
+
+EXIT_EXPORT, EXIT_USAGE = 1, 2
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _options(func: F) -> F:
+    schemas = click.option(
+        "--schemas", envvar="CHARTER_SCHEMAS", show_envvar=True, show_default=True,
+        type=click.Path(path_type=Path), default=Path("schemas"), help="Contracts directory.",
+    )  # fmt: skip
+    out = click.option(
+        "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory to write into."
+    )
+    return schemas(out(func))
+
+
+def _generate(schemas: Path, out: Path, render: Callable[[Registry], dict[str, str]]) -> None:
+    try:
+        registry = load_registry(schemas)
+    except ContractLoadError as exc:
+        click.echo(f"error: cannot load contracts: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    if not len(registry):
+        click.echo(f"error: no contracts found under {schemas}", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
+        files = render(registry)
+    except ExportError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_EXPORT)
+    write(out, files)
+
+
+def write(out: Path, files: dict[str, str]) -> None:
+    """Write each file (UTF-8, `\\n` line ends, whatever the platform) and name it on stdout."""
+    for name, text in sorted(files.items()):
+        path = out / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode("utf-8"))
+        click.echo(f"wrote {path}")
+
+
+@click.group("export")
+def export_group() -> None:
+    """Export warehouse DDL, dbt sources and an AsyncAPI document from the contracts."""
+
+
+@export_group.command("dbt")
+@_options
+def dbt_command(schemas: Path, out: Path) -> None:
+    """dbt sources.yml: one source per warehouse schema, one table per contract major, with tests."""
+    _generate(schemas, out, dbt.render)
+
+
+@export_group.command("ddl")
+@click.option("--dialect", type=click.Choice(ddl.DIALECTS), default="postgres", show_default=True, help="SQL dialect.")
+@_options
+def ddl_command(dialect: str, schemas: Path, out: Path) -> None:
+    """CREATE TABLE per contract major, with the envelope's metadata columns, into <dialect>.sql."""
+    _generate(schemas, out, lambda registry: ddl.render(registry, dialect))
+
+
+@export_group.command("asyncapi")
+@_options
+def asyncapi_command(schemas: Path, out: Path) -> None:
+    """AsyncAPI 3.0 asyncapi.yaml: every topic, its messages and the dead-letter topics."""
+    _generate(schemas, out, asyncapi.render)
+
+
+@click.command("docs")
+@_options
+def docs_command(schemas: Path, out: Path) -> None:
+    """Static HTML catalog of the contracts (index.html, style.css, search.js), with search."""
+    _generate(schemas, out, docs.render)

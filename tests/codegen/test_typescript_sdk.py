@@ -1,0 +1,385 @@
+"""The TypeScript SDK: generated from schemas/, identical to sdks/typescript, compiled by `tsc --strict`,
+refusing misuse at compile time, and delivering events from Node and from headless Chromium to a real
+`charter serve --sink memory`.
+
+The npm packages come from the committed lockfiles (`npm ci` into temporary copies, so the work tree
+is never touched). Tests that need Node or Chromium skip, saying so, only when those are not installed.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from codegen.model import lines
+from codegen.typescript_sdk import DEFAULT_PACKAGE, TEMPLATES, events_ts, generate, stale, typescript_command, write
+from collector.contracts import Registry
+from tests.conftest import OWNER, ROOT, SCHEMAS, make_contract
+from tests.test_serve import free_port, wait_ready
+
+SDK_DIR = ROOT / "sdks" / "typescript"
+TS_TESTS = ROOT / "tests" / "codegen" / "ts"
+NODE, NPM = shutil.which("node"), shutil.which("npm")
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
+
+needs_node = pytest.mark.skipif(
+    NODE is None or NPM is None, reason="node and npm are not installed (Node 20+ with npm is needed)"
+)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium is not installed (apt-get install -y chromium)"
+)
+
+
+def _registry_of(*contracts: Any) -> Registry:
+    return Registry(list(contracts))
+
+
+# --- generation: golden files, determinism, --check ---------------------------------------------
+
+
+def test_committed_sdk_is_what_schemas_generate(registry: Registry) -> None:
+    assert stale(generate(registry), SDK_DIR) == [], "run: charter codegen typescript --out sdks/typescript"
+
+
+def test_regenerating_writes_identical_bytes_and_changes_nothing(registry: Registry, tmp_path: Path) -> None:
+    first = generate(registry)
+    assert generate(registry) == first
+    assert write(first, tmp_path) == sorted(first)
+    assert write(generate(registry), tmp_path) == []
+
+
+def test_check_exits_0_when_fresh_and_1_naming_each_stale_file(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["--out", str(tmp_path), "--schemas", str(SCHEMAS)]
+    assert runner.invoke(typescript_command, args).exit_code == 0
+    # npm's own files are not the generator's business
+    for npm_file in ("node_modules/typescript/package.json", "dist/index.js", "package-lock.json"):
+        (tmp_path / npm_file).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / npm_file).write_text("{}")
+    fresh = runner.invoke(typescript_command, [*args, "--check"])
+    assert (fresh.exit_code, fresh.output) == (0, f"{tmp_path} is up to date ({len(TEMPLATES) + 2} files)\n")
+
+    (tmp_path / "src" / "events.ts").write_text("// edited by hand\n")
+    (tmp_path / "src" / "old.ts").write_text("export {};\n")
+    (tmp_path / "tsconfig.json").unlink()
+    result = runner.invoke(typescript_command, [*args, "--check"])
+    assert result.exit_code == 1
+    assert f"run `charter codegen typescript --out {tmp_path}`" in result.output
+    named = re.findall(r"^  (\S+) \((\w[\w ]*)\)$", result.output, re.M)
+    assert named == [
+        (str(tmp_path / "src/events.ts"), "differs"),
+        (str(tmp_path / "tsconfig.json"), "missing"),
+        (str(tmp_path / "src/old.ts"), "not generated"),
+    ]
+
+
+def test_writing_repairs_a_stale_package_and_removes_strays_only_from_src(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["--out", str(tmp_path), "--schemas", str(SCHEMAS)]
+    runner.invoke(typescript_command, args)
+    (tmp_path / "src" / "old.ts").write_text("export {};\n")
+    (tmp_path / "README.md").write_text("mine\n")
+    assert runner.invoke(typescript_command, args).exit_code == 0
+    assert not (tmp_path / "src" / "old.ts").exists()
+    assert (tmp_path / "README.md").read_text() == "mine\n"
+    assert runner.invoke(typescript_command, [*args, "--check"]).exit_code == 0
+
+
+def test_package_option_names_the_npm_package(tmp_path: Path) -> None:
+    args = ["--out", str(tmp_path), "--schemas", str(SCHEMAS)]
+    assert CliRunner().invoke(typescript_command, [*args, "--package", "@acme/events"]).exit_code == 0
+    manifest = json.loads((tmp_path / "package.json").read_text())
+    assert manifest["name"] == "@acme/events"
+    assert 'import { Tracker } from "@acme/events";' in (tmp_path / "src" / "index.ts").read_text()
+    assert (
+        manifest["devDependencies"]["typescript"]
+        == json.loads((SDK_DIR / "package.json").read_text())["devDependencies"]["typescript"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--package", "Charter Events"], "is not an npm package name", id="bad-package-name"),
+        pytest.param(["--schemas", "no/such/dir"], "schemas directory does not exist", id="no-schemas"),
+    ],
+)
+def test_unusable_arguments_exit_2_with_the_fix(tmp_path: Path, args: list[str], message: str) -> None:
+    result = CliRunner().invoke(typescript_command, ["--out", str(tmp_path), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "package.json").exists()
+
+
+# --- the types: what a developer sees in src/events.ts --------------------------------------------
+
+
+def _events_for(properties: dict[str, Any], **schema: Any) -> str:
+    contract = make_contract(properties, ref="com.example.test/page_view/2.1.0", **schema)
+    return events_ts(lines(_registry_of(contract)))
+
+
+def test_types_follow_required_nullable_and_enum_keywords() -> None:
+    ts = _events_for(
+        {
+            "url": {"type": "string", "description": "Page URL."},
+            "referrer": {"type": ["string", "null"]},
+            "kind": {"enum": ["a", "b", None]},
+            "count": {"type": "integer", "minimum": 0},
+            "flag": {"const": True},
+        },
+        required=["url", "kind"],
+        additionalProperties=False,
+    )
+    assert "export interface PageViewV2 {\n  /** Page URL. */\n  url: string;\n" in ts
+    assert "  referrer?: string | null;\n" in ts
+    assert '  kind: "a" | "b" | null;\n' in ts
+    assert "  /** @minimum 0 */\n  count?: number;\n" in ts
+    assert "  flag?: true;\n" in ts
+    assert '  "com.example.test/page_view/2": PageViewV2;\n' in ts
+    assert "[field: string]" not in ts
+
+
+def test_nested_objects_arrays_and_defs_become_named_types() -> None:
+    ts = _events_for(
+        {
+            "cart": {"type": "object", "properties": {"total": {"type": "number"}}, "required": ["total"]},
+            "lines": {"type": "array", "items": {"$ref": "#/$defs/line"}},
+            "tags": {"type": "array", "items": {"type": ["string", "integer"]}},
+            "meta": {"type": "object"},
+        },
+        **{"$defs": {"line": {"type": "object", "properties": {"sku": {"type": "string"}}, "required": ["sku"]}}},
+    )
+    assert "  cart?: PageViewV2Cart;\n" in ts
+    assert "export interface PageViewV2Cart {\n  total: number;\n" in ts
+    assert "  lines?: PageViewV2Line[];\n" in ts
+    assert "export interface PageViewV2Line {\n  sku: string;\n" in ts
+    assert "  tags?: (string | number)[];\n" in ts
+    assert "  meta?: Record<string, unknown>;\n" in ts
+    # additionalProperties defaults to true in JSON Schema: the type must allow unnamed fields too
+    assert ts.count("[field: string]: unknown;") == 3
+
+
+def test_a_deprecated_contract_is_struck_through_in_editors() -> None:
+    ts = _events_for({"url": {"type": "string"}}, **{"x-contract": {**OWNER, "status": "deprecated"}})
+    assert "@deprecated The contract is deprecated" in ts.split("export interface PageViewV2")[0]
+    assert (
+        '  /**\n   * PageViewV2, newest version 2.1.0.\n   * @deprecated\n   */\n  "com.example.test/page_view/2"' in ts
+    )
+
+
+def test_odd_field_names_are_quoted_and_descriptions_cannot_end_the_comment_early() -> None:
+    ts = _events_for({"content-type": {"type": "string", "description": "Ends with */ here"}})
+    assert '  "content-type"?: string;\n' in ts
+    assert "/** Ends with *\\/ here */" in ts
+
+
+# --- Node: npm ci, tsc --strict, misuse, the tracker, a real collector ----------------------------
+
+
+def _run(args: list[str], cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _npm_ci(directory: Path) -> None:
+    done = _run([str(NPM), "ci", "--no-audit", "--no-fund"], directory)
+    assert done.returncode == 0, f"npm ci in {directory} failed:\n{done.stdout}\n{done.stderr}"
+
+
+@dataclass(frozen=True)
+class Built:
+    root: Path
+    build: subprocess.CompletedProcess[str]
+
+    @property
+    def entry(self) -> Path:
+        return self.root / "dist" / "index.js"
+
+
+@pytest.fixture(scope="session")
+def built_sdk(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """The package generated from schemas/, installed from the committed lockfile and built with `npm run build`."""
+    if NODE is None or NPM is None:
+        pytest.skip("node and npm are not installed")
+    from collector.contracts import load_registry
+
+    root = tmp_path_factory.mktemp("sdk") / DEFAULT_PACKAGE
+    write(generate(load_registry(SCHEMAS)), root)
+    shutil.copy(SDK_DIR / "package-lock.json", root / "package-lock.json")
+    _npm_ci(root)
+    return Built(root, _run([str(NPM), "run", "build"], root))
+
+
+@pytest.fixture(scope="session")
+def ts_tests(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of tests/codegen/ts with its npm packages (playwright-core) installed by `npm ci`."""
+    root = tmp_path_factory.mktemp("ts-tests") / "ts"
+    shutil.copytree(TS_TESTS, root, ignore=shutil.ignore_patterns("node_modules"))
+    _npm_ci(root)
+    return root
+
+
+@needs_node
+def test_npm_ci_and_tsc_strict_build_the_generated_package(built_sdk: Built) -> None:
+    assert built_sdk.build.returncode == 0, built_sdk.build.stdout + built_sdk.build.stderr
+    assert json.loads((built_sdk.root / "tsconfig.json").read_text())["compilerOptions"]["strict"] is True
+    declarations = (built_sdk.root / "dist" / "index.d.ts").read_text()
+    assert 'export { Tracker } from "./tracker.js";' in declarations
+    assert (
+        "track<S extends keyof Events>(schema: S, data: Events[S])"
+        in (built_sdk.root / "dist/tracker.d.ts").read_text()
+    )
+
+
+@pytest.fixture(scope="session")
+def diagnostics(built_sdk: Built) -> dict[str, list[str]]:
+    """`tsc --noEmit --strict` over tests/codegen/ts/misuse/*.ts, which import the built package by its name."""
+    misuse = built_sdk.root / "misuse"
+    shutil.copytree(TS_TESTS / "misuse", misuse, dirs_exist_ok=True)
+    files = sorted(p.name for p in misuse.glob("*.ts"))
+    flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"]
+    tsc = [str(NODE), "node_modules/typescript/bin/tsc", *flags, *(f"misuse/{f}" for f in files)]
+    done = _run(tsc, built_sdk.root)
+    found: dict[str, list[str]] = {f: [] for f in files}
+    for m in re.finditer(r"^misuse/(\S+)\(\d+,\d+\): error (TS\d+: .*)$", done.stdout, re.M):
+        found[m[1]].append(m[2])
+    return found
+
+
+@needs_node
+def test_correct_usage_compiles(diagnostics: dict[str, list[str]]) -> None:
+    assert diagnostics["ok.ts"] == []
+
+
+@needs_node
+@pytest.mark.parametrize(
+    ("file", "error"),
+    [
+        pytest.param("wrong_type.ts", "TS2322: Type 'string' is not assignable to type 'number'.", id="wrong-field-type"),
+        pytest.param("missing_required.ts", "TS2345: Argument of type '{ order_id: number;", id="missing-required-field"),
+        pytest.param("missing_nested.ts", "TS2741: Property 'price' is missing in type", id="missing-nested-field"),
+        pytest.param("wrong_enum.ts", "TS2322: Type '\"deleted\"' is not assignable to type '\"opened\" | \"unread\" | \"archived\"'.", id="value-outside-enum"),
+        pytest.param("unknown_schema.ts", "TS2345: Argument of type '\"com.acme.shop/paymnt/1\"' is not assignable", id="unknown-contract"),
+        pytest.param("unknown_field.ts", "TS2353: Object literal may only specify known properties, and 'coupon'", id="field-not-in-contract"),
+    ],
+)  # fmt: skip
+def test_misuse_fails_to_compile(diagnostics: dict[str, list[str]], file: str, error: str) -> None:
+    assert len(diagnostics[file]) == 1, diagnostics[file]
+    assert diagnostics[file][0].startswith(error)
+
+
+@needs_node
+def test_tracker_batches_retries_and_reports_as_documented(built_sdk: Built) -> None:
+    done = _run([str(NODE), "--test", str(TS_TESTS / "tracker.test.mjs")], TS_TESTS, CHARTER_SDK=str(built_sdk.entry))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^# fail 0$", done.stdout, re.M)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def page_origin(built_sdk: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A static server on its own port (so another origin than the collector): the page and the built SDK."""
+    site = tmp_path_factory.mktemp("site")
+    shutil.copytree(TS_TESTS / "page", site, dirs_exist_ok=True)
+    shutil.copytree(built_sdk.root / "dist", site / "sdk")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def collector(page_origin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`charter serve --sink memory`, allowing the page's origin (CORS)."""
+    port = free_port()
+    env = {**os.environ, "CHARTER_SCHEMAS": str(SCHEMAS), "CHARTER_PORT": str(port), "CHARTER_SINK": "memory",
+           "CHARTER_CORS_ORIGINS": page_origin}  # fmt: skip
+    cwd = tmp_path_factory.mktemp("collector")
+    proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve"], cwd=cwd, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _memory(url: str, kind: str) -> list[dict[str, Any]]:
+    envelopes: list[dict[str, Any]] = httpx.get(f"{url}/v1/memory/{kind}", timeout=5).json()
+    return envelopes
+
+
+def _arrived(url: str, ids: set[str], deadline_s: float = 15) -> dict[str, dict[str, Any]]:
+    """The good envelopes of these ids, polling the memory sink until all are there (or the deadline)."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        good = {e["id"]: e for e in _memory(url, "good") if e["id"] in ids}
+        if len(good) == len(ids) or time.monotonic() > deadline:
+            return good
+        time.sleep(0.05)  # polling the sink, not synchronising on time
+
+
+@needs_node
+def test_node_events_arrive_valid_and_a_rejected_one_is_reported(built_sdk: Built, collector: str) -> None:
+    done = _run([str(NODE), str(TS_TESTS / "send.mjs"), collector], TS_TESTS, CHARTER_SDK=str(built_sdk.entry))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    sent: dict[str, str] = result["sent"]
+    good = _arrived(collector, set(sent.values()))
+    assert {e["schema"] for e in good.values()} == {
+        "com.acme.shop/payment/1.0.0", "com.acme.shop/order/1.0.0", "com.datingapp.interactions/messages/1.0.0",
+        "com.riverhotels.web/clickstream/1.1.0", "org.metmuseum.collection/object_images/1.0.0",
+    }  # fmt: skip
+    assert all(e["sent_at"] and e["source"]["user_agent"] for e in good.values())
+    assert good[sent["order"]]["data"]["items"][0]["price"] == 950
+    [failure] = result["failures"]
+    assert (failure["reason"], [e["id"] for e in failure["events"]]) == ("rejected", [result["invalid"]])
+    bad = [e for e in _memory(collector, "bad") if e["id"] == result["invalid"]]
+    assert bad[0]["error"]["failures"][0]["path"] == "$.order_id"
+
+
+@needs_node
+@needs_chromium
+def test_browser_page_sends_with_fetch_and_beacons_on_page_hide(
+    ts_tests: Path, page_origin: str, collector: str, tmp_path: Path
+) -> None:
+    screenshot = tmp_path / "browser-sdk.png"
+    page = f"{page_origin}/index.html?collector={collector}"
+    done = _run([str(NODE), "browser.mjs", page, str(screenshot)], ts_tests, timeout=90, CHROMIUM=str(CHROMIUM))
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["failures"] == [], result["logs"]
+    flushed, on_hide = set(result["flushed"]), result["onHide"]
+    assert result["beacons"] == [{"queued": True, "ids": [on_hide]}]
+    good = _arrived(collector, {*flushed, on_hide})
+    assert set(good) == {*flushed, on_hide}, f"arrived: {sorted(good)}; browser log: {result['logs']}"
+    assert all("Chrome" in e["source"]["user_agent"] for e in good.values())
+    assert screenshot.stat().st_size > 0
+    print(f"screenshot: {screenshot}")

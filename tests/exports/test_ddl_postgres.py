@@ -1,0 +1,113 @@
+"""The PostgreSQL DDL runs on a real server, and every table takes a row built from a real envelope."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import pwd
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from codegen.exports import ddl
+from codegen.exports.warehouse import Table, row, tables
+from collector.contracts import Registry
+from tests.exports.conftest import envelopes, need
+from tests.exports.postgres import Postgres, bin_dir
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[Postgres]:
+    bindir = bin_dir()
+    need(bindir is not None, "PostgreSQL server not installed: apt-get install -y postgresql")
+    assert bindir is not None
+    if os.geteuid() == 0:
+        need(shutil.which("runuser"), "running as root needs runuser (util-linux) to start PostgreSQL as postgres")
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            need(False, "running as root needs the `postgres` user that Debian's postgresql package creates")
+    server = Postgres(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def loaded(postgres: Postgres, registry: Registry) -> Postgres:
+    sql = ddl.render(registry, "postgres")["postgres.sql"]
+    done = postgres.psql(sql)
+    assert done.returncode == 0, f"DDL failed:\n{done.stderr}"
+    return postgres
+
+
+def _insert(t: Table, envelope: dict[str, Any]) -> str:
+    values = row(t, envelope)
+    target = f'"{t.schema}"."{t.name}"'
+    cols = ", ".join(f'"{name}"' for name in values)
+    doc = json.dumps(values)
+    assert "$charter$" not in doc
+    return f"INSERT INTO {target} ({cols}) SELECT {cols} FROM jsonb_populate_record(NULL::{target}, $charter${doc}$charter$::jsonb);\n"
+
+
+def test_postgres_ddl_creates_every_table_with_comments_and_sort_index(loaded: Postgres, registry: Registry) -> None:
+    expected = sorted(f"{t.schema}.{t.name}" for t in tables(registry))
+    done = loaded.psql(
+        "SELECT table_schema || '.' || table_name FROM information_schema.tables "
+        "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1;"
+    )
+    assert done.stdout.split() == expected
+    comment = loaded.psql("SELECT col_description('sales.payments'::regclass, 1);").stdout.strip()
+    assert comment.startswith("Event id")
+    index = loaded.psql("SELECT indexdef FROM pg_indexes WHERE indexname = 'payments_ts_idx';").stdout
+    assert "ON sales.payments USING btree (ts)" in index
+
+
+def test_every_table_takes_a_row_from_a_real_good_envelope_and_keeps_each_value(
+    loaded: Postgres, registry: Registry
+) -> None:
+    good = envelopes(registry)
+    for t in tables(registry):
+        envelope = good[t.line.reference]
+        done = loaded.psql(_insert(t, envelope))
+        assert done.returncode == 0, f"{t.schema}.{t.name}: {done.stderr}"
+        stored = loaded.psql(
+            f'SELECT to_jsonb(t) FROM "{t.schema}"."{t.name}" t WHERE event_id = \'{envelope["id"]}\';'
+        )
+        got = json.loads(stored.stdout)
+        for name, value in row(t, envelope).items():
+            assert _same(t.column(name).kind, got[name], value), (
+                f"{t.name}.{name}: stored {got[name]!r}, sent {value!r}"
+            )
+        assert got["loaded_at"] is not None
+
+
+def test_hotel_column_named_class_is_quoted_and_holds_the_enum_value(loaded: Postgres) -> None:
+    done = loaded.psql('SELECT "class" FROM com_riverhotels_web.hotel_v1;')
+    assert done.stdout.strip() == "Luxury"
+
+
+def test_required_field_is_not_null_in_postgres(loaded: Postgres, registry: Registry) -> None:
+    t = next(t for t in tables(registry) if t.name == "payments")
+    envelope = envelopes(registry)[t.line.reference]
+    envelope = {
+        **envelope,
+        "id": "evt-missing-amount",
+        "data": {k: v for k, v in envelope["data"].items() if k != "amount"},
+    }
+    done = loaded.psql(_insert(t, envelope))
+    assert done.returncode != 0
+    assert 'null value in column "amount"' in done.stderr
+
+
+def _same(kind: str, stored: Any, sent: Any) -> bool:
+    if sent is None or stored is None:
+        return sent is stored
+    if kind == "timestamp":
+        return datetime.datetime.fromisoformat(stored) == datetime.datetime.fromisoformat(sent)
+    if kind == "uuid":
+        return str(stored).lower() == str(sent).lower()
+    return bool(stored == sent)
