@@ -235,10 +235,12 @@ def codegen() -> None:
 
 
 def _attach() -> None:
+    from codegen.check.command import check_command
     from codegen.exports.command import docs_command, export_group
     from codegen.typescript_sdk import typescript_command
     from collector.keys_cli import decrypt, keys
 
+    main.add_command(check_command)
     main.add_command(keys)
     main.add_command(decrypt)
     main.add_command(export_group)

@@ -54,7 +54,10 @@ class ContractMeta(msgspec.Struct, forbid_unknown_fields=True):
     dlq_topic: str = DEFAULT_DLQ_TOPIC
     partitions: int = 1
     partition_key: str | None = None
-    compatibility: str | None = None
+    compatibility: (
+        Literal["BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE", "FULL", "FULL_TRANSITIVE", "NONE"]
+        | None
+    ) = None
     sla: str | None = None
     expected_volume: str | None = None
     warehouse: Warehouse | None = None
@@ -188,7 +191,7 @@ def build_contract(namespace: str, name: str, version: Version, schema: dict[str
         compiled: Compiled = compile_schema(schema, file)
     except SchemaError as exc:
         raise ContractLoadError(str(exc)) from None
-    pii = tuple(_pii_fields(schema, "$", file))
+    pii = tuple(_pii_fields(schema, "$", file, schema))
     rules = _rules(meta, schema, file)
     return Contract(
         namespace, name, version, file, schema, meta, compiled.type, compiled.check, compiled.fields, pii, rules
@@ -243,9 +246,13 @@ def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
     return meta
 
 
-def _pii_fields(schema: Any, path: str, file: str) -> Iterator[PiiField]:
-    """Yield every field tagged `x-pii` other than `none`, compiled for `protect`."""
+def _pii_fields(schema: Any, path: str, file: str, root: dict[str, Any]) -> Iterator[PiiField]:
+    """Yield every field tagged `x-pii` other than `none`, compiled for `protect` (`$ref`s followed)."""
     if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and "x-pii" not in schema:  # the compiler refuses recursive refs
+        yield from _pii_fields(root.get("$defs", {}).get(ref.removeprefix("#/$defs/")), path, file, root)
         return
     action = schema.get("x-pii")
     if action is not None:
@@ -261,9 +268,9 @@ def _pii_fields(schema: Any, path: str, file: str) -> Iterator[PiiField]:
         if action != "none":
             yield pii_field(path, action)
     for name, sub in schema.get("properties", {}).items():
-        yield from _pii_fields(sub, f"{path}.{name}", file)
+        yield from _pii_fields(sub, f"{path}.{name}", file, root)
     if "items" in schema:
-        yield from _pii_fields(schema["items"], f"{path}[*]", file)
+        yield from _pii_fields(schema["items"], f"{path}[*]", file, root)
 
 
 def parse_reference(ref: str) -> tuple[str, str, str] | None:

@@ -142,7 +142,7 @@ class _Compiler:
             raise self.fail(
                 f"{path}.$ref", "$ref", f"only local `#/$defs/<name>` references are supported, got {ref!r}"
             )
-        if len(schema) > 1 and set(schema) - ANNOTATIONS - {"$ref"}:
+        if {k for k in schema if not k.startswith("x-")} - ANNOTATIONS - {"$ref"}:
             raise self.fail(f"{path}.$ref", "$ref", "`$ref` must not be combined with other keywords")
         name = ref.removeprefix("#/$defs/")
         if name in self.refs:

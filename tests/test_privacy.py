@@ -163,3 +163,16 @@ def test_only_allow_listed_headers_are_recorded_and_ip_is_masked_when_asked() ->
 def test_serve_refuses_to_record_credential_headers() -> None:
     result = CliRunner().invoke(main, ["serve", "--schemas", str(SCHEMAS), "--record-headers", "user-agent,Cookie"])
     assert result.exit_code == 2 and "cookie may carry credentials" in result.output
+
+
+def test_pii_inside_a_referenced_definition_is_protected() -> None:
+    from tests.conftest import make_contract
+
+    contract = make_contract(
+        {"guest": {"$ref": "#/$defs/guest"}, "card": {"$ref": "#/$defs/card", "x-pii": "redact"}},
+        **{"$defs": {"guest": {"type": "object", "properties": {"email": {"type": "string", "x-pii": "redact"}}},
+                     "card": {"type": "string"}}},
+    )  # fmt: skip
+    assert sorted(f.path for f in contract.pii) == ["$.card", "$.guest.email"]
+    data = Privacy().protect({"guest": {"email": "a@b.c"}, "card": "4111"}, contract.pii)
+    assert data == {"guest": {"email": REDACTED}, "card": REDACTED}

@@ -1,0 +1,27 @@
+"""One `charter check` run: read, lint, check the versions in the tree, compare with a git ref."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codegen.check import gitref, published
+from codegen.check.documents import display, document, read_dir
+from codegen.check.findings import Result
+from codegen.check.lint import lint
+from codegen.check.versions import check_lines
+
+
+def run_check(schemas: Path, against: str | None = None) -> Result:
+    """Everything `charter check` reports. Raises `gitref.GitError` for an unusable `against`."""
+    docs = read_dir(schemas)
+    findings, loaded = lint(schemas, docs)
+    version_findings, changes, suggestions = check_lines([d for d in docs if d.rel in loaded])
+    result = Result(len({d.contract for d in docs}), len(docs), findings + version_findings, changes, suggestions)
+    if against is not None:
+        at_ref = [
+            document(rel, display(schemas / rel), data) for rel, data in gitref.files_at(schemas, against).items()
+        ]
+        ref_findings, result.suggestions = published.compare(docs, at_ref, against)
+        result.findings += ref_findings
+    result.sort()
+    return result

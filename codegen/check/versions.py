@@ -1,0 +1,183 @@
+"""Bump rules: the version a set of changes needs, and whether each version in the tree has it.
+
+- PATCH: only docs and metadata changed (every change is `docs`, see `compat`).
+- MINOR: every change is compatible under the newer version's mode (against the previous
+  version, and for a `_TRANSITIVE` mode against every earlier version of the same major).
+- MAJOR: anything else. A new major is its own line that coexists with the old one, so it
+  needs no compatibility with the previous major; its changes are listed as "new major".
+
+A bump larger than needed is allowed; a smaller one fails with the change list and the
+version it should have been. Skipping a version (1.0.0 → 1.2.0) is a warning.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import IntEnum
+
+from codegen.check.compat import diff
+from codegen.check.documents import Document
+from codegen.check.findings import Change, ChangeEntry, Finding, Level, Suggestion, Verdict
+from codegen.check.modes import Mode, breaks, mode_of, why
+from collector.contracts import Version
+
+
+class Bump(IntEnum):
+    NONE = 0
+    PATCH = 1
+    MINOR = 2
+    MAJOR = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    mode: Mode
+    changes: list[Change]  # base → doc
+    breaking: list[tuple[Document, Change]]  # each with the version it breaks against
+    need: Bump
+
+
+def bump_between(old: Version, new: Version) -> Bump:
+    if new.major != old.major:
+        return Bump.MAJOR
+    if new.minor != old.minor:
+        return Bump.MINOR
+    return Bump.PATCH if new.patch != old.patch else Bump.NONE
+
+
+def next_version(version: Version, bump: Bump) -> Version:
+    if bump is Bump.MAJOR:
+        return Version(version.major + 1, 0, 0)
+    if bump is Bump.MINOR:
+        return Version(version.major, version.minor + 1, 0)
+    return Version(version.major, version.minor, version.patch + (bump is Bump.PATCH))
+
+
+def assess(base: Document, doc: Document, earlier: Sequence[Document] = ()) -> Assessment:
+    """What `doc` changes since `base`, what breaks under its mode, and the bump that needs."""
+    mode = mode_of(doc.body or {})
+    changes = diff(base.body or {}, doc.body or {})
+    breaking = [(base, c) for c in changes if breaks(c, mode)]
+    if mode.transitive and doc.version is not None:
+        seen = {(c.path, c.kind) for _, c in breaking}
+        for old in (e for e in earlier if e.version is not None and e.version.major == doc.version.major):
+            found = [
+                c for c in diff(old.body or {}, doc.body or {}) if breaks(c, mode) and (c.path, c.kind) not in seen
+            ]
+            seen |= {(c.path, c.kind) for c in found}
+            breaking += [(old, c) for c in found]
+    need = Bump.MAJOR if breaking else Bump.MINOR if any(not c.docs for c in changes) else Bump(bool(changes))
+    return Assessment(mode, changes, breaking, need)
+
+
+def check_lines(docs: list[Document]) -> tuple[list[Finding], list[ChangeEntry], list[Suggestion]]:
+    """Every consecutive pair of versions of every contract: its changes and its bump."""
+    findings: list[Finding] = []
+    entries: list[ChangeEntry] = []
+    suggestions: list[Suggestion] = []
+    for line in _lines(docs):
+        for i in range(1, len(line)):
+            a = assess(line[i - 1], line[i], line[: i - 1])
+            entries += _entries(line[i - 1], line[i], a)
+            findings += judge(line[i - 1], line[i], a)
+            if i == len(line) - 1:
+                suggestions.append(suggest(line[i - 1], line[i], a))
+    return findings, entries, suggestions
+
+
+def judge(base: Document, doc: Document, a: Assessment) -> list[Finding]:
+    """Findings for the bump `base` → `doc`."""
+    old, new = _v(base), _v(doc)
+    if new.major != old.major:
+        text = (
+            f"{new} starts major {new.major} of {doc.contract}: a new line that coexists with {old} "
+            f"and needs no compatibility with it ({len(a.changes)} change(s) listed as new major)"
+        )
+        out = [_finding(doc, "info", "new-major", text)]
+        if (new.minor, new.patch) != (0, 0):
+            out.append(_finding(doc, "warning", "version-gap", f"the first version of major {new.major} is {new}"))
+        return out
+    actual = bump_between(old, new)
+    if actual < a.need:
+        return [*_breaking(doc, a), _wrong_bump(base, doc, a, actual)]
+    if a.need is Bump.NONE:
+        return [_finding(doc, "warning", "no-change", f"{new} has the same content as {old}: nothing to publish")]
+    expected = next_version(old, actual)
+    if new != expected:
+        return [_finding(doc, "warning", "version-gap", f"{old} → {new} skips {expected}")]
+    return []
+
+
+def suggest(base: Document, doc: Document, a: Assessment) -> Suggestion:
+    old, new = _v(base), _v(doc)
+    suggested = next_version(old, a.need)
+    return Suggestion(doc.contract, str(old), str(new), str(suggested), a.need.name, bump_between(old, new) >= a.need)
+
+
+def verdict(change: Change, mode: Mode, new_major: bool) -> Verdict:
+    if new_major:
+        return "new major"
+    return "breaking" if breaks(change, mode) else "docs" if change.docs else "compatible"
+
+
+def change_list(a: Assessment, new_major: bool = False) -> str:
+    return "".join(f"\n  - `{c.path}` {c.message} [{verdict(c, a.mode, new_major)}]" for c in a.changes)
+
+
+def _breaking(doc: Document, a: Assessment) -> list[Finding]:
+    out = []
+    for old, c in a.breaking:
+        reason = why(c, a.mode, str(_v(old)), str(_v(doc)))
+        owner = doc.owner or "(none: set x-contract.owner)"
+        text = (
+            f"{doc.contract} {_v(doc)}: `{c.path}`: {c.message} — breaks {a.mode} compatibility with {_v(old)} "
+            f"({reason}).\nOwner: {owner}"
+        )
+        out.append(
+            Finding("error", "breaking-change", doc.file, text, doc.line(c.keys), c.path, doc.contract, doc.owner)
+        )
+    return out
+
+
+def _wrong_bump(base: Document, doc: Document, a: Assessment, actual: Bump) -> Finding:
+    old, new = _v(base), _v(doc)
+    should = next_version(old, a.need)
+    text = (
+        f"{doc.contract} {new} is a {actual.name} bump from {old}, but its changes need a {a.need.name} "
+        f"under {a.mode}: it should have been {should}"
+    )
+    if a.need is Bump.MAJOR:
+        text += f" (a new major line that coexists with {old}) or a new contract"
+    return _finding(doc, "error", "wrong-bump", text + ". Changes:" + change_list(a))
+
+
+def _entries(base: Document, doc: Document, a: Assessment) -> list[ChangeEntry]:
+    old, new = _v(base), _v(doc)
+    new_major = old.major != new.major
+    return [
+        ChangeEntry(doc.contract, str(old), str(new), c, verdict(c, a.mode, new_major), doc.file, doc.line(c.keys))
+        for c in a.changes
+    ]
+
+
+def _lines(docs: list[Document]) -> list[list[Document]]:
+    grouped: dict[str, list[Document]] = defaultdict(list)
+    for doc in docs:
+        if doc.version is not None and doc.body is not None:
+            grouped[doc.contract].append(doc)
+    return [sorted(line, key=lambda d: _key(_v(d))) for _, line in sorted(grouped.items())]
+
+
+def _finding(doc: Document, level: Level, code: str, text: str) -> Finding:
+    return Finding(level, code, doc.file, text, None, "", doc.contract, doc.owner)
+
+
+def _v(doc: Document) -> Version:
+    assert doc.version is not None, "only laid-out documents have versions"
+    return doc.version
+
+
+def _key(v: Version) -> tuple[int, int, int]:
+    return (v.major, v.minor, v.patch)
