@@ -1,0 +1,199 @@
+"""The Python SDK generator: golden files, determinism, --check, and types that mean the contract.
+
+The generated types must accept exactly what the collector accepts (the collector validates
+with msgspec too), and mypy must refuse at type-check time what the contract forbids.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+
+from codegen.python_sdk import DEFAULT_PACKAGE, generate, python_command, stale, write
+from collector.contracts import Registry
+from collector.validate import validate
+from tests.codegen.pysdk import SDK_DIR
+from tests.conftest import ROOT, SCHEMAS, make_contract
+
+# --- generation: golden files, determinism, --check ---------------------------------------------
+
+
+def test_committed_sdk_is_what_schemas_generate(registry: Registry) -> None:
+    assert stale(generate(registry), SDK_DIR, DEFAULT_PACKAGE) == [], "run: charter codegen python --out sdks/python"
+
+
+def test_regenerating_in_fresh_processes_writes_identical_bytes(tmp_path: Path, registry: Registry) -> None:
+    trees = []
+    for seed in ("1", "2"):  # a set iterated in hash order anywhere would show up here
+        out = tmp_path / seed
+        run = "from codegen.python_sdk import python_command; python_command()"
+        cmd = [sys.executable, "-c", run, "--out", str(out), "--schemas", str(SCHEMAS)]
+        done = subprocess.run(
+            cmd, env={**os.environ, "PYTHONHASHSEED": seed}, cwd=ROOT, capture_output=True, timeout=60
+        )
+        assert done.returncode == 0, done.stderr.decode()
+        trees.append({p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()})
+    assert trees[0] == trees[1] == generate(registry)
+
+
+def test_check_exits_1_naming_each_stale_file_and_0_when_up_to_date(tmp_path: Path) -> None:
+    out = tmp_path / "sdk"
+    args = ["--out", str(out), "--schemas", str(SCHEMAS)]
+    assert CliRunner().invoke(python_command, args).exit_code == 0
+    fresh = CliRunner().invoke(python_command, [*args, "--check"])
+    assert (fresh.exit_code, fresh.output) == (0, f"{out} is up to date (16 files)\n")
+    (out / "charter_events" / "com_acme_shop.py").write_text("# edited by hand\n")
+    (out / "charter_events" / "tracker.py").unlink()
+    (out / "charter_events" / "old_namespace.py").write_text("")
+    (out / "charter_events" / "__pycache__").mkdir()
+    (out / "charter_events" / "__pycache__" / "tracker.cpython-311.pyc").write_bytes(b"")
+    result = CliRunner().invoke(python_command, [*args, "--check"])
+    assert result.exit_code == 1
+    assert f"run `charter codegen python --out {out} --schemas {SCHEMAS}`" in result.output
+    for line in ("charter_events/com_acme_shop.py (differs)", "charter_events/tracker.py (missing)",
+                 "charter_events/old_namespace.py (not generated)"):  # fmt: skip
+        assert f"  {out}/{line}\n" in result.output
+    assert "__pycache__" not in result.output
+    CliRunner().invoke(python_command, args)  # regenerating repairs all three
+    assert CliRunner().invoke(python_command, [*args, "--check"]).exit_code == 0
+
+
+def test_package_option_names_the_import_package(tmp_path: Path, registry: Registry) -> None:
+    files = generate(registry, "acme_events")
+    assert 'name = "acme-events"' in files["pyproject.toml"].decode()
+    assert "from acme_events.event import AwareDatetime, Event" in files["acme_events/com_acme_shop.py"].decode()
+    result = CliRunner().invoke(python_command, ["--out", str(tmp_path), "--package", "Acme-Events"])
+    assert result.exit_code == 2
+    assert "'Acme-Events' is not a Python package name" in result.output
+
+
+def test_unloadable_contracts_exit_2_with_the_reason(tmp_path: Path) -> None:
+    result = CliRunner().invoke(python_command, ["--out", str(tmp_path / "sdk"), "--schemas", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert "schemas directory does not exist" in result.output
+
+
+def test_each_contract_major_is_a_class_that_knows_its_reference(registry: Registry) -> None:
+    source = generate(registry)["charter_events/com_acme_shop.py"].decode()
+    assert "class PaymentV1(Event, kw_only=True, forbid_unknown_fields=True):" in source
+    assert '    __charter_schema__: ClassVar[str] = "com.acme.shop/payment/1"\n' in source
+    assert "class OrderV1Item(Struct, kw_only=True, forbid_unknown_fields=True):" in source  # `$defs/item`
+    assert "x-pii" not in source and "x-contract" not in source
+
+
+# --- mypy: a contract violation is a type error -------------------------------------------------
+
+SNIPPET = """\
+import datetime
+from charter_events import PaymentV1, Tracker
+from charter_events.com_acme_shop import OrderV1, OrderV1Item
+
+tracker = Tracker("http://localhost:8080")
+ts = datetime.datetime.now(datetime.UTC)
+tracker.track(PaymentV1(order_id=1, product_id=7, amount=9.5, confirmation_code="AB12CD34", cc_number="4111111111111111", ts=ts))
+tracker.track(OrderV1(orderid=1, orderdate=ts, customerid=2, customername="Ada", items=[OrderV1Item(orderitemid=1, productid=7, quantity=1, price=950)]))
+tracker.track(PaymentV1(order_id="1", product_id=7, amount=9.5, confirmation_code="AB12CD34", cc_number="4111111111111111", ts=ts))
+"""
+
+
+def test_mypy_strict_refuses_a_str_where_the_contract_says_integer_and_passes_the_rest(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(SNIPPET)
+    cmd = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, "app.py"]
+    env = {**os.environ, "MYPYPATH": str(SDK_DIR)}
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    # one error only: the generated package itself is mypy --strict clean (mypy follows the import)
+    assert errors == [
+        'app.py:9: error: Argument "order_id" to "PaymentV1" has incompatible type "str"; expected "int"  [arg-type]'
+    ], done.stdout
+
+
+# --- the generated types accept exactly what the collector accepts ------------------------------
+
+CONTRACT = {
+    "required": ["n", "at"],
+    "additionalProperties": False,
+    "$defs": {"item": {"type": "object", "required": ["id"], "additionalProperties": False,
+                       "properties": {"id": {"type": "integer"}}}},
+    "properties": {
+        "n": {"type": "integer", "minimum": 1, "maximum": 10, "description": "A count."},
+        "price": {"type": "number", "exclusiveMinimum": 0, "multipleOf": 0.01},
+        "step": {"type": "integer", "multipleOf": 5},
+        "code": {"type": "string", "pattern": "^[A-Z]{3}$", "x-pii": "redact"},
+        "email": {"type": "string", "format": "email", "maxLength": 20},
+        "site": {"type": ["string", "null"], "format": "uri"},
+        "at": {"type": "string", "format": "date-time"},
+        "maybe_at": {"type": ["string", "null"], "format": "date-time"},
+        "day": {"type": "string", "format": "date"},
+        "uid": {"type": "string", "format": "uuid"},
+        "kind": {"enum": ["a", "b"]},
+        "fixed": {"const": "x"},
+        "tags": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 2, "uniqueItems": True},
+        "item": {"$ref": "#/$defs/item"},
+        "class": {"type": "string", "minLength": 2},
+        "flag": {"type": ["boolean", "null"]},
+        "place": {"type": ["object", "null"], "description": "Where.", "properties": {
+            "city": {"type": "string"}, "geo": {"type": "object", "properties": {"lat": {"type": "number"}}}}},
+        "lines": {"type": "array", "items": {"type": "object", "required": ["sku"], "additionalProperties": False,
+                                             "properties": {"sku": {"type": "string"}}}},
+    },
+}  # fmt: skip
+BASE = {"n": 1, "at": "2026-11-21T10:00:00Z"}
+ABSENT = object()
+VALID = {"minimal", "all-fields", "at-offset", "flag-true", "place-null", "place-open"}
+COLLECTOR_ONLY = {"price-not-a-cent-multiple", "tags-not-unique"}  # checks msgspec cannot express
+SAMPLES: dict[str, dict[str, Any]] = {
+    "minimal": {}, "all-fields": {
+        "price": 9.99, "step": 10, "code": "ABC", "email": "a@b.co", "site": "https://x.y/", "maybe_at": None,
+        "day": "2026-11-21", "uid": "0192f8a0-0000-7000-8000-000000000000", "kind": "b", "fixed": "x",
+        "tags": ["p", "q"], "item": {"id": 3}, "class": "zz", "flag": None, "place": {"city": "Oslo", "geo": {"lat": 1}},
+        "lines": [{"sku": "a"}],
+    },
+    "n-too-big": {"n": 11}, "n-str": {"n": "1"}, "n-missing": {"n": ABSENT}, "price-zero": {"price": 0},
+    "price-not-a-cent-multiple": {"price": 9.999}, "step-not-multiple": {"step": 7}, "code-lower": {"code": "abc"},
+    "email-no-at": {"email": "ab.co"}, "email-too-long": {"email": "a" * 20 + "@b.co"}, "site-no-scheme": {"site": "x.y"},
+    "at-naive": {"at": "2026-11-21T10:00:00"}, "at-offset": {"at": "2026-11-21T10:00:00+02:00"},
+    "maybe-at-naive": {"maybe_at": "2026-11-21T10:00:00"}, "day-bad": {"day": "21/11/2026"}, "uid-bad": {"uid": "nope"},
+    "kind-c": {"kind": "c"}, "fixed-y": {"fixed": "y"}, "tags-empty": {"tags": []}, "tags-3": {"tags": ["a", "b", "c"]},
+    "tags-not-unique": {"tags": ["a", "a"]}, "item-extra": {"item": {"id": 1, "x": 2}}, "item-no-id": {"item": {}},
+    "class-short": {"class": "z"}, "flag-true": {"flag": True}, "unknown-field": {"zzz": 1},
+    "place-null": {"place": None}, "place-open": {"place": {"x": 1}}, "geo-lat-str": {"place": {"geo": {"lat": "1"}}},
+    "lines-no-sku": {"lines": [{}]}, "lines-extra": {"lines": [{"sku": "a", "x": 1}]},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def generated_type(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The class generated for CONTRACT, imported from a package written to a temporary directory."""
+    out = tmp_path_factory.mktemp("sdk")
+    write(generate(Registry([make_contract(**CONTRACT)]), "consistency_events"), out, "consistency_events")
+    sys.path.insert(0, str(out))
+    try:
+        return importlib.import_module("consistency_events.com_example_test").ThingV1
+    finally:
+        sys.path.remove(str(out))
+
+
+@pytest.mark.parametrize("name", list(SAMPLES))
+def test_generated_types_accept_exactly_what_the_collector_accepts(name: str, generated_type: Any) -> None:
+    data = {k: v for k, v in {**BASE, **SAMPLES[name]}.items() if v is not ABSENT}
+    collector_ok = validate(make_contract(**CONTRACT), data) == []
+    assert collector_ok == (name in VALID)
+    try:
+        msgspec.json.decode(json.dumps(data), type=generated_type)
+        sdk_ok = True
+    except msgspec.ValidationError:
+        sdk_ok = False
+    if name in COLLECTOR_ONLY:  # the SDK lets it through; the collector's 207 reaches on_failure
+        assert (sdk_ok, collector_ok) == (True, False)
+    else:
+        assert sdk_ok == collector_ok, f"SDK says {sdk_ok}, collector says {collector_ok}"
