@@ -28,7 +28,9 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Any:
 
 
 def test_validate_all_valid_exits_0(tmp_path: Path) -> None:
-    result = invoke("validate", str(events_file(tmp_path, [GOOD, {**GOOD, "data": payment(order_id=2)}])), "--schemas", str(SCHEMAS))
+    result = invoke(
+        "validate", str(events_file(tmp_path, [GOOD, {**GOOD, "data": payment(order_id=2)}])), "--schemas", str(SCHEMAS)
+    )
     assert result.exit_code == 0
     assert "2 valid, 0 invalid" in result.output
 

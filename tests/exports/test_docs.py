@@ -97,5 +97,8 @@ def test_changelog_lists_the_field_added_in_a_minor(registry: Registry) -> None:
     assert [e.version for e in entries] == [c.version_str for c in reversed(versions)]
     newest = entries[0]
     assert newest.previous == "1.0.0"
-    assert [(ch.kind, ch.subject) for ch in newest.changes] == [("added", "field $.referrer"), ("changed", "compatibility")]
+    assert [(ch.kind, ch.subject) for ch in newest.changes] == [
+        ("added", "field $.referrer"),
+        ("changed", "compatibility"),
+    ]
     assert entries[-1].previous is None
