@@ -56,7 +56,7 @@ def keys_rotate(path: Path) -> None:
     default=DEFAULT_KEYS_FILE,
     show_default=True,
 )
-@click.option("--kafka-bootstrap", envvar="CHARTER_KAFKA_BOOTSTRAP", default=None, help="Read SOURCE as a Kafka topic.")
+@click.option("--kafka-bootstrap", default=None, help="Read SOURCE as a Kafka topic at this HOST:PORT.")
 def decrypt(source: str, path: Path, kafka_bootstrap: str | None) -> None:
     """Write envelopes (JSONL file, `-` for stdin, or a Kafka topic) with encrypted fields decrypted.
 
@@ -108,12 +108,10 @@ def _from_kafka(bootstrap: str, topic: str) -> Iterator[bytes]:
 async def _consume(bootstrap: str, topic: str) -> list[bytes]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
+    parts = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        parts = [TopicPartition(topic, p) for p in sorted(await consumer.partitions_for_topic(topic) or ())]
-        if not parts:
-            raise click.UsageError(f"topic {topic!r} does not exist at {bootstrap}")
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         end = await consumer.end_offsets(parts)
@@ -124,6 +122,21 @@ async def _consume(bootstrap: str, topic: str) -> list[bytes]:
         return out
     finally:
         await consumer.stop()
+
+
+async def _partitions(bootstrap: str, topic: str) -> list[int]:
+    """The topic's partitions, asked of the admin API so that reading never auto-creates a topic."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="charter-decrypt")
+    await admin.start()
+    try:
+        if topic not in set(await admin.list_topics()):
+            raise click.UsageError(f"topic {topic!r} does not exist at {bootstrap}")
+        [described] = await admin.describe_topics([topic])
+        return sorted(p["partition"] for p in described["partitions"])
+    finally:
+        await admin.close()
 
 
 def _write(path: Path, raw: dict[str, Any]) -> None:

@@ -290,3 +290,24 @@ async def test_card_number_is_not_in_clear_text_when_a_payment_names_an_unloaded
     consumed = await consume_records(collector.bootstrap, ["events.bad"], [event["id"]])
     (rec,) = consumed.by_id()[event["id"]]
     assert cc.encode() not in rec.raw, f"cc_number in clear text in events.bad: {rec.raw[:300]!r}"
+
+
+async def test_charter_decrypt_reads_a_topic_and_restores_the_card_number(
+    http: httpx.AsyncClient, collector: Any
+) -> None:
+    import asyncio
+
+    from click.testing import CliRunner
+
+    from collector.cli import main
+
+    oid, cc = order_id(), card_number()
+    r = await http.post(
+        "/v1/events", json={"schema": PAYMENT, "data": payment_data(oid, cc)}, headers={"user-agent": UA}
+    )
+    assert r.status_code == 200, r.text
+    args = ["decrypt", "payments", "--kafka-bootstrap", collector.bootstrap, "--keys", str(TEST_KEYS)]
+    result = await asyncio.to_thread(CliRunner().invoke, main, args)
+    assert result.exit_code == 0, result.output
+    mine = [json.loads(line) for line in result.stdout.splitlines() if f'"order_id":{oid},' in line]
+    assert [env["data"]["cc_number"] for env in mine] == [cc]
