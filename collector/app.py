@@ -30,6 +30,7 @@ from collector.decode import BodyError, check_content_type, inflate, split_event
 from collector.dedupe import Deduper
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
+from collector.logs import RequestIdMiddleware
 from collector.pipeline import Context, process, reject_body
 from collector.privacy import Privacy
 from collector.route import Record
@@ -89,7 +90,11 @@ async def post_events(request: Request) -> Response:
         c.dedupe.release(outcome.reserved)  # the client will retry: its events are not duplicates
         return _unavailable(503, "the sink did not accept the events; see the collector log", s.retry_after)
     c.telemetry.record(outcome.tally, outcome.failures)
-    c.telemetry.request_duration.record(time.perf_counter() - started)
+    elapsed = time.perf_counter() - started
+    c.telemetry.request_duration.record(elapsed)
+    if log.isEnabledFor(logging.DEBUG):  # counts only: never event data
+        log.debug("events", extra={"accepted": outcome.accepted, "rejected": len(outcome.rejections),
+                                   "bytes": len(body), "ms": round(elapsed * 1000, 3)})  # fmt: skip
     if not outcome.rejections:
         return json_response({"accepted": outcome.accepted, "rejected": 0})
     body_out = {"accepted": outcome.accepted, "rejected": len(outcome.rejections), "errors": outcome.rejections}
@@ -260,7 +265,7 @@ def create_app(
         Route("/v1/memory/bad", memory_bad),
         Route("/v1/memory/reset", memory_reset, methods=["POST"]),
     ]
-    middleware = []
+    middleware = [Middleware(RequestIdMiddleware)]
     if settings.cors_origins:  # browsers (the TypeScript SDK) POST cross-origin
         middleware.append(
             Middleware(

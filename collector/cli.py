@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -116,6 +115,13 @@ def main() -> None:
     help="Events waiting for the sink before answering 429.",
 )
 @_opt(
+    "--log-format",
+    env="LOG_FORMAT",
+    type=click.Choice(["json", "text"]),
+    default=_defaults.log_format,
+    help="json: one object per line with a request id; text: for a terminal.",
+)
+@_opt(
     "--log-level",
     env="LOG_LEVEL",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -164,7 +170,6 @@ def serve(**options: Any) -> None:
     settings = Settings(**options)
     registry = _load(settings.schemas)
     _check_keys(settings, registry)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _run(settings, registry)
 
 
@@ -201,8 +206,11 @@ def _run(settings: Settings, registry: Registry) -> None:
 
     click.echo(f"charter: {len(registry)} contracts from {settings.schemas}, sink={settings.sink}, "
                f"http://{settings.host}:{settings.port}", err=True)  # fmt: skip
+    from collector.logs import configure
+
+    log_config = configure(settings.log_level, settings.log_format)
     common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-                              "access_log": False, "server_header": False}  # fmt: skip
+                              "access_log": False, "server_header": False, "log_config": log_config}  # fmt: skip
     if settings.workers == 1:
         uvicorn.run(create_app(settings, registry), **common)
         return

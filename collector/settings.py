@@ -29,6 +29,7 @@ class Settings:
     max_inflight_events: int = 100_000
     retry_after: int = 1
     log_level: str = "info"
+    log_format: str = "json"
     cors_origins: tuple[str, ...] = ()
     keys: Path | None = None
     dedupe_max_keys: int = 500_000

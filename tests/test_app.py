@@ -241,3 +241,10 @@ def test_a_retry_after_503_is_accepted_not_taken_for_a_duplicate(registry: Regis
         assert c.post("/v1/events", json=good()).status_code == 503
         assert c.post("/v1/events", json=good()).json() == {"accepted": 1, "rejected": 0}
         assert c.post("/v1/events", json=good()).json()["errors"][0]["type"] == "duplicate"
+
+
+def test_every_response_carries_a_request_id_and_a_sane_client_id_is_kept(client: TestClient) -> None:
+    generated = client.get("/health").headers["x-request-id"]
+    assert len(generated) == 36 and generated[14] == "7"
+    assert client.get("/health", headers={"X-Request-Id": "checkout-42"}).headers["x-request-id"] == "checkout-42"
+    assert client.get("/health", headers={"X-Request-Id": "bad id\n"}).headers["x-request-id"] != "bad id\n"

@@ -70,4 +70,9 @@ def test_good_event_200_bad_event_207_and_both_land_in_data_dir_as_jsonl(served:
     bad_env = json.loads(bad_file.read_text())
     assert (bad_env["id"], bad_env["error"]["type"]) == ("pay-bad", "rule_violation")
     assert "4111111111111111" not in good_file.read_text() + bad_file.read_text()
-    assert "4111111111111111" not in (data.parent / "serve.log").read_text()  # nor in the logs, even at debug
+    log = (data.parent / "serve.log").read_text()
+    assert "4111111111111111" not in log  # nor in the logs, even at debug
+    lines = [json.loads(x) for x in log.splitlines() if x.startswith("{")]
+    summaries = [x for x in lines if x["message"] == "events"]
+    assert [x["request_id"] for x in summaries] == [r1.headers["x-request-id"], r2.headers["x-request-id"]]
+    assert summaries[1]["rejected"] == 1 and "data" not in summaries[1]
