@@ -19,7 +19,8 @@ import click
 
 from codegen.model import Line, lines
 from codegen.python_types import GenerationError, generate_module, iter_classes, module_name
-from collector.contracts import ContractLoadError, Registry, load_registry
+from collector.cliutil import load_or_exit, schemas_option
+from collector.contracts import Registry
 
 DEFAULT_PACKAGE = "charter_events"
 RUNTIME = ("_emitter.py", "_transport.py", "_wire.py", "async_tracker.py", "event.py", "failures.py", "tracker.py")
@@ -134,21 +135,11 @@ def _package_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.option(
     "--package", default=DEFAULT_PACKAGE, show_default=True, callback=_package_name, help="Import package name."
 )
-@click.option(
-    "--schemas", envvar="CHARTER_SCHEMAS", show_envvar=True, show_default=True,
-    type=click.Path(path_type=Path), default=Path("schemas"), help="Contracts directory.",
-)  # fmt: skip
+@schemas_option
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 naming the files that are stale.")
 def python_command(out: Path, package: str, schemas: Path, check: bool) -> None:
     """Generate the Python SDK: a package with a msgspec Struct per contract major, Tracker and AsyncTracker."""
-    try:
-        registry = load_registry(schemas)
-    except ContractLoadError as exc:
-        click.echo(f"error: cannot load contracts: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    if not len(registry):
-        click.echo(f"error: no contracts found under {schemas}", err=True)
-        sys.exit(EXIT_USAGE)
+    registry = load_or_exit(schemas)
     try:
         files = generate(registry, package)
     except GenerationError as exc:

@@ -18,7 +18,8 @@ from typing import Any
 import click
 
 from codegen.model import Line, lines
-from collector.contracts import ContractLoadError, Registry, load_registry
+from collector.cliutil import load_or_exit, schemas_option
+from collector.contracts import Registry
 
 DEFAULT_PACKAGE = "charter-events"
 TYPESCRIPT_VERSION = "5.9.3"
@@ -275,21 +276,11 @@ def _package_name(ctx: click.Context, param: click.Parameter, value: str) -> str
 @click.command("typescript")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="Package directory.")
 @click.option("--package", default=DEFAULT_PACKAGE, show_default=True, callback=_package_name, help="npm package name.")
-@click.option(
-    "--schemas", envvar="CHARTER_SCHEMAS", show_envvar=True, show_default=True,
-    type=click.Path(path_type=Path), default=Path("schemas"), help="Contracts directory.",
-)  # fmt: skip
+@schemas_option
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 naming the files that are stale.")
 def typescript_command(out: Path, package: str, schemas: Path, check: bool) -> None:
     """Generate the TypeScript SDK: an npm package with a type per contract major and a Tracker."""
-    try:
-        registry = load_registry(schemas)
-    except ContractLoadError as exc:
-        click.echo(f"error: cannot load contracts: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    if not len(registry):
-        click.echo(f"error: no contracts found under {schemas}", err=True)
-        sys.exit(EXIT_USAGE)
+    registry = load_or_exit(schemas)
     files = generate(registry, package)
     if not check:
         changed = write(files, out)

@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
-from collector.contracts import ContractLoadError, Registry, load_registry
+from collector.cliutil import load_or_exit
+from collector.contracts import Registry
 from collector.settings import Settings
 
 EXIT_INVALID, EXIT_USAGE = 1, 2
@@ -22,18 +23,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _opt(*names: str, env: str, **kw: Any) -> Callable[[F], F]:
     option: Callable[[F], F] = click.option(*names, envvar=f"CHARTER_{env}", show_envvar=True, show_default=True, **kw)
     return option
-
-
-def _load(schemas: Path) -> Registry:
-    try:
-        registry = load_registry(schemas)
-    except ContractLoadError as exc:
-        click.echo(f"error: cannot load contracts: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    if not len(registry):
-        click.echo(f"error: no contracts found under {schemas}", err=True)
-        sys.exit(EXIT_USAGE)
-    return registry
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -168,7 +157,7 @@ def serve(**options: Any) -> None:
     options["cors_origins"] = tuple(o.strip() for o in options["cors_origins"].split(",") if o.strip())
     options["record_headers"] = _headers(options["record_headers"])
     settings = Settings(**options)
-    registry = _load(settings.schemas)
+    registry = load_or_exit(settings.schemas)
     _check_keys(settings, registry)
     _run(settings, registry)
 
@@ -233,7 +222,7 @@ def validate(file: Path, schemas: Path, as_json: bool) -> None:
     """
     from collector.offline import validate_file
 
-    registry = _load(schemas)
+    registry = load_or_exit(schemas)
     sys.exit(validate_file(file, registry, as_json))
 
 

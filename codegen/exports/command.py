@@ -14,32 +14,22 @@ from typing import Any, TypeVar
 import click
 
 from codegen.exports import ExportError, asyncapi, dbt, ddl, docs
-from collector.contracts import ContractLoadError, Registry, load_registry
+from collector.cliutil import load_or_exit, schemas_option
+from collector.contracts import Registry
 
 EXIT_EXPORT, EXIT_USAGE = 1, 2
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _options(func: F) -> F:
-    schemas = click.option(
-        "--schemas", envvar="CHARTER_SCHEMAS", show_envvar=True, show_default=True,
-        type=click.Path(path_type=Path), default=Path("schemas"), help="Contracts directory.",
-    )  # fmt: skip
     out = click.option(
         "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Directory to write into."
     )
-    return schemas(out(func))
+    return schemas_option(out(func))
 
 
 def _generate(schemas: Path, out: Path, render: Callable[[Registry], dict[str, str]]) -> None:
-    try:
-        registry = load_registry(schemas)
-    except ContractLoadError as exc:
-        click.echo(f"error: cannot load contracts: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    if not len(registry):
-        click.echo(f"error: no contracts found under {schemas}", err=True)
-        sys.exit(EXIT_USAGE)
+    registry = load_or_exit(schemas)
     try:
         files = render(registry)
     except ExportError as exc:
