@@ -7,6 +7,7 @@ request. Anything that would break that promise (sink down, overload) answers 50
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -38,6 +39,7 @@ from collector.settings import Settings
 from collector.sinks import Sink, SinkUnavailable, make_sink
 from collector.sinks.memory import MemorySink
 from collector.telemetry import Telemetry
+from collector.workers import SharedMetrics
 
 log = logging.getLogger("charter")
 UI_PAGE = Path(__file__).parent / "ui" / "index.html"
@@ -51,6 +53,8 @@ class _Collector:
         self.settings, self.registry, self.sink, self.privacy = settings, registry, sink, privacy
         self.dedupe = Deduper(settings.dedupe_max_keys)
         self.telemetry = Telemetry(len(registry), settings.otlp_endpoint)
+        dirs = settings.metrics_dir
+        self.shared = SharedMetrics(dirs, self.telemetry.prometheus) if dirs is not None else None
         self.inflight = 0
 
 
@@ -156,7 +160,9 @@ async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Contex
 
 
 async def metrics(request: Request) -> Response:
-    return Response(_state(request).telemetry.prometheus(), media_type=CONTENT_TYPE_LATEST)
+    c = _state(request)
+    body = c.shared.collect() if c.shared is not None else c.telemetry.prometheus()
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 async def stats(request: Request) -> Response:
@@ -244,11 +250,15 @@ def create_app(
         prv = privacy if privacy is not None else build_privacy(settings, reg)
         snk = sink if sink is not None else make_sink(settings, reg.topics())
         await snk.start()
-        app.state.collector = _Collector(settings, reg, snk, prv)
+        app.state.collector = c = _Collector(settings, reg, snk, prv)
+        publisher = asyncio.create_task(c.shared.run()) if c.shared is not None else None
         log.info("charter ready: %d contracts, sink=%s", len(reg), snk.name)
         try:
             yield
         finally:
+            if publisher is not None and c.shared is not None:
+                publisher.cancel()
+                c.shared.remove()
             await snk.stop()  # every sink flushes what it holds before it stops
             app.state.collector.telemetry.shutdown()
 

@@ -203,8 +203,12 @@ def _run(settings: Settings, registry: Registry) -> None:
     if settings.workers == 1:
         uvicorn.run(create_app(settings, registry), **common)
         return
+    import dataclasses
     import os
+    import tempfile
 
+    shared = Path(tempfile.mkdtemp(prefix="charter-metrics-"))  # so /metrics adds up all workers
+    settings = dataclasses.replace(settings, metrics_dir=shared)
     os.environ[SETTINGS_ENV] = dump(settings)  # workers are new processes: hand them the settings
     uvicorn.run("collector.app:app_from_env", factory=True, workers=settings.workers, **common)
 

@@ -11,7 +11,6 @@ import contextvars
 import logging
 import logging.config
 import re
-import sys
 import time
 from typing import Any
 
@@ -55,7 +54,7 @@ def configure(level: str, fmt: str) -> dict[str, Any]:
             "json": {"()": JsonFormatter},
             "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         },
-        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": formatter, "stream": sys.stderr}},
+        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": formatter, "stream": "ext://sys.stderr"}},
         "loggers": {
             "": {"handlers": ["default"], "level": level.upper()},
             "uvicorn": {"handlers": [], "level": level.upper(), "propagate": True},

@@ -36,6 +36,7 @@ class Settings:
     anonymize_ip: bool = False
     record_headers: tuple[str, ...] = ("user-agent",)
     otlp_endpoint: str | None = None
+    metrics_dir: Path | None = None  # set by the CLI for --workers N: where workers share metrics
 
 
 SETTINGS_ENV = "CHARTER_SETTINGS_JSON"
@@ -52,6 +53,7 @@ def load(text: str) -> Settings:
     raw["cors_origins"] = tuple(raw["cors_origins"])
     raw["record_headers"] = tuple(raw["record_headers"])
     raw["keys"] = Path(raw["keys"]) if raw["keys"] else None
+    raw["metrics_dir"] = Path(raw["metrics_dir"]) if raw["metrics_dir"] else None
     return Settings(**raw)
 
 

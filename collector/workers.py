@@ -1,0 +1,90 @@
+"""Metrics that add up across `--workers N`.
+
+uvicorn's workers are separate processes, each with its own OpenTelemetry counters, and a
+scrape of /metrics reaches whichever worker accepts the connection. So with several workers
+each one publishes its Prometheus text to a shared directory (on every scrape it serves and
+once a second), and /metrics answers with the sum over every live worker: counters, histogram
+buckets and the in-flight gauge add up; `charter_contracts_loaded` is the same in every worker
+and is not summed. Another worker's numbers are at most ~1 s old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+PUBLISH_EVERY = 1.0
+NOT_SUMMED = frozenset({"charter_contracts_loaded"})  # identical in every worker
+_FAMILY = re.compile(r"^# (?:HELP|TYPE) (\S+)")
+
+
+class SharedMetrics:
+    def __init__(self, directory: Path, render: Callable[[], bytes]) -> None:
+        self.directory, self.render = directory, render
+        self.path = directory / f"{os.getpid()}.prom"
+
+    def publish(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_bytes(self.render())
+        tmp.replace(self.path)  # readers never see half a file
+
+    async def run(self) -> None:
+        while True:
+            self.publish()
+            await asyncio.sleep(PUBLISH_EVERY)
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+    def collect(self) -> bytes:
+        """This worker's numbers now, plus every other live worker's latest, summed."""
+        self.publish()
+        texts = [p.read_text() for p in sorted(self.directory.glob("*.prom")) if _alive(p)]
+        return merge(texts).encode()
+
+
+def merge(texts: list[str]) -> str:
+    """Sum Prometheus text expositions sample by sample (same name and labels)."""
+    headers: dict[str, list[str]] = {}
+    samples: dict[str, dict[str, float]] = {}
+    for text in texts:
+        family = ""
+        for line in text.splitlines():
+            m = _FAMILY.match(line)
+            if m is not None:
+                family = m[1]
+                if len(headers.setdefault(family, [])) < 2:
+                    headers[family].append(line)
+                samples.setdefault(family, {})
+            elif line.strip():
+                key, _, value = line.rpartition(" ")
+                bucket = samples.setdefault(family, {})
+                if family in NOT_SUMMED:
+                    bucket[key] = max(bucket.get(key, float("-inf")), float(value))
+                else:
+                    bucket[key] = bucket.get(key, 0.0) + float(value)
+    out: list[str] = []
+    for family, lines in headers.items():
+        out += lines
+        out += [f"{key} {_number(v)}" for key, v in samples[family].items()]
+    return "\n".join(out) + "\n"
+
+
+def _number(v: float) -> str:
+    return f"{v:.1f}" if v.is_integer() else repr(v)
+
+
+def _alive(path: Path) -> bool:
+    """A worker's file counts while its process lives (a crashed worker's numbers go with it)."""
+    try:
+        os.kill(int(path.stem), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
