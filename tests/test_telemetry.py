@@ -84,3 +84,46 @@ def test_stats_summarise_each_contract_with_its_latest_failures_and_no_clear_pii
     assert (failure["type"], failure["path"], failure["keyword"]) == ("rule_violation", "$.confirmation_code", "rule")
     assert "confirmation_code_format" in failure["message"] and "enc:siv:" in failure["excerpt"]
     assert len(pay["history"]) == 15 and sum(m["good"] for m in pay["history"]) == 1
+
+
+def test_otlp_exporter_pushes_the_same_counters_to_a_collector_endpoint() -> None:
+    import threading
+    from collections import Counter
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+
+    from collector.telemetry import Telemetry
+
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        telemetry = Telemetry(9, f"http://127.0.0.1:{server.server_port}/v1/metrics")
+        telemetry.record(Counter({("com.acme.shop", "payment", "1.0.0", "accepted", ""): 4}), [])
+        assert telemetry.provider.force_flush(10_000)
+        telemetry.shutdown()
+    finally:
+        server.shutdown()
+        server.server_close()
+    request = ExportMetricsServiceRequest.FromString(received[0])
+    points = {
+        m.name: (dict((a.key, a.value.string_value) for a in p.attributes), p.as_double or p.as_int)
+        for rm in request.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+        if m.HasField("sum") for p in m.sum.data_points
+    }  # fmt: skip
+    assert points["charter.events.accepted"] == (
+        {"namespace": "com.acme.shop", "name": "payment", "version": "1.0.0"},
+        4,
+    )
