@@ -54,7 +54,9 @@ def configure(level: str, fmt: str) -> dict[str, Any]:
             "json": {"()": JsonFormatter},
             "text": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         },
-        "handlers": {"default": {"class": "logging.StreamHandler", "formatter": formatter, "stream": "ext://sys.stderr"}},
+        "handlers": {
+            "default": {"class": "logging.StreamHandler", "formatter": formatter, "stream": "ext://sys.stderr"}
+        },
         "loggers": {
             "": {"handlers": ["default"], "level": level.upper()},
             "uvicorn": {"handlers": [], "level": level.upper(), "propagate": True},
