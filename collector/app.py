@@ -52,7 +52,7 @@ class _Collector:
     def __init__(self, settings: Settings, registry: Registry, sink: Sink, privacy: Privacy) -> None:
         self.settings, self.registry, self.sink, self.privacy = settings, registry, sink, privacy
         self.dedupe = Deduper(settings.dedupe_max_keys)
-        self.telemetry = Telemetry(len(registry), settings.otlp_endpoint)
+        self.telemetry = Telemetry(len(registry), settings.otlp_endpoint, settings.metrics)
         dirs = settings.metrics_dir
         self.shared = SharedMetrics(dirs, self.telemetry.prometheus) if dirs is not None else None
         self.inflight = 0
@@ -86,8 +86,8 @@ async def post_events(request: Request) -> Response:
     items: list[bytes] | BodyError = (
         error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
     )
-    c.telemetry.request_bytes.add(len(body))
     if isinstance(items, BodyError):
+        c.telemetry.request(len(body), None)
         return await _refuse_body(c, items, body, ctx)
     outcome = process(items, c.registry, ctx)
     if not await _send(c, outcome.records):
@@ -95,7 +95,7 @@ async def post_events(request: Request) -> Response:
         return _unavailable(503, "the sink did not accept the events; see the collector log", s.retry_after)
     c.telemetry.record(outcome.tally, outcome.failures)
     elapsed = time.perf_counter() - started
-    c.telemetry.request_duration.record(elapsed)
+    c.telemetry.request(len(body), elapsed)
     if log.isEnabledFor(logging.DEBUG):  # counts only: never event data
         log.debug("events", extra={"accepted": outcome.accepted, "rejected": len(outcome.rejections),
                                    "bytes": len(body), "ms": round(elapsed * 1000, 3)})  # fmt: skip
@@ -114,13 +114,13 @@ async def _send(c: _Collector, records: list[Record]) -> bool:
     try:
         await c.sink.send(records)
     except SinkUnavailable as exc:
-        t.sink_errors.add(1)
+        t.sink(None)
         log.warning("sink unavailable, answered 503: %s", exc)
         return False
     finally:
         c.inflight -= len(records)
         t.inflight = c.inflight
-    t.sink_duration.record(time.perf_counter() - started)
+    t.sink(time.perf_counter() - started)
     return True
 
 

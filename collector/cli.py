@@ -117,6 +117,7 @@ def main() -> None:
     default=_defaults.log_level,
     help="Log level.",
 )
+@_opt("--metrics/--no-metrics", env="METRICS", default=True, help="Turn metrics off only to measure their cost.")
 @_opt(
     "--otlp-endpoint",
     env="OTLP_ENDPOINT",

@@ -36,6 +36,7 @@ class Settings:
     anonymize_ip: bool = False
     record_headers: tuple[str, ...] = ("user-agent",)
     otlp_endpoint: str | None = None
+    metrics: bool = True
     metrics_dir: Path | None = None  # set by the CLI for --workers N: where workers share metrics
 
 

@@ -44,7 +44,8 @@ class _ContractStats:
 class Telemetry:
     """Meters for one collector process; created in the app's lifespan."""
 
-    def __init__(self, contracts_loaded: int, otlp_endpoint: str | None = None) -> None:
+    def __init__(self, contracts_loaded: int, otlp_endpoint: str | None = None, enabled: bool = True) -> None:
+        self.enabled = enabled  # --no-metrics: only for measuring what metrics cost
         self.registry = CollectorRegistry(auto_describe=True)
         readers: list[MetricReader] = [PrometheusMetricReader(registry=self.registry)]
         if otlp_endpoint:
@@ -80,6 +81,8 @@ class Telemetry:
 
     def record(self, tally: Tally, failures: list[dict[str, Any]], now: float | None = None) -> None:
         """Add one request's tally to the counters and the per-contract stats."""
+        if not self.enabled:
+            return
         now = time.time() if now is None else now
         minute = int(now // 60)
         for (ns, name, version, outcome, error_type), n in tally.items():
@@ -94,6 +97,22 @@ class Telemetry:
             self._stat(f"{ns}/{name}/{version}", outcome, error_type, n, now, minute)
         for f in failures:
             self.stats[f["schema_key"]].recent.appendleft({k: v for k, v in f.items() if k != "schema_key"})
+
+    def request(self, size: int, seconds: float | None) -> None:
+        """A POST /v1/events: its body size, and its duration once it got an answer."""
+        if self.enabled:
+            self.request_bytes.add(size)
+            if seconds is not None:
+                self.request_duration.record(seconds)
+
+    def sink(self, seconds: float | None) -> None:
+        """One hand-over to the sink: its duration, or None when it failed (answered 503)."""
+        if not self.enabled:
+            return
+        if seconds is None:
+            self.sink_errors.add(1)
+        else:
+            self.sink_duration.record(seconds)
 
     def prometheus(self) -> bytes:
         return generate_latest(self.registry)

@@ -127,3 +127,9 @@ def test_otlp_exporter_pushes_the_same_counters_to_a_collector_endpoint() -> Non
         {"namespace": "com.acme.shop", "name": "payment", "version": "1.0.0"},
         4,
     )
+
+
+def test_no_metrics_switch_records_nothing(registry: Registry) -> None:
+    with TestClient(create_app(Settings(keys=TEST_KEYS, metrics=False), registry, MemorySink())) as c:
+        assert c.post("/v1/events", json={"schema": "com.acme.shop/payment/1", "data": payment()}).status_code == 200
+        assert not [k for k in samples(c) if k[0].startswith("charter_events")]
