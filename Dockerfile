@@ -15,7 +15,10 @@ WORKDIR /app
 COPY schemas ./schemas
 RUN mkdir -p /app/data && chown charter:charter /app/data
 USER charter
-ENV CHARTER_HOST=0.0.0.0 CHARTER_PORT=8080 CHARTER_SCHEMAS=/app/schemas CHARTER_DATA_DIR=/app/data
+# The example contracts hash and encrypt PII: mount a key file (`charter keys generate`) at
+# /run/secrets/charter-keys.json, or the collector refuses to start and says why.
+ENV CHARTER_HOST=0.0.0.0 CHARTER_PORT=8080 CHARTER_SCHEMAS=/app/schemas CHARTER_DATA_DIR=/app/data \
+    CHARTER_KEYS=/run/secrets/charter-keys.json
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=2).status == 200 else 1)"

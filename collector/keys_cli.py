@@ -26,8 +26,9 @@ def keys() -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing file (old encrypted data becomes unreadable).")
 def keys_generate(out: Path, force: bool) -> None:
     """Write a new key file, readable only by its owner."""
-    if out.exists() and not force:
-        raise click.UsageError(f"{out} exists; use `charter keys rotate` to add a key, or --force to replace it")
+    if out.exists() and not force:  # never overwrite keys: data encrypted with them would be lost
+        click.echo(f"{out} exists; kept it (`charter keys rotate` adds a key, --force replaces the file)", err=True)
+        return
     _write(out, generate())
     click.echo(f"wrote {out}: keep it secret, back it up, never commit it", err=True)
 

@@ -176,3 +176,12 @@ def test_pii_inside_a_referenced_definition_is_protected() -> None:
     assert sorted(f.path for f in contract.pii) == ["$.card", "$.guest.email"]
     data = Privacy().protect({"guest": {"email": "a@b.c"}, "card": "4111"}, contract.pii)
     assert data == {"guest": {"email": REDACTED}, "card": REDACTED}
+
+
+def test_keys_generate_never_overwrites_an_existing_key_file(tmp_path: Path) -> None:
+    path = tmp_path / "keys.json"
+    assert CliRunner().invoke(main, ["keys", "generate", "--out", str(path)]).exit_code == 0
+    first = path.read_text()
+    again = CliRunner().invoke(main, ["keys", "generate", "--out", str(path)])
+    assert again.exit_code == 0 and "kept it" in again.output and path.read_text() == first
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
