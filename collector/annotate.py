@@ -15,8 +15,8 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from collector import __version__
+from collector.checks import Failure
 from collector.errors import ErrorType
-from collector.schema import Failure
 
 _canonical = msgspec.json.Encoder(order="sorted")
 

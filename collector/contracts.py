@@ -16,11 +16,12 @@ from typing import Any, Literal
 import msgspec
 import yaml
 
+from collector.checks import Check
 from collector.dedupe import DedupeSpec, parse_window
 from collector.privacy import ACTIONS as PII_ACTIONS
 from collector.privacy import PiiField, pii_field
 from collector.rules import Rule, RuleError, RuleSpec, compile_rule
-from collector.schema import Check, Compiled, Fields, SchemaError, compile_schema
+from collector.schema import Compiled, Fields, SchemaError, compile_schema
 
 NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")

@@ -26,6 +26,7 @@ from collector.annotate import (
     fingerprint,
     uuid7,
 )
+from collector.checks import Failure
 from collector.contracts import Contract, Registry, parse_reference
 from collector.decode import BodyError
 from collector.dedupe import Deduper, Window, dedupe_key
@@ -33,7 +34,6 @@ from collector.errors import ErrorType
 from collector.privacy import PiiField, Privacy
 from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
-from collector.schema import Failure
 from collector.telemetry import Tally
 from collector.validate import failure_from, validate
 

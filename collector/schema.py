@@ -10,15 +10,23 @@ from __future__ import annotations
 
 import datetime
 import keyword
-import math
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
+
+from collector.checks import (
+    Check,
+    all_of,
+    fields_check,
+    format_check,
+    items_check,
+    multiple_check,
+    unique_check,
+)
 
 # Keywords Charter enforces. Anything else (except annotations and `x-` extensions) is refused.
 SUPPORTED = (
@@ -43,18 +51,6 @@ class SchemaError(Exception):
     def __init__(self, file: str, path: str, keyword: str, message: str) -> None:
         self.file, self.path, self.keyword = file, path, keyword
         super().__init__(f"{file}: {path}: `{keyword}`: {message}")
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """One reason an event broke its contract, at a JSON path inside `data`."""
-
-    path: str
-    keyword: str
-    message: str
-
-
-Check = Callable[[Any, str, list[Failure]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +107,7 @@ class _Compiler:
         parts = [self._typed(kind, schema, path) for kind in kinds]
         t = _union([p.type for p in parts] + ([None] if nullable else []))
         checks = [p.check for p in parts if p.check is not None]
-        check = checks[0] if len(checks) == 1 else _all(checks) if checks else None
+        check = checks[0] if len(checks) == 1 else all_of(checks) if checks else None
         return Compiled(t, check, parts[0].fields if len(parts) == 1 else None)
 
     def _refuse_unknown(self, schema: dict[str, Any], path: str) -> None:
@@ -196,7 +192,7 @@ class _Compiler:
         regex = FORMAT_PATTERNS[fmt]
         if "pattern" not in meta:  # msgspec checks it in C; validate.py names the failure `format`
             return Compiled(_annotate(str, {**meta, "pattern": regex}), None)
-        return Compiled(_annotate(str, meta), _format_check(fmt, re.compile(regex)))
+        return Compiled(_annotate(str, meta), format_check(fmt, re.compile(regex)))
 
     def _number(self, kind: str, schema: dict[str, Any], path: str) -> Compiled:
         names = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
@@ -211,17 +207,17 @@ class _Compiler:
         if step is not None and exact:
             names = {**names, "multipleOf": "multiple_of"}
         t = _annotate(base, _meta(schema, names))
-        return Compiled(t, None if step is None or exact else _multiple_check(float(step)))
+        return Compiled(t, None if step is None or exact else multiple_check(float(step)))
 
     def _array(self, schema: dict[str, Any], path: str) -> Compiled:
         item = self.node(schema.get("items", True), f"{path}.items")
         meta = _meta(schema, {"minItems": "min_length", "maxItems": "max_length"})
         checks: list[Check] = []
         if item.check is not None:
-            checks.append(_items_check(item.check))
+            checks.append(items_check(item.check))
         if schema.get("uniqueItems") is True:
-            checks.append(_unique_check)
-        return Compiled(_annotate(list[item.type], meta), _all(checks) if checks else None)  # type: ignore[name-defined]
+            checks.append(unique_check)
+        return Compiled(_annotate(list[item.type], meta), all_of(checks) if checks else None)  # type: ignore[name-defined]
 
     def _object(self, schema: dict[str, Any], path: str) -> Compiled:
         props = schema.get("properties", {})
@@ -260,7 +256,7 @@ class _Compiler:
         except (TypeError, ValueError) as exc:  # e.g. a property name msgspec cannot represent
             raise self.fail(f"{path}.properties", "properties", f"unusable property name: {exc}") from None
         explain = Fields(types, tuple(required), not extra)
-        return Compiled(struct, _fields_check(checks) if checks else None, explain)
+        return Compiled(struct, fields_check(checks) if checks else None, explain)
 
 
 def _is_number(v: Any) -> bool:
@@ -284,57 +280,3 @@ def _union(types: list[Any]) -> Any:
 
 def _struct_name(path: str) -> str:
     return "Data" + re.sub(r"[^0-9A-Za-z]+", "_", path.replace("properties.", ""))
-
-
-def _all(checks: list[Check]) -> Check:
-    def check(value: Any, path: str, out: list[Failure]) -> None:
-        for c in checks:
-            c(value, path, out)
-
-    return check
-
-
-def _fields_check(checks: dict[str, Check]) -> Check:
-    def check(value: Any, path: str, out: list[Failure]) -> None:
-        if not isinstance(value, dict):
-            return
-        for name, c in checks.items():
-            v = value.get(name)
-            if v is not None:
-                c(v, f"{path}.{name}", out)
-
-    return check
-
-
-def _items_check(item: Check) -> Check:
-    def check(value: Any, path: str, out: list[Failure]) -> None:
-        if isinstance(value, list):
-            for i, v in enumerate(value):
-                item(v, f"{path}[{i}]", out)
-
-    return check
-
-
-def _unique_check(value: Any, path: str, out: list[Failure]) -> None:
-    if isinstance(value, list):
-        seen = {msgspec.json.encode(v, order="sorted") for v in value}
-        if len(seen) != len(value):
-            out.append(Failure(path, "uniqueItems", "Expected `array` of unique items, found duplicates"))
-
-
-def _format_check(fmt: str, regex: re.Pattern[str]) -> Check:
-    def check(value: Any, path: str, out: list[Failure]) -> None:
-        if isinstance(value, str) and not regex.match(value):
-            out.append(Failure(path, "format", f"Expected `str` in format {fmt!r}, got {value!r}"))
-
-    return check
-
-
-def _multiple_check(step: float) -> Check:
-    def check(value: Any, path: str, out: list[Failure]) -> None:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            q = value / step
-            if not math.isclose(q, round(q), rel_tol=0, abs_tol=1e-9):
-                out.append(Failure(path, "multipleOf", f"Expected `number` that's a multiple of {step}"))
-
-    return check

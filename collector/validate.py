@@ -12,8 +12,9 @@ from typing import Any
 
 import msgspec
 
+from collector.checks import Failure
 from collector.contracts import Contract
-from collector.schema import FORMAT_PATTERNS, Failure
+from collector.schema import FORMAT_PATTERNS
 
 _FORMAT_BY_REGEX = {repr(regex): fmt for fmt, regex in FORMAT_PATTERNS.items()}
 _AT = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.S)
