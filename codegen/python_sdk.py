@@ -17,6 +17,7 @@ from string import Template
 
 import click
 
+from codegen import output
 from codegen.model import Line, lines
 from codegen.python_types import GenerationError, generate_module, iter_classes, module_name
 from collector.cliutil import load_or_exit, schemas_option
@@ -92,36 +93,12 @@ def _template(path: str) -> str:
 
 def write(files: dict[str, bytes], out: Path, package: str) -> list[str]:
     """Write the package to `out`, touching only files whose bytes change; return those paths."""
-    changed: list[str] = []
-    for path, content in files.items():
-        target = out / path
-        if not target.is_file() or target.read_bytes() != content:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-            changed.append(path)
-    for path in _strays(files, out, package):
-        (out / path).unlink()
-        changed.append(path)
-    return changed
+    return output.write(files, out, package, IGNORED)
 
 
 def stale(files: dict[str, bytes], out: Path, package: str) -> list[str]:
     """Paths under `out` that differ from a fresh generation, each with why; empty when up to date."""
-    found = []
-    for path, content in files.items():
-        target = out / path
-        if not target.is_file():
-            found.append(f"{path} (missing)")
-        elif target.read_bytes() != content:
-            found.append(f"{path} (differs)")
-    return found + [f"{path} (not generated)" for path in _strays(files, out, package)]
-
-
-def _strays(files: dict[str, bytes], out: Path, package: str) -> list[str]:
-    """Files in the package directory that the generator did not write: it owns that directory."""
-    owned = out / package
-    paths = (p.relative_to(out).as_posix() for p in owned.rglob("*") if p.is_file()) if owned.is_dir() else ()
-    return sorted(p for p in paths if p not in files and not IGNORED.intersection(p.split("/")))
+    return output.stale(files, out, package, IGNORED)
 
 
 def _package_name(ctx: click.Context, param: click.Parameter, value: str) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from codegen import output
 from codegen.model import Line, lines
 from collector.cliutil import load_or_exit, schemas_option
 from collector.contracts import Registry
@@ -234,35 +235,12 @@ def _package_json(package: str) -> str:
 
 def write(files: dict[str, bytes], out: Path) -> list[str]:
     """Write the package to `out`, touching only files whose bytes change; return those paths."""
-    changed: list[str] = []
-    for path, content in files.items():
-        target = out / path
-        if not target.is_file() or target.read_bytes() != content:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-            changed.append(path)
-    for path in _strays(files, out):
-        (out / path).unlink()
-        changed.append(path)
-    return changed
+    return output.write(files, out, OWNED_DIR, IGNORED)
 
 
 def stale(files: dict[str, bytes], out: Path) -> list[str]:
     """Paths under `out` that differ from a fresh generation, each with why; empty when up to date."""
-    found = []
-    for path, content in files.items():
-        target = out / path
-        if not target.is_file():
-            found.append(f"{path} (missing)")
-        elif target.read_bytes() != content:
-            found.append(f"{path} (differs)")
-    return found + [f"{path} (not generated)" for path in _strays(files, out)]
-
-
-def _strays(files: dict[str, bytes], out: Path) -> list[str]:
-    owned = out / OWNED_DIR
-    paths = (p.relative_to(out).as_posix() for p in owned.rglob("*") if p.is_file()) if owned.is_dir() else ()
-    return sorted(p for p in paths if p not in files and not IGNORED.intersection(p.split("/")))
+    return output.stale(files, out, OWNED_DIR, IGNORED)
 
 
 def _package_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
