@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from collector.contracts import Contract, Registry, Version, build_contract, load_registry
@@ -44,3 +51,46 @@ def payment(**overrides: Any) -> dict[str, Any]:
     }  # fmt: skip
     data.update(overrides)
     return data
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"charter serve exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)  # polling a readiness endpoint, not synchronising on time
+    raise TimeoutError(f"{url} not ready in {deadline_s}s")
+
+
+@contextlib.contextmanager
+def charter_serve(cwd: Path, *args: str, log: Path | None = None, **env: str) -> Iterator[str]:
+    """A real `charter serve` subprocess on a free port (flags `args`, CHARTER_* `env`); yields its URL."""
+    port = free_port()
+    environ = {**os.environ, "CHARTER_SCHEMAS": str(SCHEMAS), "CHARTER_PORT": str(port),
+               **{f"CHARTER_{k.upper()}": v for k, v in env.items()}}  # fmt: skip
+    out = log.open("wb") if log is not None else subprocess.DEVNULL
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "collector.cli", "serve", *args], cwd=cwd, env=environ, stdout=out, stderr=out
+        )
+    finally:
+        if log is not None:
+            out.close()  # type: ignore[union-attr]  # the child keeps its own descriptor
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -3,55 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import SCHEMAS, payment
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float = 30) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"charter serve exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)  # polling a readiness endpoint, not synchronising on time
-    raise TimeoutError(f"{url} not ready in {deadline_s}s")
+from tests.conftest import charter_serve, payment
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = free_port()
-    env = {**os.environ, "CHARTER_SCHEMAS": str(SCHEMAS), "CHARTER_PORT": str(port), "CHARTER_LOG_LEVEL": "debug"}
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "collector.cli", "serve"], cwd=tmp_path, env=env, stdout=log, stderr=log
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
+    with charter_serve(tmp_path, log=tmp_path / "serve.log", log_level="debug") as url:
         yield url, tmp_path / "data"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def test_good_event_200_bad_event_207_and_both_land_in_data_dir_as_jsonl(served: tuple[str, Path]) -> None:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from collector.workers import merge
-from tests.conftest import SCHEMAS, payment
-from tests.test_serve import free_port, wait_ready
+from tests.conftest import charter_serve, payment
 
 
 def test_merge_sums_counters_and_buckets_but_not_identical_gauges() -> None:
@@ -34,21 +30,7 @@ def accepted_total(url: str) -> float:
 
 
 def test_two_workers_metrics_add_up_to_what_was_sent(tmp_path: Path) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CHARTER_SCHEMAS": str(SCHEMAS),
-        "CHARTER_PORT": str(port),
-        "CHARTER_SINK": "memory",
-        "CHARTER_WORKERS": "2",
-    }
-    with (tmp_path / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "collector.cli", "serve"], cwd=tmp_path, env=env, stdout=log, stderr=log
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
+    with charter_serve(tmp_path, log=tmp_path / "serve.log", sink="memory", workers="2") as url:
         for i in range(60):  # a new connection each time, so both workers get requests
             with httpx.Client(headers={"Connection": "close"}) as c:
                 r = c.post(
@@ -60,6 +42,3 @@ def test_two_workers_metrics_add_up_to_what_was_sent(tmp_path: Path) -> None:
             time.sleep(0.1)  # polling the metric, not synchronising on time
         assert accepted_total(url) == 60
         assert httpx.get(f"{url}/metrics").text.count("target_info{") == 2  # both workers are in the sum
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import datetime
 import os
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,22 +18,13 @@ from aiokafka import AIOKafkaConsumer
 
 from collector.contracts import Registry
 from tests.codegen.pysdk import NOW, collected, payment, sdk
-from tests.conftest import SCHEMAS
+from tests.conftest import charter_serve
 from tests.integration.conftest import partitions
-from tests.test_serve import free_port, wait_ready
 
 
 def serve(*args: str) -> Iterator[str]:
-    port = free_port()
-    cmd = [sys.executable, "-m", "collector.cli", "serve", "--port", str(port), "--schemas", str(SCHEMAS), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
+    with charter_serve(Path.cwd(), *args) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

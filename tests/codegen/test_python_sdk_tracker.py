@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.codegen.pysdk import SDK_DIR, FakeCollector, Reply, collected, payment, rejecting, sdk
-from tests.test_serve import free_port
+from tests.conftest import free_port
 
 
 def test_503_twice_then_200_is_retried_with_backoff_and_the_collector_keeps_each_event_once() -> None:

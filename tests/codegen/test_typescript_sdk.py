@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -30,8 +29,7 @@ from click.testing import CliRunner
 from codegen.model import lines
 from codegen.typescript_sdk import DEFAULT_PACKAGE, TEMPLATES, events_ts, generate, stale, typescript_command, write
 from collector.contracts import Registry
-from tests.conftest import OWNER, ROOT, SCHEMAS, make_contract
-from tests.test_serve import free_port, wait_ready
+from tests.conftest import OWNER, ROOT, SCHEMAS, charter_serve, make_contract
 
 SDK_DIR = ROOT / "sdks" / "typescript"
 TS_TESTS = ROOT / "tests" / "codegen" / "ts"
@@ -317,18 +315,8 @@ def page_origin(built_sdk: Built, tmp_path_factory: pytest.TempPathFactory) -> I
 @pytest.fixture(scope="module")
 def collector(page_origin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`charter serve --sink memory`, allowing the page's origin (CORS)."""
-    port = free_port()
-    env = {**os.environ, "CHARTER_SCHEMAS": str(SCHEMAS), "CHARTER_PORT": str(port), "CHARTER_SINK": "memory",
-           "CHARTER_CORS_ORIGINS": page_origin}  # fmt: skip
-    cwd = tmp_path_factory.mktemp("collector")
-    proc = subprocess.Popen([sys.executable, "-m", "collector.cli", "serve"], cwd=cwd, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
+    with charter_serve(tmp_path_factory.mktemp("collector"), sink="memory", cors_origins=page_origin) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _memory(url: str, kind: str) -> list[dict[str, Any]]:

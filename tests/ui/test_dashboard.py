@@ -14,7 +14,6 @@ import os
 import select
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -22,8 +21,7 @@ from typing import IO, Any
 import httpx
 import pytest
 
-from tests.conftest import SCHEMAS, payment
-from tests.test_serve import free_port, wait_ready
+from tests.conftest import charter_serve, payment
 
 HERE = Path(__file__).resolve().parent
 ARTIFACTS = HERE / "artifacts"
@@ -63,20 +61,8 @@ def _node_modules() -> None:
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("ui")
-    port = free_port()
-    env = {**os.environ, "CHARTER_SCHEMAS": str(SCHEMAS)}  # CHARTER_KEYS comes from tests/conftest.py
-    with (tmp / "serve.log").open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "collector.cli", "serve", "--sink", "memory", "--port", str(port)],
-            cwd=tmp, env=env, stdout=log, stderr=log,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_ready(url, proc)
+    with charter_serve(tmp, "--sink", "memory", log=tmp / "serve.log") as url:  # CHARTER_KEYS: tests/conftest.py
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def _line(stream: IO[str], timeout_s: float, stderr: Path) -> dict[str, Any]:
