@@ -29,8 +29,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codegen.model import Line
-from collector.schema import FORMAT_PATTERNS
 
+# msgspec checks these in the SDK; the server asserts every format exactly (jsonschema-rs).
+FORMAT_PATTERNS = {"email": r"^[^@\s]+@[^@\s]+$", "uri": r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]*$"}
 DROPPED = frozenset({"$schema", "$id", "$comment", "title", "examples"})
 SITE = ("description", "default", "deprecated")  # what stays with a field when its type moves
 LINE_LENGTH = 120

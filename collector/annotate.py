@@ -15,7 +15,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from collector import __version__
-from collector.checks import Failure
+from collector.validate import Failure
 from collector.errors import ErrorType
 
 _canonical = msgspec.json.Encoder(order="sorted")
@@ -73,10 +73,11 @@ class GoodEnvelope(msgspec.Struct):
     flags: list[str] | UnsetType = UNSET  # rules with on_failure: flag that this event broke
 
 
-class FailureOut(msgspec.Struct):
+class FailureOut(msgspec.Struct, omit_defaults=True):
     path: str
     keyword: str
     message: str
+    schema_path: str = ""  # `#/properties/amount/minimum`: where in the contract the failed keyword is
 
 
 class ErrorInfo(msgspec.Struct, omit_defaults=True):
@@ -97,7 +98,7 @@ class BadEnvelope(msgspec.Struct):
 
 
 def error_info(type: ErrorType, failures: list[Failure], message: str | None = None) -> ErrorInfo:
-    outs = [FailureOut(f.path, f.keyword, f.message) for f in failures]
+    outs = [FailureOut(f.path, f.keyword, f.message, f.schema_path) for f in failures]
     return ErrorInfo(type, type.resolution, outs, message)
 
 

@@ -11,22 +11,27 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Any, Literal
 
 import msgspec
 import yaml
 
-from collector.checks import Check
 from collector.dedupe import DedupeSpec, parse_window
 from collector.privacy import ACTIONS as PII_ACTIONS
 from collector.privacy import PiiField, pii_field
 from collector.rules import Rule, RuleError, RuleSpec, compile_rule
-from collector.schema import Compiled, Fields, SchemaError, compile_schema
+from collector.schema import Compiled, SchemaError, compile_schema
 
-NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
-NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Reverse-DNS namespaces and snake_case names are the convention (`charter check` says so);
+# imported Iglu schemas keep their vendors' and names' spelling (`com.acme/linkClick`).
+NAMESPACE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)+$")
+NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
 VERSION = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
-REFERENCE = re.compile(r"^(?P<namespace>[a-z][a-z0-9.-]*)/(?P<name>[a-z][a-z0-9_]*)/(?P<version>\d+(\.\d+\.\d+)?)$")
+REFERENCE = re.compile(
+    r"^(?P<namespace>[A-Za-z0-9][A-Za-z0-9_.-]*)/(?P<name>[A-Za-z][A-Za-z0-9_-]*)/(?P<version>\d+(\.\d+\.\d+)?)$"
+)
+SHARED_PREFIX = "_"  # schemas/_shared/… holds definition files that contracts `$ref`; they are not contracts
 DEFAULT_DLQ_TOPIC = "events.bad"
 
 
@@ -92,9 +97,7 @@ class Contract:
     file: str
     schema: dict[str, Any]
     meta: ContractMeta
-    type: Any = field(repr=False)
-    check: Check | None = field(repr=False)
-    fields: Fields | None = field(repr=False)
+    compiled: Compiled = field(repr=False)
     pii: tuple[PiiField, ...] = ()
     rules: tuple[Rule, ...] = ()
     # derived once here, read on every event
@@ -128,6 +131,7 @@ class Registry:
             self._line_pii[line] = tuple(dict.fromkeys(self._line_pii.get(line, ()) + c.pii))
             self._by_ref[c.ref] = c
             self._by_ref[f"{c.namespace}/{c.name}/{c.version.major}"] = c  # sorted: newest wins
+        self.has_pii = any(c.pii for c in self.contracts)
 
     def get(self, ref: str) -> Contract | None:
         return self._by_ref.get(ref)
@@ -142,6 +146,11 @@ class Registry:
         if parts is None:
             return ()
         return self._line_pii.get((parts[0], parts[1]), ())
+
+    def knows_line(self, ref: str) -> bool:
+        """Whether some version of the reference's contract line (namespace/name) is loaded."""
+        parts = parse_reference(ref)
+        return parts is not None and (parts[0], parts[1]) in self._line_pii
 
     def __iter__(self) -> Iterator[Contract]:
         return iter(self.contracts)
@@ -164,7 +173,13 @@ def load_registry(root: Path) -> Registry:
     """Load and compile every contract under `root`; raise on the first bad one."""
     if not root.is_dir():
         raise ContractLoadError(f"{root}: schemas directory does not exist (set --schemas DIR)")
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".json", ".yaml", ".yml") and p.is_file())
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.suffix in (".json", ".yaml", ".yml")
+        and p.is_file()
+        and not p.relative_to(root).parts[0].startswith(SHARED_PREFIX)
+    )
     return Registry([load_contract(p, root) for p in files])
 
 
@@ -172,7 +187,10 @@ def load_contract(path: Path, root: Path) -> Contract:
     rel = path.relative_to(root)
     file = str(path)
     if len(rel.parts) != 3:
-        raise ContractLoadError(f"{file}: contracts live at <namespace>/<name>/<version>.json, got {rel}")
+        raise ContractLoadError(
+            f"{file}: contracts live at <namespace>/<name>/<version>.json, got {rel} "
+            f"(shared definitions go under {SHARED_PREFIX}shared/)"
+        )
     namespace, name, stem = rel.parts[0], rel.parts[1], path.stem
     if not NAMESPACE.match(namespace):
         raise ContractLoadError(f"{file}: namespace {namespace!r} must be reverse-DNS, e.g. com.acme.shop")
@@ -182,21 +200,21 @@ def load_contract(path: Path, root: Path) -> Contract:
         version = Version.parse(stem)
     except ValueError as exc:
         raise ContractLoadError(f"{file}: file name: {exc}") from None
-    return build_contract(namespace, name, version, _read(path), file)
+    return build_contract(namespace, name, version, read_document(path), file, root)
 
 
-def build_contract(namespace: str, name: str, version: Version, schema: dict[str, Any], file: str) -> Contract:
+def build_contract(
+    namespace: str, name: str, version: Version, schema: dict[str, Any], file: str, root: Path | None = None
+) -> Contract:
     """Check the metadata, compile the schema and collect PII paths of one contract."""
     meta = _meta(schema, file)
     try:
-        compiled: Compiled = compile_schema(schema, file)
+        compiled = compile_schema(schema, file, root=root, load=read_document)
     except SchemaError as exc:
         raise ContractLoadError(str(exc)) from None
-    pii = tuple(_pii_fields(schema, "$", file, schema))
+    pii = tuple(pii_fields(schema, file, root))
     rules = _rules(meta, schema, file)
-    return Contract(
-        namespace, name, version, file, schema, meta, compiled.type, compiled.check, compiled.fields, pii, rules
-    )
+    return Contract(namespace, name, version, file, schema, meta, compiled, pii, rules)
 
 
 def _check_dedupe(spec: DedupeSpec, schema: dict[str, Any], file: str) -> None:
@@ -220,15 +238,16 @@ def _rules(meta: ContractMeta, schema: dict[str, Any], file: str) -> tuple[Rule,
         raise ContractLoadError(f"{file}: x-contract.rules: {exc}") from None
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_document(path: Path) -> dict[str, Any]:
+    """A contract or shared definition file as plain JSON values (YAML dates become strings)."""
     text = path.read_bytes()
     try:
         doc = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else msgspec.json.decode(text)
     except (msgspec.DecodeError, yaml.YAMLError) as exc:
-        raise ContractLoadError(f"{path}: not valid {path.suffix[1:].upper()}: {exc}") from None
+        raise ContractLoadError(f"{path}: not valid {path.suffix[1:].upper() or 'JSON'}: {exc}") from None
     if not isinstance(doc, dict):
         raise ContractLoadError(f"{path}: a contract must be a JSON Schema object")
-    return doc
+    return msgspec.to_builtins(doc) if path.suffix in (".yaml", ".yml") else doc
 
 
 def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
@@ -247,31 +266,102 @@ def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
     return meta
 
 
-def _pii_fields(schema: Any, path: str, file: str, root: dict[str, Any]) -> Iterator[PiiField]:
-    """Yield every field tagged `x-pii` other than `none`, compiled for `protect` (`$ref`s followed)."""
-    if not isinstance(schema, dict):
-        return
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and "x-pii" not in schema:  # the compiler refuses recursive refs
-        yield from _pii_fields(root.get("$defs", {}).get(ref.removeprefix("#/$defs/")), path, file, root)
-        return
-    action = schema.get("x-pii")
-    if action is not None:
+def pii_fields(schema: dict[str, Any], file: str, root: Path | None = None) -> Iterator[PiiField]:
+    """Every field tagged `x-pii` other than `none`, compiled for `protect`.
+
+    Follows every applicator that can hold a field (`properties`, `items`, `prefixItems`,
+    `allOf`/`anyOf`/`oneOf`, `if`/`then`/`else`, `dependentSchemas`, `$ref` into the document,
+    a shared file or another contract); a tag under `additionalProperties` or
+    `patternProperties` protects every value of that object (`{*}`).
+    """
+    seen: set[PiiField] = set()
+    for f in _PiiWalk(file, root).walk(schema, "$", schema, Path(file), ()):
+        if f not in seen:
+            seen.add(f)
+            yield f
+
+
+_SAME_PATH = ("allOf", "anyOf", "oneOf")
+_SAME_PATH_ONE = ("if", "then", "else")
+_EVERY_ITEM = ("items", "additionalItems", "unevaluatedItems", "contains")
+_EVERY_VALUE = ("additionalProperties", "unevaluatedProperties")
+
+
+class _PiiWalk:
+    def __init__(self, file: str, root: Path | None) -> None:
+        self.file, self.root = file, root
+
+    def walk(self, node: Any, path: str, doc: Any, where: Path, stack: tuple[str, ...]) -> Iterator[PiiField]:
+        if not isinstance(node, dict):
+            return
+        tag = self._tag(node, path)
+        if tag is not None:
+            yield tag
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            yield from self._follow(ref, path, doc, where, stack)
+        for name, sub in _dict(node.get("properties")).items():
+            yield from self.walk(sub, f"{path}.{name}", doc, where, stack)
+        for kw in _SAME_PATH:
+            for sub in node.get(kw) or []:
+                yield from self.walk(sub, path, doc, where, stack)
+        for kw in _SAME_PATH_ONE:
+            yield from self.walk(node.get(kw), path, doc, where, stack)
+        for sub in _dict(node.get("dependentSchemas")).values():
+            yield from self.walk(sub, path, doc, where, stack)
+        items = [node.get(kw) for kw in _EVERY_ITEM] + list(node.get("prefixItems") or [])
+        if isinstance(node.get("items"), list):  # draft 4-7 tuple form
+            items += node["items"]
+        for sub in items:
+            yield from self.walk(sub, f"{path}[*]", doc, where, stack)
+        values = [node.get(kw) for kw in _EVERY_VALUE] + list(_dict(node.get("patternProperties")).values())
+        for sub in values:
+            yield from self.walk(sub, f"{path}{{*}}", doc, where, stack)
+
+    def _tag(self, node: dict[str, Any], path: str) -> PiiField | None:
+        action = node.get("x-pii")
+        if action is None:
+            return None
         if action not in PII_ACTIONS:
             raise ContractLoadError(
-                f"{file}: {path}: `x-pii` {action!r} is unknown; use one of {', '.join(PII_ACTIONS)}"
+                f"{self.file}: {path}: `x-pii` {action!r} is unknown; use one of {', '.join(PII_ACTIONS)}"
             )
-        mode = schema.get("x-pii-encryption", "deterministic")
+        mode = node.get("x-pii-encryption", "deterministic")
         if mode not in ("deterministic", "randomized"):
-            raise ContractLoadError(f"{file}: {path}: `x-pii-encryption` must be deterministic or randomized")
+            raise ContractLoadError(f"{self.file}: {path}: `x-pii-encryption` must be deterministic or randomized")
         if action == "encrypt" and mode == "randomized":
             action = "encrypt-randomized"
-        if action != "none":
-            yield pii_field(path, action)
-    for name, sub in schema.get("properties", {}).items():
-        yield from _pii_fields(sub, f"{path}.{name}", file, root)
-    if "items" in schema:
-        yield from _pii_fields(schema["items"], f"{path}[*]", file, root)
+        return None if action == "none" else pii_field(path, action)
+
+    def _follow(self, ref: str, path: str, doc: Any, where: Path, stack: tuple[str, ...]) -> Iterator[PiiField]:
+        file_part, _, pointer = ref.partition("#")
+        if file_part:
+            target = (where.parent / file_part).resolve()
+            if self.root is None or not target.is_relative_to(self.root.resolve()) or not target.is_file():
+                return  # the compiler has already refused what it cannot resolve
+            doc, where = read_document(target), target
+        key = f"{where}#{pointer}"
+        if key in stack:  # a recursive schema: its fields are already being walked
+            return
+        node = _resolve_pointer(doc, pointer)
+        yield from self.walk(node, path, doc, where, (*stack, key))
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _resolve_pointer(doc: Any, pointer: str) -> Any:
+    node = doc
+    for part in [p for p in pointer.split("/") if p]:
+        part = unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
 
 
 def parse_reference(ref: str) -> tuple[str, str, str] | None:

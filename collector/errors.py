@@ -15,6 +15,7 @@ class ErrorType(StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
     RULE_VIOLATION = "rule_violation"
     DUPLICATE = "duplicate"
+    INTERNAL_ERROR = "internal_error"
 
     @property
     def resolution(self) -> str:
@@ -53,5 +54,9 @@ RESOLUTIONS: dict[ErrorType, str] = {
     ErrorType.DUPLICATE: (
         "An event with the same dedupe key was accepted within the contract's window; nothing to "
         "fix if this was a retry. Otherwise make the key fields differ."
+    ),
+    ErrorType.INTERNAL_ERROR: (
+        "Charter could not process this event (a bug or a value it cannot handle); the event is kept "
+        "here and the collector log has the cause. Report it to the collector's operators."
     ),
 }

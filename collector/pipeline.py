@@ -8,7 +8,9 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -26,7 +28,6 @@ from collector.annotate import (
     fingerprint,
     uuid7,
 )
-from collector.checks import Failure
 from collector.contracts import Contract, Registry, parse_reference
 from collector.decode import BodyError
 from collector.dedupe import Deduper, Window, dedupe_key
@@ -35,9 +36,13 @@ from collector.privacy import PiiField, Privacy
 from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
 from collector.telemetry import Tally
-from collector.validate import failure_from, validate
+from collector.schema import compile_schema
+from collector.validate import Failure, validate
 
+log = logging.getLogger("charter")
 RAW_EXCERPT = 64 * 1024  # how much of an unusable body a bad record keeps
+SEALED_LIMIT = 512 * 1024  # how much of an unmappable event is kept, encrypted (records must fit the broker)
+_ENVELOPE_KEYS = frozenset({"schema", "data", "id", "sent_at"})
 
 
 class Event(msgspec.Struct, forbid_unknown_fields=True):
@@ -48,8 +53,16 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _event_decoder = msgspec.json.Decoder(Event)
+_any_decoder = msgspec.json.Decoder()
 REDACT_ONLY = Privacy()  # no keys: hashed and encrypted fields are redacted, never left clear
-_event_schema: dict[str, Any] = {}
+# The event envelope as a JSON Schema: explains, field by field, why an event did not decode.
+_ENVELOPE = compile_schema(
+    {"type": "object", "required": ["schema", "data"], "additionalProperties": False,
+     "properties": {"schema": {"type": "string"}, "data": True,
+                    "id": {"type": "string", "minLength": 1, "maxLength": 128},
+                    "sent_at": {"type": "string", "format": "date-time"}}},
+    "<event envelope>",
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +103,35 @@ def process(items: list[bytes], registry: Registry, ctx: Context) -> Outcome:
 
 
 def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome) -> None:
+    reserved = len(out.reserved)
+    try:
+        _check(index, item, registry, ctx, out)
+    except Exception as exc:  # a bug or a value nothing expected: this event's bad record, never a 500
+        # the message may quote event data; the type and the frames say where without it
+        where = "".join(traceback.format_tb(exc.__traceback__)[-3:])
+        log.error("internal error on event %d: %s\n%s", index, type(exc).__name__, where)
+        for window, key in out.reserved[reserved:]:
+            window.release(key)
+        del out.reserved[reserved:]
+        failure = Failure("$", "internal", f"Charter failed on this event ({type(exc).__name__}); it is kept here")
+        payload = _sealed(item, registry, ctx)
+        _reject(out, index, None, ErrorType.INTERNAL_ERROR, [failure], None, payload, ctx, registry)
+
+
+def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome) -> None:
     try:
         event = _event_decoder.decode(item)
-    except msgspec.ValidationError as exc:
-        failure = failure_from(str(exc), _event_schema)
-        schema, event_id, payload = _as_received(item, registry, ctx)
-        _reject(out, index, event_id, ErrorType.MALFORMED_EVENT, [failure], schema, payload, ctx, registry)
+    except msgspec.ValidationError:
+        obj = _any_decoder.decode(item)  # the item is valid JSON: only its shape was wrong
+        failures = validate(_ENVELOPE, obj) or [Failure("$", "type", "not a valid event envelope")]
+        schema, event_id = _claimed(obj)
+        payload = _mapped(obj, item, registry, ctx)
+        _reject(out, index, event_id, ErrorType.MALFORMED_EVENT, failures, schema, payload, ctx, registry)
         return
     except (msgspec.DecodeError, RecursionError) as exc:
         msg = "JSON nesting is too deep" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
         failure = Failure("$", "json", msg)
-        _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, item.decode(), ctx, registry)
+        _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, _sealed(item, registry, ctx), ctx, registry)
         return
     contract = registry.get(event.schema)
     if contract is None:
@@ -109,20 +140,20 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
         else:
             kind, message = ErrorType.INVALID_SCHEMA_REF, f"{event.schema!r} is not <namespace>/<name>/<version>"
         failure = Failure("$.schema", "schema", message)
-        payload = _protected(item, registry.pii_for(event.schema), ctx)
+        payload = _mapped(_any_decoder.decode(item), item, registry, ctx)
         _reject(out, index, event.id, kind, [failure], event.schema, payload, ctx, registry)
         return
-    failures = validate(contract, event.data)
+    failures = validate(contract.compiled, event.data)
     if failures:
-        payload = _protected(item, contract.pii, ctx)
+        payload = _protected(item, contract.pii, ctx, registry)
         _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry)
         return
     flags: list[str] = []
     if contract.rules:
-        broken = evaluate(contract.rules, event.data, contract.ref, _rfc3339(event.sent_at))
+        broken = evaluate(contract.rules, event.data, contract.ref, _rfc3339(event.sent_at), bool(contract.pii))
         if any(b.rule.on_failure == "dlq" for b in broken):
             failures = [Failure(b.rule.path, "rule", f"{b.rule.name}: {b.reason}") for b in broken]
-            payload = _protected(item, contract.pii, ctx)
+            payload = _protected(item, contract.pii, ctx, registry)
             _reject(out, index, event.id, ErrorType.RULE_VIOLATION, failures, event.schema, payload, ctx, registry)
             return
         flags = [b.rule.name for b in broken]
@@ -151,7 +182,7 @@ def _duplicate(
         return False
     by = spec.by if isinstance(spec.by, str) else ", ".join(spec.by)
     failure = Failure("$", "dedupe", f"duplicate (by {by}) of an event accepted within {spec.window}")
-    payload = _protected(item, contract.pii, ctx)
+    payload = _protected(item, contract.pii, ctx, registry)
     _reject(out, index, event.id, ErrorType.DUPLICATE, [failure], event.schema, payload, ctx, registry, spec.topic)
     return True
 
@@ -197,13 +228,16 @@ def _reject(
 
 
 def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry | None = None) -> Record:
-    """The bad record for a body that could not be split into events: keeps its raw text."""
-    text = body[:RAW_EXCERPT].decode("utf-8", "backslashreplace")
-    truncated = len(body) > RAW_EXCERPT
-    info: ErrorInfo = error_info(
-        error.type, [], error.message + (f" (payload truncated to {RAW_EXCERPT} bytes)" if truncated else "")
-    )
-    env = BadEnvelope(uuid7(), ctx.collected_at, None, info, text, ctx.source, COLLECTOR)
+    """The bad record for a body that could not be split into events: its text, or (when any
+    contract has PII fields) the body protected as a whole."""
+    if registry is not None and registry.has_pii:
+        payload: Any = ctx.privacy.seal(body, RAW_EXCERPT)
+        message = error.message
+    else:
+        payload = body[:RAW_EXCERPT].decode("utf-8", "backslashreplace")
+        cut = len(body) > RAW_EXCERPT
+        message = error.message + (f" (payload truncated to {RAW_EXCERPT} bytes)" if cut else "")
+    env = BadEnvelope(uuid7(), ctx.collected_at, None, error_info(error.type, [], message), payload, ctx.source, COLLECTOR)
     return bad_record(env, registry)
 
 
@@ -212,22 +246,45 @@ def _excerpt(payload: Any, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
-def _as_received(item: bytes, registry: Registry, ctx: Context) -> tuple[str | None, str | None, Any]:
-    """The schema and id a malformed event claimed, and its payload with any PII protected."""
-    obj = msgspec.json.decode(item)  # the item is valid JSON: only its shape was wrong
+def _claimed(obj: Any) -> tuple[str | None, str | None]:
+    """The schema and id a malformed event claimed, if it names them usably."""
     if not isinstance(obj, dict):
-        return None, None, msgspec.Raw(item)
+        return None, None
     schema, event_id = obj.get("schema"), obj.get("id")
-    schema = schema if isinstance(schema, str) else None
+    schema = schema if isinstance(schema, str) and len(schema) <= 256 else None
     event_id = event_id if isinstance(event_id, str) and 0 < len(event_id) <= 128 else None
-    return schema, event_id, _protected(item, registry.pii_for(schema) if schema else (), ctx, obj)
+    return schema, event_id
 
 
-def _protected(item: bytes, pii: tuple[PiiField, ...], ctx: Context, obj: Any = None) -> Any:
-    """The event as received, except that fields its contract protects are protected here too."""
+def _mapped(obj: Any, item: bytes, registry: Registry, ctx: Context) -> Any:
+    """A rejected event with its contract line's PII fields protected; when it cannot be mapped
+    to one contract line's fields (an odd shape, extra keys, an unknown line) and any contract
+    has PII fields, the event is sealed as a whole."""
+    if not registry.has_pii:
+        return msgspec.Raw(item)
+    schema = obj.get("schema") if isinstance(obj, dict) else None
+    if not (isinstance(schema, str) and registry.knows_line(schema) and set(obj) <= _ENVELOPE_KEYS):
+        return _sealed(item, registry, ctx)
+    pii = registry.pii_for(schema)
     if not pii:
         return msgspec.Raw(item)
-    obj = msgspec.json.decode(item) if obj is None else obj
-    if isinstance(obj, dict) and "data" in obj:
+    if "data" in obj and not isinstance(obj["data"], dict):
+        return _sealed(item, registry, ctx)
+    if "data" in obj:
         obj["data"] = ctx.privacy.protect(obj["data"], pii)
+    return obj
+
+
+def _sealed(item: bytes, registry: Registry, ctx: Context) -> Any:
+    return ctx.privacy.seal(item, SEALED_LIMIT) if registry.has_pii else item.decode("utf-8", "backslashreplace")
+
+
+def _protected(item: bytes, pii: tuple[PiiField, ...], ctx: Context, registry: Registry) -> Any:
+    """A decoded event of a known contract, with the fields its contract protects protected."""
+    if not pii:
+        return msgspec.Raw(item)
+    obj = _any_decoder.decode(item)
+    if not isinstance(obj.get("data"), dict):
+        return _sealed(item, registry, ctx)
+    obj["data"] = ctx.privacy.protect(obj["data"], pii)
     return obj

@@ -29,18 +29,18 @@ from collector.keys import KeyRing
 REDACTED = "[redacted]"
 ACTIONS = ("none", "redact", "hash", "encrypt")
 ENCRYPTED_PREFIX = "enc:"
-_STEP = re.compile(r"\.([^.\[]+)|\[\*\]")
+_STEP = re.compile(r"\.([^.\[{]+)|(\[\*\])|(\{\*\})")
 _json = msgspec.json.Encoder()
 
 
 class PiiField(NamedTuple):
-    path: str  # `$.card.number`, `$.items[*].email`
+    path: str  # `$.card.number`, `$.items[*].email`, `$.attributes{*}` (every value of an object)
     action: str  # redact | hash | encrypt | encrypt-randomized
     steps: tuple[str, ...]
 
 
 def pii_field(path: str, action: str) -> PiiField:
-    return PiiField(path, action, tuple(m[1] or "*" for m in _STEP.finditer(path)))
+    return PiiField(path, action, tuple(m[1] or ("*" if m[2] else "{*}") for m in _STEP.finditer(path)))
 
 
 class MissingKey(Exception):
@@ -76,6 +76,20 @@ class Privacy:
             # a field whose key is missing is redacted: protection never silently degrades to clear text
             _apply(data, f.steps, 0, self._transforms.get(f.action, _redact_value))
         return data
+
+    def seal(self, raw: bytes, limit: int) -> dict[str, Any]:
+        """A payload that cannot be mapped to one contract's fields, protected as a whole: its size,
+        a (keyed, when a secret is set) digest, and with an encryption key the text itself,
+        encrypted (at most `limit` bytes of it), for `charter decrypt`."""
+        keyed = self.keys.hash_secret is not None
+        digest = hmac.new(self.keys.hash_secret, raw, hashlib.sha256) if keyed else hashlib.sha256(raw)  # type: ignore[arg-type]
+        out: dict[str, Any] = {"protected": "whole", "bytes": len(raw), "hmac_sha256" if keyed else "sha256": digest.hexdigest()}
+        if self.keys.can_encrypt:
+            text = raw[:limit].decode("utf-8", "backslashreplace")
+            out["text"] = self._encrypt_gcm(text)
+            if len(raw) > limit:
+                out["truncated_to"] = limit
+        return out
 
     def _hash(self, value: Any) -> str:
         assert self.keys.hash_secret is not None
@@ -118,6 +132,14 @@ def _redact_value(value: Any) -> str:
 
 def _apply(node: Any, steps: tuple[str, ...], i: int, transform: Callable[[Any], Any]) -> None:
     step, last = steps[i], i == len(steps) - 1
+    if step == "{*}":
+        if isinstance(node, dict):
+            for key, child in node.items():
+                if last:
+                    node[key] = transform(child) if child is not None else None
+                else:
+                    _apply(child, steps, i + 1, transform)
+        return
     if step == "*":
         if isinstance(node, list):
             for j, child in enumerate(node):

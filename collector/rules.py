@@ -69,8 +69,9 @@ def compile_rule(spec: RuleSpec, schema: dict[str, Any]) -> Rule:
     return Rule(spec.name, spec.expr, spec.message or f"rule {spec.name} failed", spec.on_failure, path, program)
 
 
-def evaluate(rules: tuple[Rule, ...], data: Any, schema: str, sent_at: str | None) -> list[Broken]:
-    """Every rule the event breaks (empty when all hold)."""
+def evaluate(rules: tuple[Rule, ...], data: Any, schema: str, sent_at: str | None, quiet: bool = False) -> list[Broken]:
+    """Every rule the event breaks (empty when all hold). A reason never echoes a value the rule
+    returned; `quiet` (a contract with PII fields) also withholds CEL's error text, which can."""
     activation = _ENV.Activation({"data": data, "schema": schema, "sent_at": sent_at})
     broken: list[Broken] = []
     for rule in rules:
@@ -79,11 +80,12 @@ def evaluate(rules: tuple[Rule, ...], data: Any, schema: str, sent_at: str | Non
         if kind == _T.BOOL and value.value() is True:
             continue
         if kind == _T.ERROR:
-            reason = f"{rule.message} (evaluation error: {_clean(str(value.value()))})"
+            detail = "details withheld: the contract has PII fields" if quiet else _clean(str(value.value()))
+            reason = f"{rule.message} (evaluation error: {detail})"
         elif kind == _T.BOOL:
             reason = rule.message
         else:
-            reason = f"{rule.message} (the rule returned {value.value()!r}, not a bool)"
+            reason = f"{rule.message} (the rule returned a {kind}, not a bool)"
         broken.append(Broken(rule, reason))
     return broken
 

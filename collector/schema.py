@@ -1,48 +1,65 @@
-"""Compile a contract's JSON Schema into a msgspec type plus the few checks msgspec lacks.
+"""Compile a contract's JSON Schema into a spec-complete validator (jsonschema-rs).
 
-The compiled type is what the hot path validates against (`msgspec.convert`); the extra
-checks (`format: email|uri`, `uniqueItems`, fractional `multipleOf`) run only for
-contracts that use them. Any keyword outside `SUPPORTED` is refused here, with the file,
-the JSON path and the keyword, because a validator that silently skips a rule is a lie.
+Validation is exactly JSON Schema's: draft 2020-12 unless `$schema` names 2019-09, 7, 6 or 4;
+every keyword of those drafts; unknown keywords are annotations; the formats in `FORMATS` are
+assertions; `pattern` is ECMA-262. References resolve inside the contract, to shared files in
+the schemas tree (`_shared/…`) and to other contracts by relative path. Nothing is fetched over
+the network: a remote `$ref` is refused here, at load, naming the file, the path and the reason.
 """
 
 from __future__ import annotations
 
-import datetime
-import keyword
-import re
-import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
-import msgspec
-from msgspec import UNSET, Meta, UnsetType
+import jsonschema_rs
 
-from collector.checks import (
-    Check,
-    all_of,
-    fields_check,
-    format_check,
-    items_check,
-    multiple_check,
-    unique_check,
-)
-
-# Keywords Charter enforces. Anything else (except annotations and `x-` extensions) is refused.
-SUPPORTED = (
-    "type", "properties", "required", "additionalProperties", "enum", "const",
-    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf",
-    "minLength", "maxLength", "pattern", "format", "items", "minItems", "maxItems",
-    "uniqueItems", "$ref", "$defs",
+# `$schema` values Charter knows, by the draft they select (trailing `#` and http/https ignored).
+DRAFTS: dict[str, int] = {
+    "json-schema.org/draft/2020-12/schema": jsonschema_rs.Draft202012,
+    "json-schema.org/draft/2019-09/schema": jsonschema_rs.Draft201909,
+    "json-schema.org/draft-07/schema": jsonschema_rs.Draft7,
+    "json-schema.org/draft-06/schema": jsonschema_rs.Draft6,
+    "json-schema.org/draft-04/schema": jsonschema_rs.Draft4,
+}
+DRAFT_NAMES = {
+    jsonschema_rs.Draft202012: "2020-12",
+    jsonschema_rs.Draft201909: "2019-09",
+    jsonschema_rs.Draft7: "7",
+    jsonschema_rs.Draft6: "6",
+    jsonschema_rs.Draft4: "4",
+}
+# Formats Charter asserts (the spec lets an implementation assert them; a contract that names
+# one means it). Others (e.g. `iri`, `json-pointer`) are asserted too where jsonschema-rs knows
+# them; unknown format names are annotations.
+FORMATS = (
+    "date-time", "date", "time", "duration", "email", "idn-email", "hostname", "idn-hostname",
+    "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uuid", "regex",
+    "json-pointer", "relative-json-pointer", "uri-template",
 )  # fmt: skip
 ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$comment", "title", "description", "examples", "default",
-     "deprecated", "readOnly", "writeOnly"}
+    {"$schema", "$id", "id", "$comment", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$vocabulary",
+     "title", "description", "examples", "default", "deprecated", "readOnly", "writeOnly",
+     "contentEncoding", "contentMediaType", "contentSchema", "$defs", "definitions"}
 )  # fmt: skip
-FORMATS = ("date-time", "date", "uuid", "email", "uri")
+ASSERTIONS = frozenset(
+    {"type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum",
+     "maxLength", "minLength", "pattern", "format", "maxItems", "minItems", "uniqueItems", "maxContains",
+     "minContains", "maxProperties", "minProperties", "required", "dependentRequired", "dependencies",
+     "$ref", "$dynamicRef", "$recursiveRef", "allOf", "anyOf", "oneOf", "not", "if", "then", "else",
+     "dependentSchemas", "prefixItems", "items", "additionalItems", "contains", "properties",
+     "patternProperties", "additionalProperties", "propertyNames", "unevaluatedItems",
+     "unevaluatedProperties"}
+)  # fmt: skip
+KEYWORDS = ANNOTATIONS | ASSERTIONS  # every keyword of drafts 4, 6, 7, 2019-09 and 2020-12
+_REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+# A pathological pattern stops at this many backtracking steps and fails the event, not the process.
+_PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000)
 
-_JSON_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
-FORMAT_PATTERNS = {"email": r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "uri": r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$"}
+Loader = Callable[[Path], Any]
 
 
 class SchemaError(Exception):
@@ -54,229 +71,100 @@ class SchemaError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class Fields:
-    """The root object's fields one by one, to explain every failing field on the slow path."""
-
-    types: dict[str, Any]
-    required: tuple[str, ...]
-    closed: bool
-
-
-@dataclass(frozen=True, slots=True)
 class Compiled:
-    type: Any
-    check: Check | None
-    fields: Fields | None = None
+    validator: jsonschema_rs.Validator
+    draft: int
+
+    @property
+    def draft_name(self) -> str:
+        return DRAFT_NAMES[self.draft]
 
 
-def compile_schema(schema: dict[str, Any], file: str) -> Compiled:
-    """Compile the root schema of a contract (the schema of its `data`)."""
-    return _Compiler(schema, file).node(schema, "$")
+def draft_of(schema: Any, file: str) -> int:
+    """The draft a schema's `$schema` selects (2020-12 when absent); refuse any other `$schema`."""
+    uri = schema.get("$schema") if isinstance(schema, dict) else None
+    if uri is None:
+        return jsonschema_rs.Draft202012
+    key = uri.split("://", 1)[-1].rstrip("#") if isinstance(uri, str) else None
+    if key not in DRAFTS:
+        known = ", ".join(f"https://{k}" for k in DRAFTS)
+        raise SchemaError(file, "$.$schema", "$schema", f"{uri!r} is not a JSON Schema draft Charter knows; use {known}")
+    return DRAFTS[key]
 
 
-class _Compiler:
-    def __init__(self, root: dict[str, Any], file: str) -> None:
-        self.root, self.file = root, file
-        self.refs: dict[str, Compiled] = {}
-        self.resolving: set[str] = set()
-
-    def fail(self, path: str, kw: str, message: str) -> SchemaError:
-        return SchemaError(self.file, path, kw, message)
-
-    def node(self, schema: Any, path: str) -> Compiled:
-        if schema is True or schema == {}:
-            return Compiled(Any, None)
-        if not isinstance(schema, dict):
-            raise self.fail(path, "schema", "must be an object (or `true`)")
-        self._refuse_unknown(schema, path)
-        if "$ref" in schema:
-            return self._ref(schema, path)
-        if "const" in schema:
-            return Compiled(self._literal([schema["const"]], path, "const"), None)
-        if "enum" in schema:
-            return Compiled(self._literal(schema["enum"], path, "enum"), None)
-        types = self._types(schema, path)
-        if not types:
-            return Compiled(Any, None)
-        nullable = "null" in types
-        kinds = [t for t in types if t != "null"]
-        if "integer" in kinds and "number" in kinds:
-            kinds.remove("integer")
-        if sum(k in ("object", "array") for k in kinds) and len(kinds) > 1:
-            raise self.fail(path, "type", "a union of object/array with other types is not supported")
-        parts = [self._typed(kind, schema, path) for kind in kinds]
-        t = _union([p.type for p in parts] + ([None] if nullable else []))
-        checks = [p.check for p in parts if p.check is not None]
-        check = checks[0] if len(checks) == 1 else all_of(checks) if checks else None
-        return Compiled(t, check, parts[0].fields if len(parts) == 1 else None)
-
-    def _refuse_unknown(self, schema: dict[str, Any], path: str) -> None:
-        for kw in schema:
-            if kw in SUPPORTED or kw in ANNOTATIONS or kw.startswith("x-"):
-                continue
-            raise self.fail(
-                f"{path}.{kw}", kw,
-                f"keyword is not supported by Charter; supported: {', '.join(SUPPORTED)}",
-            )  # fmt: skip
-
-    def _types(self, schema: dict[str, Any], path: str) -> list[str]:
-        raw = schema.get("type")
-        if raw is None:
-            if "properties" in schema:
-                return ["object"]
-            if "items" in schema:
-                return ["array"]
-            return []
-        types = [raw] if isinstance(raw, str) else raw
-        if not isinstance(types, list) or not all(t in _JSON_TYPES for t in types):
-            raise self.fail(f"{path}.type", "type", f"unknown type {raw!r}; use {sorted(_JSON_TYPES)}")
-        return list(dict.fromkeys(types))
-
-    def _ref(self, schema: dict[str, Any], path: str) -> Compiled:
-        ref = schema["$ref"]
-        if not isinstance(ref, str) or not ref.startswith("#/$defs/"):
-            raise self.fail(
-                f"{path}.$ref", "$ref", f"only local `#/$defs/<name>` references are supported, got {ref!r}"
-            )
-        if {k for k in schema if not k.startswith("x-")} - ANNOTATIONS - {"$ref"}:
-            raise self.fail(f"{path}.$ref", "$ref", "`$ref` must not be combined with other keywords")
-        name = ref.removeprefix("#/$defs/")
-        if name in self.refs:
-            return self.refs[name]
-        if name in self.resolving:
-            raise self.fail(f"{path}.$ref", "$ref", f"recursive reference {ref!r} is not supported")
-        target = self.root.get("$defs", {}).get(name)
-        if target is None:
-            raise self.fail(f"{path}.$ref", "$ref", f"{ref!r} does not exist in `$defs`")
-        self.resolving.add(name)
-        self.refs[name] = compiled = self.node(target, f"$.$defs.{name}")
-        self.resolving.discard(name)
-        return compiled
-
-    def _literal(self, values: Any, path: str, kw: str) -> Any:
-        if not isinstance(values, list) or not values:
-            raise self.fail(f"{path}.{kw}", kw, "must be a non-empty list")
-        for v in values:
-            if not (v is None or isinstance(v, str | int)) or isinstance(v, float):
-                raise self.fail(
-                    f"{path}.{kw}", kw, f"only string, integer, boolean and null values are supported, got {v!r}"
-                )
-        return Literal[tuple(values)]
-
-    def _typed(self, kind: str, schema: dict[str, Any], path: str) -> Compiled:
-        if kind == "object":
-            return self._object(schema, path)
-        if kind == "array":
-            return self._array(schema, path)
-        if kind == "string":
-            return self._string(schema, path)
-        if kind in ("integer", "number"):
-            return self._number(kind, schema, path)
-        return Compiled(bool, None)
-
-    def _string(self, schema: dict[str, Any], path: str) -> Compiled:
-        meta = _meta(schema, {"minLength": "min_length", "maxLength": "max_length", "pattern": "pattern"})
-        fmt = schema.get("format")
-        if fmt is None:
-            return Compiled(_annotate(str, meta), None)
-        if fmt not in FORMATS:
-            raise self.fail(
-                f"{path}.format", "format", f"format {fmt!r} is not supported; supported: {', '.join(FORMATS)}"
-            )
-        if fmt == "date-time":
-            return Compiled(Annotated[datetime.datetime, Meta(tz=True)], None)
-        if fmt == "date":
-            return Compiled(datetime.date, None)
-        if fmt == "uuid":
-            return Compiled(uuid.UUID, None)
-        regex = FORMAT_PATTERNS[fmt]
-        if "pattern" not in meta:  # msgspec checks it in C; validate.py names the failure `format`
-            return Compiled(_annotate(str, {**meta, "pattern": regex}), None)
-        return Compiled(_annotate(str, meta), format_check(fmt, re.compile(regex)))
-
-    def _number(self, kind: str, schema: dict[str, Any], path: str) -> Compiled:
-        names = {"minimum": "ge", "maximum": "le", "exclusiveMinimum": "gt", "exclusiveMaximum": "lt"}
-        for kw in names:
-            if kw in schema and not _is_number(schema[kw]):
-                raise self.fail(f"{path}.{kw}", kw, "must be a number")
-        step = schema.get("multipleOf")
-        if step is not None and (not _is_number(step) or step <= 0):
-            raise self.fail(f"{path}.multipleOf", "multipleOf", "must be a number > 0")
-        base: type = int if kind == "integer" else float
-        exact = isinstance(step, int) and (kind == "integer" or step == int(step))
-        if step is not None and exact:
-            names = {**names, "multipleOf": "multiple_of"}
-        t = _annotate(base, _meta(schema, names))
-        return Compiled(t, None if step is None or exact else multiple_check(float(step)))
-
-    def _array(self, schema: dict[str, Any], path: str) -> Compiled:
-        item = self.node(schema.get("items", True), f"{path}.items")
-        meta = _meta(schema, {"minItems": "min_length", "maxItems": "max_length"})
-        checks: list[Check] = []
-        if item.check is not None:
-            checks.append(items_check(item.check))
-        if schema.get("uniqueItems") is True:
-            checks.append(unique_check)
-        return Compiled(_annotate(list[item.type], meta), all_of(checks) if checks else None)  # type: ignore[name-defined]
-
-    def _object(self, schema: dict[str, Any], path: str) -> Compiled:
-        props = schema.get("properties", {})
-        required = schema.get("required", [])
-        extra = schema.get("additionalProperties", True)
-        if extra not in (True, False):
-            raise self.fail(
-                f"{path}.additionalProperties", "additionalProperties", "only `true` or `false` is supported"
-            )
-        if not isinstance(props, dict) or not isinstance(required, list):
-            raise self.fail(path, "properties", "`properties` must be an object and `required` a list")
-        for name in required:
-            if name not in props:
-                raise self.fail(f"{path}.required", "required", f"required field {name!r} is not in `properties`")
-        if not props and extra:
-            return Compiled(dict[str, Any], None)
-        fields: list[tuple[str, Any, Any] | tuple[str, Any]] = []
-        checks: dict[str, Check] = {}
-        rename: dict[str, str] = {}
-        types: dict[str, Any] = {}
-        for i, (name, sub) in enumerate(props.items()):
-            child = self.node(sub, f"{path}.properties.{name}")
-            types[name] = child.type
-            attr = name if name.isidentifier() and not keyword.iskeyword(name) and not name.startswith("_") else f"f{i}"
-            rename[attr] = name
-            if child.check is not None:
-                checks[name] = child.check
-            if name in required:
-                fields.append((attr, child.type))
-            else:
-                fields.append((attr, child.type | UnsetType, UNSET))
-        try:
-            struct = msgspec.defstruct(
-                _struct_name(path), sorted(fields, key=len), rename=rename, forbid_unknown_fields=not extra,
-            )  # fmt: skip
-        except (TypeError, ValueError) as exc:  # e.g. a property name msgspec cannot represent
-            raise self.fail(f"{path}.properties", "properties", f"unusable property name: {exc}") from None
-        explain = Fields(types, tuple(required), not extra)
-        return Compiled(struct, fields_check(checks) if checks else None, explain)
+def compile_schema(schema: Any, file: str, *, root: Path | None = None, load: Loader | None = None) -> Compiled:
+    """Compile a schema (a contract's, or any). `root` is the schemas tree that relative `$ref`s
+    may reach (with `load` reading a file there); without it only in-document references work."""
+    draft = draft_of(schema, file)
+    base = Path(file).resolve().as_uri() if root is not None else None
+    refused: list[str] = []
+    retrieve = _retriever(root, load, refused)
+    try:
+        validator = jsonschema_rs.validator_for(
+            schema, validate_formats=True, retriever=retrieve, base_uri=base, pattern_options=_PATTERNS
+        )
+    except jsonschema_rs.ValidationError as exc:
+        if refused:
+            raise _remote(schema, file, base, refused[0]) from None
+        path = _json_path(exc.instance_path)
+        raise SchemaError(file, path, exc.kind.name, f"not a valid JSON Schema: {exc.message}") from None
+    except (ValueError, TypeError) as exc:  # a pattern that does not compile, an unusable value
+        if refused:
+            raise _remote(schema, file, base, refused[0]) from None
+        raise SchemaError(file, "$", "schema", str(exc)) from None
+    return Compiled(validator, draft)
 
 
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
+def _retriever(root: Path | None, load: Loader | None, refused: list[str]) -> Callable[[str], Any]:
+    def retrieve(uri: str) -> Any:
+        target = _local_file(uri, root)
+        if target is None or load is None:
+            refused.append(uri)
+            raise ValueError(f"{uri} is not a file in the schemas tree")
+        return load(target)
+
+    return retrieve
 
 
-def _meta(schema: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
-    return {arg: schema[kw] for kw, arg in names.items() if kw in schema}
+def _local_file(uri: str, root: Path | None) -> Path | None:
+    parsed = urlparse(uri)
+    if root is None or parsed.scheme != "file":
+        return None
+    path = Path(unquote(parsed.path)).resolve()
+    root = root.resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
 
 
-def _annotate(base: Any, meta: dict[str, Any]) -> Any:
-    return Annotated[base, Meta(**meta)] if meta else base
+def _remote(schema: Any, file: str, base: str | None, uri: str) -> SchemaError:
+    """Name the `$ref` that points outside the schemas tree."""
+    for path, ref in _refs(schema, "$"):
+        target = urldefrag(urljoin(base or "", ref))[0]
+        if target and (target == uri or uri.endswith(ref.split("#", 1)[0])):
+            where, value = path, ref
+            break
+    else:
+        where, value = "$", uri
+    if urlparse(uri).scheme in ("http", "https"):
+        reason = "remote references are refused: Charter never fetches schemas over the network"
+    else:
+        reason = "it names no file inside the schemas directory"
+    fix = "copy the schema into schemas/_shared/ and reference it by relative path"
+    return SchemaError(file, where, "$ref", f"cannot resolve {value!r}: {reason}; {fix}")
 
 
-def _union(types: list[Any]) -> Any:
-    t = types[0]
-    for other in types[1:]:
-        t = t | other
-    return t
+def _refs(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _REF_KEYWORDS and isinstance(value, str):
+                yield f"{path}.{key}", value
+            elif not key.startswith("x-"):
+                yield from _refs(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _refs(value, f"{path}[{i}]")
 
 
-def _struct_name(path: str) -> str:
-    return "Data" + re.sub(r"[^0-9A-Za-z]+", "_", path.replace("properties.", ""))
+def _json_path(parts: list[str | int]) -> str:
+    return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)

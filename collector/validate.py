@@ -1,120 +1,182 @@
-"""Validate an event's `data` against its contract: msgspec types first, then extra checks.
+"""Validate an event's `data` against its contract and explain every failure in JSON terms.
 
-msgspec stops at the first type or constraint error; its message is turned into a
-`Failure` with the JSON path, the JSON Schema keyword and a readable message. The extra
-checks (formats msgspec lacks, `uniqueItems`) report every failure they find.
+The fast path is one `is_valid` call into the compiled validator. Only a rejected event pays
+for the explanation: each failure carries the instance path (`$.items[2].price`), the keyword,
+the schema path and a message built from the error's structured kind — never from the
+validator's own wording, and never echoing the rejected value (it may be a protected field).
+A hostile event cannot produce a megabyte of reasons: failures are capped at `MAX_FAILURES`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+import jsonschema_rs
 import msgspec
 
-from collector.checks import Failure
-from collector.contracts import Contract
-from collector.schema import FORMAT_PATTERNS
+from collector.schema import Compiled
 
-_FORMAT_BY_REGEX = {repr(regex): fmt for fmt, regex in FORMAT_PATTERNS.items()}
-_AT = re.compile(r"^(?P<message>.*?)(?: - at `(?P<path>\$[^`]*)`)?$", re.S)
-_FIELD = re.compile(r"field `(?P<field>[^`]+)`")
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p), kw)
-    for p, kw in (
-        (r"^Object missing required field", "required"),
-        (r"^Object contains unknown field", "additionalProperties"),
-        (r"^Expected `(str|array)` of length >=", "{min}"),
-        (r"^Expected `(str|array)` of length <=", "{max}"),
-        (r"^Expected `\w+` >= ", "minimum"),
-        (r"^Expected `\w+` <= ", "maximum"),
-        (r"^Expected `\w+` > ", "exclusiveMinimum"),
-        (r"^Expected `\w+` < ", "exclusiveMaximum"),
-        (r"multiple of", "multipleOf"),
-        (r"matching regex", "pattern"),
-        (r"^Invalid enum value", "enum"),
-        (r"^Invalid (UUID|RFC3339)|with a timezone component", "format"),
-        (r"^Expected .*, got ", "type"),
-    )
-)
+MAX_FAILURES = 20
+_COUNT_LIMIT = 1000  # stop counting the failures beyond the cap here
+_NAMES_SHOWN = 5
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def validate(contract: Contract, data: Any) -> list[Failure]:
-    """Return the reasons `data` breaks `contract`; an empty list means valid."""
-    try:
-        msgspec.convert(data, contract.type)
-    except msgspec.ValidationError as exc:
-        first = failure_from(str(exc), contract.schema)
-        return _explain(contract, data) or [first]
-    if contract.check is None:
+class Failure(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One reason an event broke its contract, at a JSON path inside `data`."""
+
+    path: str
+    keyword: str
+    message: str
+    schema_path: str = ""
+
+
+def validate(compiled: Compiled, data: Any) -> list[Failure]:
+    """Return the reasons `data` breaks the schema; an empty list means valid."""
+    validator = compiled.validator
+    if validator.is_valid(data):
         return []
     failures: list[Failure] = []
-    contract.check(data, "$", failures)
+    more = 0
+    for error in validator.iter_errors(data):
+        for failure in failures_of(error):
+            if len(failures) < MAX_FAILURES:
+                failures.append(failure)
+            else:
+                more += 1
+        if more >= _COUNT_LIMIT:
+            break
+    if more:
+        count = f"{more}+" if more >= _COUNT_LIMIT else str(more)
+        failures.append(Failure("$", "limit", f"and {count} more failures (only the first {MAX_FAILURES} are listed)"))
     return failures
 
 
-def _explain(contract: Contract, data: Any) -> list[Failure]:
-    """Slow path for a rejected event: check each top-level field on its own to report them all."""
-    fields = contract.fields
-    if fields is None or not isinstance(data, dict):
-        return []
-    failures = [Failure(f"$.{name}", "required", f"Object missing required field `{name}`")
-                for name in fields.required if name not in data]  # fmt: skip
-    for name, value in data.items():
-        t = fields.types.get(name)
-        if t is None:
-            if fields.closed:
-                failures.append(Failure(f"$.{name}", "additionalProperties", f"Object contains unknown field `{name}`"))
-            continue
-        try:
-            msgspec.convert(value, t)
-        except msgspec.ValidationError as exc:
-            failures.append(failure_from(_rebase(str(exc), name), contract.schema))
-    if contract.check is not None:
-        contract.check(data, "$", failures)
-    return failures
+def failures_of(error: jsonschema_rs.ValidationError) -> list[Failure]:
+    """One failure per error; a missing or unexpected property is reported at the property's own path."""
+    kind: Any = error.kind
+    at, where = error.instance_path, _pointer(error.schema_path)
+    if kind.name == "required":
+        name = kind.property
+        return [Failure(json_path([*at, name]), _keyword(error), f"required property {_show(name)} is missing", where)]
+    if kind.name in ("additionalProperties", "unevaluatedProperties"):
+        unevaluated = " (unevaluated)" if kind.name == "unevaluatedProperties" else ""
+        return [Failure(json_path([*at, name]), kind.name, f"property not allowed{unevaluated}", where)
+                for name in kind.unexpected]  # fmt: skip
+    return [failure_of(error)]
 
 
-def _rebase(error: str, name: str) -> str:
-    """A field checked on its own reports paths from `$`; put them under `$.<name>`."""
-    if " - at `$" in error:
-        return error.replace(" - at `$", f" - at `$.{name}", 1)
-    return f"{error} - at `$.{name}`"
+def failure_of(error: jsonschema_rs.ValidationError) -> Failure:
+    keyword = _keyword(error)
+    explain = _MESSAGES.get(error.kind.name, _generic)
+    return Failure(json_path(error.instance_path), keyword, explain(error), _pointer(error.schema_path))
 
 
-def failure_from(error: str, schema: dict[str, Any]) -> Failure:
-    """Turn a msgspec validation message into a Failure with path and keyword."""
-    m = _AT.match(error)
-    assert m is not None  # the pattern matches any string
-    message, path = m["message"], m["path"] or "$"
-    keyword = next((kw for rx, kw in _RULES if rx.search(message)), "type")
-    if keyword in ("required", "additionalProperties"):
-        field = _FIELD.search(message)
-        if field:
-            path = f"{path}.{field['field']}"
-    elif keyword in ("{min}", "{max}"):
-        kind = "Length" if message.startswith("Expected `str`") else "Items"
-        keyword = ("min" if keyword == "{min}" else "max") + kind
-    elif keyword == "enum" and "const" in _node_at(schema, path):
-        keyword = "const"
-    elif keyword == "pattern":
-        fmt = _FORMAT_BY_REGEX.get(message.partition("matching regex ")[2])
-        if fmt is not None:
-            keyword, message = "format", f"Expected `str` in format {fmt!r}"
-    return Failure(path, keyword, message)
+def json_path(parts: list[str | int]) -> str:
+    """`$.items[2].price`; a name that is not an identifier is quoted: `$["first name"]`."""
+    out = ["$"]
+    for p in parts:
+        if isinstance(p, int):
+            out.append(f"[{p}]")
+        elif _IDENTIFIER.match(p):
+            out.append(f".{p}")
+        else:
+            out.append(f"[{msgspec.json.encode(p).decode()}]")
+    return "".join(out)
 
 
-def _node_at(schema: dict[str, Any], path: str) -> dict[str, Any]:
-    """Find the schema node that governs a data path like `$.items[2].sku`."""
-    node: Any = schema
-    for step in re.findall(r"\.([^.\[]+)|\[\d+\]", path):
-        node = _deref(schema, node)
-        node = node.get("properties", {}).get(step, {}) if step else node.get("items", {})
-    node = _deref(schema, node)
-    return node if isinstance(node, dict) else {}
+def json_type(value: Any) -> str:
+    """The JSON Schema type name of a decoded value (`integer`, never `int`)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "integer" if value.is_integer() else "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
 
 
-def _deref(root: dict[str, Any], node: Any) -> Any:
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str):
-        node = root.get("$defs", {}).get(node["$ref"].removeprefix("#/$defs/"), {})
-    return node
+def _keyword(error: jsonschema_rs.ValidationError) -> str:
+    """The keyword as the schema spells it (`minContains`, `dependentRequired`), from the schema path."""
+    for part in reversed(error.schema_path):
+        if isinstance(part, str):
+            return part
+    return error.kind.name
+
+
+def _pointer(parts: list[str | int]) -> str:
+    return "#" + "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def _show(value: Any, limit: int = 120) -> str:
+    """A schema value (never an instance value) for a message, cut short."""
+    text = msgspec.json.encode(value).decode()
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _type(e: jsonschema_rs.ValidationError) -> str:
+    kind: Any = e.kind
+    return f"expected {' or '.join(kind.types)}, got {json_type(e.instance)}"
+
+
+def _alternatives(e: jsonschema_rs.ValidationError, how: str) -> str:
+    kind: Any = e.kind
+    reasons = [f"#{i + 1}: {failure_of(errs[0]).message}" for i, errs in enumerate(kind.context[:3]) if errs]
+    return how + (f" ({'; '.join(reasons)})" if reasons else "")
+
+
+def _generic(e: jsonschema_rs.ValidationError) -> str:
+    return f"does not satisfy `{_keyword(e)}`"
+
+
+def _limit(template: str) -> Callable[[jsonschema_rs.ValidationError], str]:
+    def explain(e: jsonschema_rs.ValidationError) -> str:
+        kind: Any = e.kind
+        return template.format(limit=_show(kind.limit))
+
+    return explain
+
+
+_MESSAGES: dict[str, Callable[[jsonschema_rs.ValidationError], str]] = {
+    "type": _type,
+    "required": lambda e: f"required property {_show(e.kind.property)} is missing",  # type: ignore[attr-defined]
+    "unevaluatedItems": lambda e: f"items not allowed (unevaluated) at {e.kind.unexpected[:_NAMES_SHOWN]}",  # type: ignore[attr-defined]
+    "additionalItems": _limit("expected at most {limit} items"),
+    "enum": lambda e: f"must be one of {_show(e.kind.options)}",  # type: ignore[attr-defined]
+    "const": lambda e: f"must be {_show(e.kind.expected_value)}",  # type: ignore[attr-defined]
+    "minimum": _limit("must be >= {limit}"),
+    "maximum": _limit("must be <= {limit}"),
+    "exclusiveMinimum": _limit("must be > {limit}"),
+    "exclusiveMaximum": _limit("must be < {limit}"),
+    "multipleOf": lambda e: f"must be a multiple of {_show(e.kind.multiple_of)}",  # type: ignore[attr-defined]
+    "minLength": _limit("must be at least {limit} characters long"),
+    "maxLength": _limit("must be at most {limit} characters long"),
+    "minItems": _limit("must have at least {limit} items"),
+    "maxItems": _limit("must have at most {limit} items"),
+    "minProperties": _limit("must have at least {limit} properties"),
+    "maxProperties": _limit("must have at most {limit} properties"),
+    "uniqueItems": lambda e: "items must be unique",
+    "contains": lambda e: f"must contain the required number of items matching `{_keyword(e)}`",
+    "pattern": lambda e: f"must match the pattern {_show(e.kind.pattern)}",  # type: ignore[attr-defined]
+    "format": lambda e: f"must be a valid {e.kind.format}",  # type: ignore[attr-defined]
+    "not": lambda e: "must not match the schema in `not`",
+    "falseSchema": lambda e: (
+        "no property is allowed here but those the schema names"
+        if _keyword(e) == "additionalProperties"
+        else "no value is allowed here (the schema is `false`)"
+    ),
+    "anyOf": lambda e: _alternatives(e, "must match at least one schema in `anyOf`"),
+    "oneOfNotValid": lambda e: _alternatives(e, "must match exactly one schema in `oneOf`, matches none"),
+    "oneOfMultipleValid": lambda e: "must match exactly one schema in `oneOf`, matches more than one",
+    "propertyNames": lambda e: f"property name is invalid: {failure_of(e.kind.error).message}",  # type: ignore[attr-defined]
+    "backtrackLimitExceeded": lambda e: "the pattern is too expensive to evaluate on this value",
+    "regexEngineFailure": lambda e: "the pattern could not be evaluated on this value",
+}

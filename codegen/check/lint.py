@@ -34,7 +34,7 @@ from codegen.check.findings import Finding, Keys, Level
 from codegen.check.modes import MODES
 from collector.contracts import NAME, NAMESPACE, ContractLoadError, load_contract
 from collector.privacy import ACTIONS as PII_ACTIONS
-from collector.schema import ANNOTATIONS, SUPPORTED
+from collector.schema import KEYWORDS
 
 _SEMVER = re.compile(r"(?<![\d.])(\d+\.\d+\.\d+)(?![\d.])")
 _LOADER_PATH = re.compile(r"^(\$[^\s:]*): ")
@@ -149,11 +149,9 @@ def _metadata(doc: Document, body: dict[str, Any]) -> Iterator[Finding]:
 def _node(doc: Document, body: dict[str, Any], node: Node) -> Iterator[Finding]:
     schema = node.schema
     for kw in schema:
-        if kw not in SUPPORTED and kw not in ANNOTATIONS and not kw.startswith("x-"):
-            text = f"`{kw}` is not supported by Charter (a validator that skips a rule is a lie); supported: "
-            yield _finding(
-                doc, "unsupported-keyword", text + ", ".join(SUPPORTED), (*node.keys, kw), f"{node.path}.{kw}"
-            )
+        if kw not in KEYWORDS and not kw.startswith("x-"):
+            text = f"`{kw}` is not a JSON Schema keyword: it is an annotation, and checks nothing"
+            yield _finding(doc, "unknown-keyword", text, (*node.keys, kw), f"{node.path}.{kw}")
     if node.is_field and not _described(schema) and not _described(_target(body, schema)):
         text = f"field `{node.data_path}` has no `description`"
         yield _finding(doc, "missing-field-description", text, node.keys, node.data_path)
