@@ -15,6 +15,7 @@ class ErrorType(StrEnum):
     INVALID_PAYLOAD = "invalid_payload"
     RULE_VIOLATION = "rule_violation"
     DUPLICATE = "duplicate"
+    UNAUTHORIZED = "unauthorized"
     INTERNAL_ERROR = "internal_error"
 
     @property
@@ -54,6 +55,11 @@ RESOLUTIONS: dict[ErrorType, str] = {
     ErrorType.DUPLICATE: (
         "An event with the same dedupe key was accepted within the contract's window; nothing to "
         "fix if this was a retry. Otherwise make the key fields differ."
+    ),
+    ErrorType.UNAUTHORIZED: (
+        "Send a valid write key (Authorization: Bearer <key>, HTTP Basic with the key as user name, "
+        "or ?key=) whose namespaces and contracts cover every event of the request; ask the "
+        "collector's operators for one."
     ),
     ErrorType.INTERNAL_ERROR: (
         "Charter could not process this event (a bug or a value it cannot handle); the event is kept "
