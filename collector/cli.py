@@ -239,6 +239,7 @@ def codegen() -> None:
 def _attach() -> None:
     from codegen.check.command import check_command
     from codegen.exports.command import docs_command, export_group
+    from codegen.imports.command import import_group
     from codegen.python_sdk import python_command
     from codegen.typescript_sdk import typescript_command
     from collector.keys_cli import decrypt, keys
@@ -247,6 +248,7 @@ def _attach() -> None:
     main.add_command(keys)
     main.add_command(decrypt)
     main.add_command(export_group)
+    main.add_command(import_group)
     main.add_command(docs_command)
     codegen.add_command(python_command)
     codegen.add_command(typescript_command)

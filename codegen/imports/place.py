@@ -1,0 +1,96 @@
+"""Write one imported contract, never over a published one, and prove the collector loads it.
+
+A contract file that the loader refuses is removed again, so the schemas directory the
+collector serves from keeps loading; the outcome carries the loader's message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from codegen.imports.convert import remote_refs
+from collector.contracts import ContractLoadError, load_contract
+
+Kind = Literal["imported", "unchanged", "skipped", "conflict", "refused"]
+_SUFFIXES = (".json", ".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a contract goes: `<namespace>/<name>/<MAJOR.MINOR.PATCH>`."""
+
+    namespace: str
+    name: str
+    version: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}/{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one source file. `cause` is a short class the summary counts by."""
+
+    kind: Kind
+    source: str
+    ref: str | None = None
+    reason: str = ""
+    cause: str = ""
+
+
+def render(body: dict[str, Any]) -> str:
+    """The contract file's text: key order kept, 2-space indent, UTF-8, one trailing newline."""
+    return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
+
+
+def place(out: Path, target: Target, body: dict[str, Any], source: str) -> Outcome:
+    """Write `body` as `target` under `out` unless refused or already published; load it back."""
+    refs = list(remote_refs(body))
+    if refs:
+        where = ", ".join(f"{path}: {ref}" for path, ref in refs)
+        reason = f"remote $ref ({where}); Charter never fetches schemas over the network: inline the definition"
+        return Outcome("refused", source, target.ref, reason, "remote-ref")
+    folder = out / target.namespace / target.name
+    existing = next((p for p in (folder / f"{target.version}{s}" for s in _SUFFIXES) if p.is_file()), None)
+    if existing is not None:
+        return _compare(existing, body, target, source)
+    path = folder / f"{target.version}.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(render(body).encode("utf-8"))
+    try:
+        load_contract(path, out)
+    except ContractLoadError as exc:
+        _remove(path, out)
+        return Outcome("refused", source, target.ref, f"Charter refuses it: {exc}", "loader")
+    return Outcome("imported", source, target.ref, str(path))
+
+
+def _compare(existing: Path, body: dict[str, Any], target: Target, source: str) -> Outcome:
+    """Same schema (the `x-contract` block is the owner's to edit) → unchanged; else a conflict."""
+    try:
+        text = existing.read_text(encoding="utf-8")
+        published = yaml.safe_load(text) if existing.suffix != ".json" else json.loads(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        return Outcome("conflict", source, target.ref, f"{existing} exists and cannot be read: {exc}", "conflict")
+    if isinstance(published, dict) and _canonical(published) == _canonical(body):
+        return Outcome("unchanged", source, target.ref, f"{existing} already holds this schema", "unchanged")
+    reason = f"{existing} exists with a different schema; a published version is immutable: publish a new version"
+    return Outcome("conflict", source, target.ref, reason, "conflict")
+
+
+def _canonical(body: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in body.items() if k != "x-contract"}, sort_keys=True, ensure_ascii=False)
+
+
+def _remove(path: Path, out: Path) -> None:
+    """Remove a refused file and the folders this import made for it, if they are now empty."""
+    path.unlink()
+    for folder in (path.parent, path.parent.parent):
+        if folder != out and not any(folder.iterdir()):
+            folder.rmdir()
