@@ -65,10 +65,12 @@ def test_iglu_import_refuses_remote_refs_and_self_mismatches_and_exits_1(tmp_pat
     out = tmp_path / "schemas"
     result = import_iglu(out)
     assert result.exit_code == 1
+    refusal = next(line for line in result.stderr.splitlines() if "com.acme/remote_ref/1.0.0" in line)
+    assert refusal.startswith("refused   com.acme/remote_ref/1.0.0: Charter refuses it: ")
+    assert "$.properties.inner" in refusal
     assert (
-        "refused   com.acme/remote_ref/1.0.0: remote $ref ($.properties.inner: "
-        "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/instance-iglu-only/jsonschema/1-0-0#)"
-    ) in result.stderr
+        "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/instance-iglu-only/jsonschema/1-0-0#" in refusal
+    )
     assert (
         "refused   com.acme/mismatch/1.0.0: `self` says iglu:com.acme/mismatch/jsonschema/1-0-1 "
         "but the path says iglu:com.acme/mismatch/jsonschema/1-0-0"

@@ -84,7 +84,7 @@ def self_mismatch(body: dict[str, Any], key: IgluKey) -> str | None:
 
 
 def remote_refs(node: Any, path: str = "$") -> Iterator[tuple[str, str]]:
-    """Every http(s) `$ref` as (schema path, reference): Charter never fetches schemas at runtime."""
+    """Every http(s) `$ref` as (schema path, reference), to say why the loader refused a contract."""
     if isinstance(node, list):
         for i, item in enumerate(node):
             yield from remote_refs(item, f"{path}[{i}]")

@@ -1,7 +1,8 @@
 """Write one imported contract, never over a published one, and prove the collector loads it.
 
-A contract file that the loader refuses is removed again, so the schemas directory the
-collector serves from keeps loading; the outcome carries the loader's message.
+The collector's loader is the judge: a contract file it refuses (a remote `$ref`, a keyword
+misused for the declared draft, a bad `x-contract`) is removed again, so the schemas
+directory the collector serves from keeps loading; the outcome carries the loader's message.
 """
 
 from __future__ import annotations
@@ -51,11 +52,6 @@ def render(body: dict[str, Any]) -> str:
 
 def place(out: Path, target: Target, body: dict[str, Any], source: str) -> Outcome:
     """Write `body` as `target` under `out` unless refused or already published; load it back."""
-    refs = list(remote_refs(body))
-    if refs:
-        where = ", ".join(f"{path}: {ref}" for path, ref in refs)
-        reason = f"remote $ref ({where}); Charter never fetches schemas over the network: inline the definition"
-        return Outcome("refused", source, target.ref, reason, "remote-ref")
     folder = out / target.namespace / target.name
     existing = next((p for p in (folder / f"{target.version}{s}" for s in _SUFFIXES) if p.is_file()), None)
     if existing is not None:
@@ -67,7 +63,9 @@ def place(out: Path, target: Target, body: dict[str, Any], source: str) -> Outco
         load_contract(path, out)
     except ContractLoadError as exc:
         _remove(path, out)
-        return Outcome("refused", source, target.ref, f"Charter refuses it: {exc}", "loader")
+        # The loader decides (it resolves the draft meta-schemas it ships); the walk only labels the cause.
+        cause = "remote-ref" if any(remote_refs(body)) else "loader"
+        return Outcome("refused", source, target.ref, f"Charter refuses it: {exc}", cause)
     return Outcome("imported", source, target.ref, str(path))
 
 
