@@ -2,7 +2,8 @@
 
 JSON bodies are an object or an array of objects; NDJSON bodies are one event per line
 (a bad line only rejects that line). gzip is inflated with a hard cap so a small body
-cannot inflate past the byte limit.
+cannot inflate past the byte limit; every member of a multi-member gzip stream is read, and
+bytes after the last member refuse the body.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collector.errors import ErrorType
 JSON_TYPES = frozenset({"application/json", "text/plain", ""})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/ndjson"})
 _items_decoder = msgspec.json.Decoder(list[msgspec.Raw])
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,16 +53,35 @@ def inflate(body: bytes, encoding: str | None, limit: int) -> bytes | BodyError:
         return BodyError(
             ErrorType.UNSUPPORTED_CONTENT_TYPE, 415, f"Content-Encoding {enc!r} is not supported; use gzip"
         )
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        out = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
-        return BodyError(ErrorType.MALFORMED_BODY, 400, f"gzip body could not be inflated: {exc}")
-    if len(out) > limit:
-        return BodyError(ErrorType.TOO_LARGE, 413, f"gzip body inflates past the limit of {limit} bytes")
-    if not inflater.eof:
-        return BodyError(ErrorType.MALFORMED_BODY, 400, "gzip body is truncated")
-    return out
+    return _gunzip(body, limit)
+
+
+def _gunzip(body: bytes, limit: int) -> bytes | BodyError:
+    """Every gzip member in turn (`cat a.gz b.gz` is one valid stream), at most `limit` bytes in all.
+
+    Bytes after a member that do not start another one are refused rather than ignored:
+    a body Charter cannot read whole must not be acknowledged as if it had been.
+    """
+    out = bytearray()
+    rest = body
+    while True:
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            out += inflater.decompress(rest, limit + 1 - len(out))
+        except zlib.error as exc:
+            return BodyError(ErrorType.MALFORMED_BODY, 400, f"gzip body could not be inflated: {exc}")
+        if len(out) > limit:
+            return BodyError(ErrorType.TOO_LARGE, 413, f"gzip body inflates past the limit of {limit} bytes")
+        if not inflater.eof:
+            return BodyError(ErrorType.MALFORMED_BODY, 400, "gzip body is truncated")
+        rest = inflater.unused_data
+        if not rest:
+            return bytes(out)
+        if not rest.startswith(_GZIP_MAGIC):
+            return BodyError(
+                ErrorType.MALFORMED_BODY, 400,
+                f"{len(rest)} byte(s) after the end of the gzip stream are not another gzip member",
+            )  # fmt: skip
 
 
 def split_events(body: bytes, content_type: str | None, max_events: int) -> list[bytes] | BodyError:
