@@ -15,8 +15,8 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from collector import __version__
-from collector.validate import Failure
 from collector.errors import ErrorType
+from collector.validate import Failure
 
 _canonical = msgspec.json.Encoder(order="sorted")
 
@@ -25,6 +25,7 @@ class Source(msgspec.Struct, omit_defaults=True):
     ip: str | None = None
     user_agent: str | None = None
     headers: dict[str, str] | None = None  # only those on the --record-headers allow-list
+    key: str | None = None  # the write key's name (with --auth); never the key itself
 
 
 NEVER_RECORDED = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})

@@ -21,7 +21,6 @@ from msgspec import UNSET, Meta
 from collector.annotate import (
     COLLECTOR,
     BadEnvelope,
-    ErrorInfo,
     GoodEnvelope,
     Source,
     error_info,
@@ -35,8 +34,8 @@ from collector.errors import ErrorType
 from collector.privacy import PiiField, Privacy
 from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
-from collector.telemetry import Tally
 from collector.schema import compile_schema
+from collector.telemetry import Tally
 from collector.validate import Failure, validate
 
 log = logging.getLogger("charter")
@@ -131,7 +130,9 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
     except (msgspec.DecodeError, RecursionError) as exc:
         msg = "JSON nesting is too deep" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
         failure = Failure("$", "json", msg)
-        _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, _sealed(item, registry, ctx), ctx, registry)
+        _reject(
+            out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, _sealed(item, registry, ctx), ctx, registry
+        )
         return
     contract = registry.get(event.schema)
     if contract is None:
@@ -237,7 +238,9 @@ def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry 
         payload = body[:RAW_EXCERPT].decode("utf-8", "backslashreplace")
         cut = len(body) > RAW_EXCERPT
         message = error.message + (f" (payload truncated to {RAW_EXCERPT} bytes)" if cut else "")
-    env = BadEnvelope(uuid7(), ctx.collected_at, None, error_info(error.type, [], message), payload, ctx.source, COLLECTOR)
+    env = BadEnvelope(
+        uuid7(), ctx.collected_at, None, error_info(error.type, [], message), payload, ctx.source, COLLECTOR
+    )
     return bad_record(env, registry)
 
 

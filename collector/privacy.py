@@ -83,7 +83,11 @@ class Privacy:
         encrypted (at most `limit` bytes of it), for `charter decrypt`."""
         keyed = self.keys.hash_secret is not None
         digest = hmac.new(self.keys.hash_secret, raw, hashlib.sha256) if keyed else hashlib.sha256(raw)  # type: ignore[arg-type]
-        out: dict[str, Any] = {"protected": "whole", "bytes": len(raw), "hmac_sha256" if keyed else "sha256": digest.hexdigest()}
+        out: dict[str, Any] = {
+            "protected": "whole",
+            "bytes": len(raw),
+            "hmac_sha256" if keyed else "sha256": digest.hexdigest(),
+        }
         if self.keys.can_encrypt:
             text = raw[:limit].decode("utf-8", "backslashreplace")
             out["text"] = self._encrypt_gcm(text)

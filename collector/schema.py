@@ -88,7 +88,9 @@ def draft_of(schema: Any, file: str) -> int:
     key = uri.split("://", 1)[-1].rstrip("#") if isinstance(uri, str) else None
     if key not in DRAFTS:
         known = ", ".join(f"https://{k}" for k in DRAFTS)
-        raise SchemaError(file, "$.$schema", "$schema", f"{uri!r} is not a JSON Schema draft Charter knows; use {known}")
+        raise SchemaError(
+            file, "$.$schema", "$schema", f"{uri!r} is not a JSON Schema draft Charter knows; use {known}"
+        )
     return DRAFTS[key]
 
 
@@ -106,8 +108,9 @@ def compile_schema(schema: Any, file: str, *, root: Path | None = None, load: Lo
     except jsonschema_rs.ValidationError as exc:
         if refused:
             raise _remote(schema, file, base, refused[0]) from None
-        path = _json_path(exc.instance_path)
-        raise SchemaError(file, path, exc.kind.name, f"not a valid JSON Schema: {exc.message}") from None
+        path = _json_path(exc.instance_path)  # where in the contract: the meta-schema validated it
+        keyword = next((p for p in reversed(exc.instance_path) if isinstance(p, str)), exc.kind.name)
+        raise SchemaError(file, path, keyword, f"not a valid JSON Schema ({exc.kind.name}): {exc.message}") from None
     except (ValueError, TypeError) as exc:  # a pattern that does not compile, an unusable value
         if refused:
             raise _remote(schema, file, base, refused[0]) from None

@@ -53,6 +53,18 @@ def payment(**overrides: Any) -> dict[str, Any]:
     return data
 
 
+def unseal(payload: Any) -> str:
+    """The text of a payload Charter sealed as a whole (it could not be mapped to one contract's
+    fields), decrypted with the test key ring — what `charter decrypt` shows an authorised reader."""
+    from collector.keys import load_keys
+    from collector.privacy import decrypt_value
+
+    assert isinstance(payload, dict) and payload["protected"] == "whole", payload
+    text = decrypt_value(load_keys(TEST_KEYS), payload["text"])
+    assert isinstance(text, str)
+    return text
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

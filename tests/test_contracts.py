@@ -62,7 +62,7 @@ def test_yaml_contracts_load_like_json(tmp_path: Path) -> None:
     [
         pytest.param("com.example.app/signup/1.0.json", contract_body(), "semantic version", id="bad-version"),
         pytest.param("Example/signup/1.0.0.json", contract_body(), "reverse-DNS", id="bad-namespace"),
-        pytest.param("com.example.app/SignUp/1.0.0.json", contract_body(), "snake_case", id="bad-name"),
+        pytest.param("com.example.app/sign.up/1.0.0.json", contract_body(), "snake_case", id="bad-name"),
         pytest.param("com.example.app/signup.json", contract_body(), "<namespace>/<name>/<version>", id="bad-layout"),
         pytest.param("com.example.app/signup/1.0.0.json", {"type": "object"}, "missing `x-contract`", id="no-metadata"),
         pytest.param("com.example.app/signup/1.0.0.json", {"x-contract": {"owner": {"name": "x"}, "topik": "t"}}, "unknown field `topik`", id="typo-in-metadata"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import msgspec
@@ -85,7 +86,12 @@ def test_invalid_payload_goes_to_the_contract_dlq_with_reasons_and_payload_as_re
     assert env["error"]["type"] == "invalid_payload"
     assert env["error"]["resolution"]
     assert env["error"]["failures"] == [
-        {"path": "$.amount", "keyword": "minimum", "message": "Expected `float` >= 0.0"}
+        {
+            "path": "$.amount",
+            "keyword": "minimum",
+            "message": "must be >= 0",
+            "schema_path": "#/properties/amount/minimum",
+        }
     ]
     assert env["payload"]["data"]["amount"] == -1
     assert env["schema"] == "com.acme.shop/payment/1"
@@ -118,11 +124,13 @@ def test_malformed_events_are_rejected_one_by_one_with_the_reason(registry: Regi
     ]
 
 
-def test_invalid_json_line_keeps_its_raw_text_in_the_bad_record(registry: Registry) -> None:
-    out = run(registry, b'{"schema": "com.acme.shop/payment/1", "data": ')
+def test_invalid_json_line_is_sealed_whole_when_contracts_have_pii(registry: Registry) -> None:
+    raw = b'{"schema": "com.acme.shop/payment/1", "data": '
+    out = run(registry, raw)
     env = value(out, 0)
     assert env["error"]["type"] == "malformed_event"
-    assert env["payload"] == '{"schema": "com.acme.shop/payment/1", "data": '
+    # no key ring here: the payload is kept as its size and digest, never as clear text
+    assert env["payload"] == {"protected": "whole", "bytes": len(raw), "sha256": hashlib.sha256(raw).hexdigest()}
     assert env["schema"] is None
 
 

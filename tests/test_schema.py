@@ -196,9 +196,13 @@ def test_verdict_is_what_json_schema_specifies(schema: dict[str, Any], instance:
 
 def test_draft_is_chosen_by_schema_keyword() -> None:
     # draft 4: exclusiveMaximum is a boolean modifier of maximum; 2020-12: a number of its own
-    draft4 = compile_schema({"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 5, "exclusiveMaximum": True}, "a.json")
+    draft4 = compile_schema(
+        {"$schema": "http://json-schema.org/draft-04/schema#", "maximum": 5, "exclusiveMaximum": True}, "a.json"
+    )
     assert validate(draft4, 5) != [] and validate(draft4, 4) == []
-    draft7 = compile_schema({"$schema": "http://json-schema.org/draft-07/schema#", "dependencies": {"a": ["b"]}}, "b.json")
+    draft7 = compile_schema(
+        {"$schema": "http://json-schema.org/draft-07/schema#", "dependencies": {"a": ["b"]}}, "b.json"
+    )
     assert validate(draft7, {"a": 1})[0].keyword == "dependencies"
 
 
@@ -222,13 +226,30 @@ def test_ref_to_a_shared_file_and_to_another_contract_in_the_schemas_tree(tmp_pa
     shared.write_text(json.dumps({"$defs": {"cents": {"type": "integer", "minimum": 0}}}))
     other = tmp_path / "com.acme.shop" / "address" / "1.0.0.json"
     other.parent.mkdir(parents=True)
-    other.write_text(json.dumps({"x-contract": {"owner": {"name": "a"}}, "type": "object",
-                                 "properties": {"city": {"type": "string", "x-pii": "redact"}}, "required": ["city"]}))
+    other.write_text(
+        json.dumps(
+            {
+                "x-contract": {"owner": {"name": "a"}},
+                "type": "object",
+                "properties": {"city": {"type": "string", "x-pii": "redact"}},
+                "required": ["city"],
+            }
+        )
+    )
     main = tmp_path / "com.acme.shop" / "order" / "1.0.0.json"
     main.parent.mkdir(parents=True)
-    main.write_text(json.dumps({"x-contract": {"owner": {"name": "a"}}, "type": "object", "properties": {
-        "amount": {"$ref": "../../_shared/money.json#/$defs/cents"},
-        "ship_to": {"$ref": "../address/1.0.0.json"}}}))
+    main.write_text(
+        json.dumps(
+            {
+                "x-contract": {"owner": {"name": "a"}},
+                "type": "object",
+                "properties": {
+                    "amount": {"$ref": "../../_shared/money.json#/$defs/cents"},
+                    "ship_to": {"$ref": "../address/1.0.0.json"},
+                },
+            }
+        )
+    )
     registry = load_registry(tmp_path)
     order = registry.get("com.acme.shop/order/1.0.0")
     assert order is not None and len(registry) == 2  # _shared/ holds definitions, not contracts
@@ -241,7 +262,9 @@ def test_ref_outside_the_schemas_tree_is_refused(tmp_path: Path) -> None:
     (tmp_path / "secret.json").write_text("{}")
     main = tmp_path / "schemas" / "com.acme.shop" / "order" / "1.0.0.json"
     main.parent.mkdir(parents=True)
-    main.write_text(json.dumps({"x-contract": {"owner": {"name": "a"}}, "properties": {"a": {"$ref": "../../../secret.json"}}}))
+    main.write_text(
+        json.dumps({"x-contract": {"owner": {"name": "a"}}, "properties": {"a": {"$ref": "../../../secret.json"}}})
+    )
     with pytest.raises(ContractLoadError, match="names no file inside the schemas directory"):
         load_registry(tmp_path / "schemas")
 
