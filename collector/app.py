@@ -31,13 +31,16 @@ from collector.decode import BodyError, check_content_type, inflate, split_event
 from collector.dedupe import Deduper
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
+from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.logs import RequestIdMiddleware
-from collector.pipeline import Context, process, reject_body
+from collector.pipeline import Context, process, reject_body, reject_items
 from collector.privacy import Privacy
 from collector.route import Record
+from collector.security import AllowedHostsMiddleware, OperatorAccessMiddleware, page_headers
 from collector.settings import Settings
-from collector.sinks import Sink, SinkUnavailable, make_sink
+from collector.sinks import Refused, Sink, SinkUnavailable, make_sink
 from collector.sinks.memory import MemorySink
+from collector.sinks.oversize import record_refused, reject_refused
 from collector.telemetry import Telemetry
 from collector.workers import SharedMetrics
 
@@ -146,8 +149,9 @@ async def _read_body(request: Request, s: Settings) -> tuple[bytes, BodyError | 
 
 async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Context) -> Response:
     """Record the unusable body as a bad event, then answer its 4xx (503 if it could not be recorded)."""
-    record: Record = reject_body(error, body, ctx, c.registry)
-    if not await _send(c, [record]):
+    records = reject_items(error, ctx, c.registry) if error.items else [reject_body(error, body, ctx, c.registry)]
+    record = records[0]
+    if not await _send(c, records):
         return _unavailable(503, "the sink did not accept the record; see the collector log", c.settings.retry_after)
     kind = error.type.value
     failure = {"schema_key": "unknown/unknown/unknown", "at": ctx.collected_at, "id": record.key.decode(),

@@ -28,6 +28,7 @@ class BodyError:
     type: ErrorType
     status: int
     message: str
+    items: tuple[bytes, ...] = ()  # the events of a body refused only for their number: each is recorded
 
 
 def media_type(content_type: str | None) -> str:
@@ -100,7 +101,8 @@ def split_events(body: bytes, content_type: str | None, max_events: int) -> list
     if not items:
         return BodyError(ErrorType.MALFORMED_BODY, 400, "the body holds no events")
     if len(items) > max_events:
-        return BodyError(ErrorType.TOO_LARGE, 413, f"{len(items)} events in one request; the limit is {max_events}")
+        message = f"{len(items)} events in one request; the limit is {max_events}"
+        return BodyError(ErrorType.TOO_LARGE, 413, message, tuple(items))
     return items
 
 

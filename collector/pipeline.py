@@ -244,6 +244,24 @@ def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry 
     return bad_record(env, registry)
 
 
+def reject_items(error: BodyError, ctx: Context, registry: Registry) -> list[Record]:
+    """A body refused for the number of its events: each event is still its own bad record, so
+    each keeps its own contract's protection (and lands in that contract's dead-letter topic)."""
+    records = []
+    for item in error.items:
+        try:
+            obj = _any_decoder.decode(item)
+        except (msgspec.DecodeError, RecursionError):
+            schema, event_id, payload = None, None, _sealed(item, registry, ctx)
+        else:
+            schema, event_id = _claimed(obj)
+            payload = _mapped(obj, item, registry, ctx)
+        info = error_info(error.type, [], error.message)
+        env = BadEnvelope(event_id or uuid7(), ctx.collected_at, schema, info, payload, ctx.source, COLLECTOR)
+        records.append(bad_record(env, registry))
+    return records
+
+
 def _excerpt(payload: Any, limit: int = 200) -> str:
     text = payload if isinstance(payload, str) else msgspec.json.encode(payload).decode()
     return text if len(text) <= limit else text[:limit] + "…"
