@@ -93,9 +93,12 @@ async def post_events(request: Request) -> Response:
         c.telemetry.request(len(body), None)
         return await _refuse_body(c, items, body, ctx)
     outcome = process(items, c.registry, ctx)
-    if not await _send(c, outcome.records):
+    written: list[tuple[Refused, Record]] = []
+    if not await _send(c, outcome.records, written):
         c.dedupe.release(outcome.reserved)  # the client will retry: its events are not duplicates
         return _unavailable(503, "the sink did not accept the events; see the collector log", s.retry_after)
+    if written:  # records the sink can never take (too large) were recorded as too_large: a 207
+        reject_refused(outcome, written, c.registry)
     c.telemetry.record(outcome.tally, outcome.failures)
     elapsed = time.perf_counter() - started
     c.telemetry.request(len(body), elapsed)
@@ -108,14 +111,22 @@ async def post_events(request: Request) -> Response:
     return json_response(body_out, 207)
 
 
-async def _send(c: _Collector, records: list[Record]) -> bool:
-    """Hand records to the sink; False (and counted) when it could not take them durably."""
+async def _send(c: _Collector, records: list[Record], written: list[tuple[Refused, Record]] | None = None) -> bool:
+    """Hand records to the sink; False (and counted) when it could not take them durably.
+
+    A record the sink refuses for good (too large) is replaced by its too_large bad record;
+    `written` gets each such record with its stand-in.
+    """
     t = c.telemetry
     c.inflight += len(records)
     t.inflight = c.inflight
     started = time.perf_counter()
     try:
-        await c.sink.send(records)
+        refused = await c.sink.send(records)
+        if refused:
+            stand_ins = await record_refused(c.sink, refused, c.registry)
+            written = written if written is not None else []
+            written += stand_ins
     except SinkUnavailable as exc:
         t.sink(None)
         log.warning("sink unavailable, answered 503: %s", exc)
@@ -185,7 +196,10 @@ async def health(request: Request) -> Response:
 async def ready(request: Request) -> Response:
     c = _state(request)
     ok = len(c.registry) > 0 and c.sink.ready()
-    body = {"ready": ok, "contracts": len(c.registry), "sink": c.sink.name, "sink_ready": c.sink.ready()}
+    body: dict[str, Any] = {"ready": ok, "contracts": len(c.registry), "sink": c.sink.name}
+    body["sink_ready"] = c.sink.ready()
+    if not body["sink_ready"]:  # say why, so an operator need not dig through the log
+        body["sink_problem"] = c.sink.problem() or "not ready"
     return json_response(body, 200 if ok else 503, None if ok else {"Retry-After": str(c.settings.retry_after)})
 
 

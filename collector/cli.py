@@ -79,6 +79,13 @@ def main() -> None:
     default=_defaults.sink_timeout,
     help="Seconds to wait for the sink before answering 503.",
 )
+@_opt(
+    "--sink-probe-interval",
+    env="SINK_PROBE_INTERVAL",
+    type=click.FloatRange(min=0.05),
+    default=_defaults.sink_probe_interval,
+    help="While the sink is down, requests get 503 at once; a probe checks it this often (seconds).",
+)
 @_opt("--host", env="HOST", default=_defaults.host, help="Bind address.")
 @_opt("--port", env="PORT", type=int, default=_defaults.port, help="Bind port.")
 @_opt("--workers", env="WORKERS", type=click.IntRange(min=1), default=_defaults.workers, help="Worker processes.")

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 import msgspec
@@ -61,20 +61,29 @@ def keys_rotate(path: Path) -> None:
 def decrypt(source: str, path: Path, kafka_bootstrap: str | None) -> None:
     """Write envelopes (JSONL file, `-` for stdin, or a Kafka topic) with encrypted fields decrypted.
 
-    Exit 0 when every encrypted value was decrypted, 1 if any could not be (unknown key id).
+    Exit 0 when every encrypted value was decrypted, 1 if any could not be (unknown key id)
+    or any line was damaged (not JSON: skipped, and reported on stderr with where it is).
     """
     try:
         ring = load_keys(path)
     except KeyRingError as exc:
         raise click.UsageError(str(exc)) from None
     lines = _from_kafka(kafka_bootstrap, source) if kafka_bootstrap else _from_file(source)
-    failed = 0
-    for line in lines:
-        envelope = msgspec.json.decode(line)
+    failed = damaged = 0
+    for where, line in lines:
+        try:
+            envelope = msgspec.json.decode(line)
+        except msgspec.DecodeError as exc:  # a torn or corrupted line: say where, keep reading
+            damaged += 1
+            click.echo(f"{where}: damaged line skipped ({exc})", err=True)
+            continue
         failed += _decrypt_all(ring, envelope)
         sys.stdout.write(msgspec.json.encode(envelope).decode() + "\n")
     if failed:
         click.echo(f"{failed} value(s) could not be decrypted with {path}", err=True)
+    if damaged:
+        click.echo(f"{damaged} damaged line(s) skipped", err=True)
+    if failed or damaged:
         sys.exit(1)
 
 
@@ -93,17 +102,19 @@ def _decrypt_all(ring: KeyRing, node: Any) -> int:
     return failed
 
 
-def _from_file(source: str) -> Iterator[bytes]:
-    stream: TextIO = sys.stdin if source == "-" else open(source)  # noqa: SIM115
+def _from_file(source: str) -> Iterator[tuple[str, bytes]]:
+    """Each non-blank line with `file:line`; bytes, so a line that is not UTF-8 is reported, not fatal."""
+    name = "<stdin>" if source == "-" else source
+    stream: BinaryIO = sys.stdin.buffer if source == "-" else open(source, "rb")  # noqa: SIM115
     with stream:
-        for line in stream:
+        for number, line in enumerate(stream, 1):
             if line.strip():
-                yield line.encode()
+                yield f"{name}:{number}", line
 
 
-def _from_kafka(bootstrap: str, topic: str) -> Iterator[bytes]:
+def _from_kafka(bootstrap: str, topic: str) -> Iterator[tuple[str, bytes]]:
     """Every record of the topic up to its end offsets at start, then stop."""
-    return iter(asyncio.run(_consume(bootstrap, topic)))
+    return ((f"{topic} record {n}", value) for n, value in enumerate(asyncio.run(_consume(bootstrap, topic)), 1))
 
 
 async def _consume(bootstrap: str, topic: str) -> list[bytes]:

@@ -21,6 +21,7 @@ class Settings:
     kafka_linger_ms: int = 0
     kafka_replication_factor: int = 1
     sink_timeout: float = 10.0
+    sink_probe_interval: float = 1.0  # while the sink is down: how often a probe checks it is back
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1

@@ -48,18 +48,27 @@ EXIT_OK, EXIT_VIOLATIONS = 0, 1
     show_envvar=True,
     help="Print the version each changed contract should carry.",
 )
-def check_command(schemas: Path, against: str | None, fmt: str, suggest_version: bool) -> None:
+@click.option(
+    "--allow-mode-change",
+    is_flag=True,
+    envvar="CHARTER_CHECK_ALLOW_MODE_CHANGE",
+    show_envvar=True,
+    help="Accept a change of x-contract.compatibility within a major (reported as a warning, not an error).",
+)
+def check_command(schemas: Path, against: str | None, fmt: str, suggest_version: bool, allow_mode_change: bool) -> None:
     """Lint contracts and prove each version bump is right (PATCH docs, MINOR compatible, MAJOR breaking).
 
     Exit 0 when clean, 1 on violations, 2 on a usage error (bad flag, unknown git ref,
     schemas directory missing or empty).
     """
     try:
-        result = run_check(schemas, against)
+        result = run_check(schemas, against, allow_mode_change)
     except GitError as exc:
         raise click.BadParameter(str(exc), param_hint="'--against'") from None
     if not result.versions and against is None:
         raise click.UsageError(f"no contracts found under {schemas}")
     title = f"charter check: {schemas}" + (f" against {against}" if against else "")
+    if allow_mode_change:
+        title += " (--allow-mode-change)"
     click.echo(render(result, fmt, suggest_version, title), nl=False)
     sys.exit(EXIT_OK if result.ok else EXIT_VIOLATIONS)

@@ -51,21 +51,61 @@ to an open content model, because old data might carry that name with another ty
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from codegen.check import metadata
-from codegen.check.constraints import LOOSENED, TIGHTENED, Schema, node_changes, types_of
+from codegen.check.constraints import CHANGED, DOCS, LOOSENED, MODELLED, TIGHTENED, Schema, node_changes, types_of
 from codegen.check.findings import Change, Keys
+from codegen.check.proof import Proof, Source, prove
+
+_MISSING = object()
 
 
-def diff(old: Schema, new: Schema) -> list[Change]:
-    """Every change from the `old` contract body to the `new` one."""
-    changes = _Differ(old, new).node(old, new, "$", ())
-    changes += metadata.diff(old, new)
+def diff(old: Schema, new: Schema, old_at: Source | None = None, new_at: Source | None = None) -> list[Change]:
+    """Every change from the `old` contract body to the `new` one, each direction proven or breaking."""
+    structural = _Differ(old, new).node(old, new, "$", ())
+    changes = _settle(structural, prove(old, new, old_at, new_at)) + metadata.diff(old, new)
     if not changes and old != new:
         text = "content changed outside any field (e.g. an unused `$defs` entry)"
         changes.append(Change("annotation-changed", "$", text, True, True, docs=True))
     return changes
+
+
+def _settle(changes: list[Change], proof: Proof) -> list[Change]:
+    """The proof decides each direction; the changes explain it.
+
+    A direction the proof shows holds makes every value change compatible that way (the
+    keyword-by-keyword diff only approximates). A direction it cannot prove is breaking: the
+    changes the diff already blames carry it; if none does, every value change is blamed, with
+    the proof's reason, and a change no keyword explains is reported on its own.
+    """
+    out = list(changes)
+    values = [i for i, c in enumerate(out) if not c.docs and c.kind != "pii-changed"]
+    notes = []
+    for direction, proven, why in (
+        ("backward", proof.backward, proof.backward_why),
+        ("forward", proof.forward, proof.forward_why),
+    ):
+        if proven:
+            for i in values:
+                out[i] = _with(out[i], direction, True)
+        elif all(getattr(out[i], direction) for i in values):
+            note = f"not provably {direction.upper()}-compatible: {why}"
+            notes.append(note)
+            for i in values:
+                out[i] = _with(out[i], direction, False, f"; {note}")
+    if notes and not values:
+        text = "the schema changed outside the keywords Charter compares; " + "; ".join(notes)
+        out.append(Change("unproven", "$", text, proof.backward, proof.forward))
+    return out
+
+
+def _with(change: Change, direction: str, value: bool, note: str = "") -> Change:
+    message = change.message + note
+    if direction == "backward":
+        return dataclasses.replace(change, backward=value, message=message)
+    return dataclasses.replace(change, forward=value, message=message)
 
 
 class _Differ:
@@ -82,11 +122,14 @@ class _Differ:
             self.seen.add((path, old_ref, new_ref))
         changes = node_changes(o, n, path, keys)
         ot, nt = types_of(o), types_of(n)
+        modelled = set(MODELLED)
         if "object" in ot and "object" in nt:
             changes += self.object(o, n, path, keys)
-        if "array" in ot and "array" in nt:
+            modelled |= {"properties", "required", "additionalProperties"}
+        if "array" in ot and "array" in nt and _schema(o.get("items")) and _schema(n.get("items")):
             changes += self.node(o.get("items", True), n.get("items", True), f"{path}[*]", (*keys, "items"))
-        return changes
+            modelled.add("items")
+        return changes + _unmodelled(o, n, path, keys, modelled)
 
     def object(self, old: Schema, new: Schema, path: str, keys: Keys) -> list[Change]:
         op, np_ = _dict(old.get("properties")), _dict(new.get("properties"))
@@ -96,6 +139,13 @@ class _Differ:
             new.get("additionalProperties", True) is not False,
         )
         changes: list[Change] = []
+        extra = old.get("additionalProperties"), new.get("additionalProperties")
+        if extra[0] != extra[1] and any(isinstance(e, dict) for e in extra):
+            text = "`additionalProperties` changed (the schema for undeclared fields)"
+            changes.append(Change("keyword-changed", path, text, *CHANGED, keys=(*keys, "additionalProperties")))
+        if oreq - set(op) != nreq - set(np_):
+            text = "`required` changed for names outside `properties`"
+            changes.append(Change("keyword-changed", path, text, *CHANGED, keys=(*keys, "required")))
         if old_open != new_open:
             effect = LOOSENED if new_open else TIGHTENED
             text = f"`additionalProperties` {str(old_open).lower()} → {str(new_open).lower()}"
@@ -113,6 +163,24 @@ class _Differ:
                 changes.append(Change("field-now-required", child, "optional → required", *TIGHTENED, keys=child_keys))
             changes += self.node(op[name], np_[name], child, child_keys)
         return changes
+
+
+def _unmodelled(old: Schema, new: Schema, path: str, keys: Keys, modelled: set[str]) -> list[Change]:
+    """Keywords compared only as the proof compares them: the diff names them, the proof judges."""
+    out = []
+    for kw in sorted(set(old) | set(new)):
+        if kw in modelled or kw in DOCS or kw in ("$defs", "definitions") or kw.startswith("x-"):
+            continue
+        a, b = old.get(kw, _MISSING), new.get(kw, _MISSING)
+        if a != b:
+            verb = "added" if a is _MISSING else "removed" if b is _MISSING else "changed"
+            out.append(Change("keyword-changed", path, f"`{kw}` {verb}", *CHANGED, keys=(*keys, kw)))
+    return out
+
+
+def _schema(value: Any) -> bool:
+    """Absent, `true`/`false` or one schema: what the diff walks into (not a list of schemas)."""
+    return value is None or isinstance(value, bool | dict)
 
 
 def _removed(path: str, name: str, required: bool, new_open: bool, keys: Keys) -> Change:
@@ -161,11 +229,12 @@ def _resolve(schema: Any, root: Schema, keys: Keys) -> tuple[Schema, str, Keys]:
     if not isinstance(schema, dict):
         return {}, "", keys  # `true`: any value
     ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/$defs/"):
-        name = ref.removeprefix("#/$defs/")
-        target = _dict(root.get("$defs")).get(name)
-        if isinstance(target, dict):
-            return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}, ref, ("$defs", name)
+    for defs in ("$defs", "definitions"):
+        if isinstance(ref, str) and ref.startswith(f"#/{defs}/"):
+            name = ref.removeprefix(f"#/{defs}/")
+            target = _dict(root.get(defs)).get(name)
+            if isinstance(target, dict):
+                return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}, ref, (defs, name)
     return schema, "", keys
 
 

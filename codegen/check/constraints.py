@@ -18,6 +18,14 @@ Schema = dict[str, Any]
 TIGHTENED, LOOSENED, CHANGED, SAME = (False, True), (True, False), (False, False), (True, True)
 LOWER = ("minimum", "exclusiveMinimum", "minLength", "minItems")
 UPPER = ("maximum", "exclusiveMaximum", "maxLength", "maxItems")
+# Annotations that only document: the rest identify (`$schema` picks the draft, `$id` and anchors
+# are `$ref` targets) or hold definitions, and can change which events pass.
+STRUCTURAL = frozenset(
+    {"$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$vocabulary", "$defs", "definitions"}
+)
+DOCS = ANNOTATIONS - STRUCTURAL
+# The keywords `node_changes` compares itself; `compat` walks `properties`, `items` and `$ref`.
+MODELLED = frozenset({"type", "enum", "const", *LOWER, *UPPER, "multipleOf", "pattern", "format", "uniqueItems"})
 _MISSING = object()
 
 
@@ -33,7 +41,7 @@ def node_changes(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change
 def annotation_changes(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change]:
     out = []
     for kw in sorted(set(old) | set(new)):
-        if kw == "x-contract" or not (kw in ANNOTATIONS or kw.startswith("x-")):
+        if kw == "x-contract" or not (kw in DOCS or kw.startswith("x-")):
             continue
         a, b = old.get(kw, _MISSING), new.get(kw, _MISSING)
         if a == b:

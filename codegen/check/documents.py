@@ -16,7 +16,7 @@ import yaml
 
 from codegen.check import locate
 from codegen.check.findings import Keys
-from collector.contracts import Version
+from collector.contracts import SHARED_PREFIX, Version
 
 SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -28,6 +28,7 @@ class Document:
     data: bytes
     body: dict[str, Any] | None = None
     error: str = ""  # why `body` is None
+    root: Path | None = None  # the schemas directory its `$ref`s to shared files resolve in
     _lines: dict[Keys, int] | None = field(default=None, repr=False)
 
     @property
@@ -58,14 +59,21 @@ class Document:
 
 
 def read_dir(root: Path) -> list[Document]:
-    """Every contract file under `root` (the loader's rule: any .json/.yaml/.yml file)."""
+    """Every contract file under `root` (the loader's rule: any .json/.yaml/.yml file outside
+    the shared-definitions directories, `_shared/`)."""
     files = sorted(p for p in root.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-    return [document(p.relative_to(root).as_posix(), display(p), p.read_bytes()) for p in files]
+    rels = [(p, p.relative_to(root).as_posix()) for p in files]
+    return [document(rel, display(p), p.read_bytes(), root) for p, rel in rels if is_contract(rel)]
 
 
-def document(rel: str, file: str, data: bytes) -> Document:
+def is_contract(rel: str) -> bool:
+    """Whether a file (relative to the schemas directory) is a contract, not a shared definition."""
+    return not PurePosixPath(rel).parts[0].startswith(SHARED_PREFIX)
+
+
+def document(rel: str, file: str, data: bytes, root: Path | None = None) -> Document:
     body, error = parse(rel, data)
-    return Document(rel, file, data, body, error)
+    return Document(rel, file, data, body, error, root)
 
 
 def parse(rel: str, data: bytes) -> tuple[dict[str, Any] | None, str]:

@@ -3,14 +3,16 @@
 | code                        | level   | what                                                    |
 |-----------------------------|---------|---------------------------------------------------------|
 | `layout`                    | error   | not at `<namespace>/<name>/<MAJOR.MINOR.PATCH>.json`    |
+| `naming`                    | warning | namespace not lower-case reverse-DNS, name not snake_case |
 | `invalid-document`          | error   | not valid JSON/YAML, or not an object                   |
 | `duplicate-version`         | error   | one version in two files (`1.0.0.json`, `1.0.0.yaml`)   |
 | `version-mismatch`          | error   | `$id` names another version than the file's path        |
 | `missing-owner`             | error   | no `x-contract.owner` with a `name`                     |
+| `owner-placeholder`         | error   | the owner is still the `TODO` stub `charter import` wrote |
 | `owner-email`               | warning | the owner has no `email` to reach them by               |
 | `missing-description`       | error   | no top-level `description`                              |
 | `missing-field-description` | error   | a field (anywhere: nested, array items, `$defs`) lacks one |
-| `unsupported-keyword`       | error   | a keyword Charter cannot enforce, with its JSON path    |
+| `keyword-typo`              | warning | an unknown keyword (an annotation) like a real one: `maxlength` |
 | `unknown-pii`               | error   | an `x-pii` value the collector does not know            |
 | `unknown-compatibility`     | error   | `x-contract.compatibility` is not a known mode          |
 | `load-error`                | error   | anything else the collector's loader refuses            |
@@ -32,12 +34,15 @@ from typing import Any
 from codegen.check.documents import Document
 from codegen.check.findings import Finding, Keys, Level
 from codegen.check.modes import MODES
+from codegen.check.typos import typos
 from collector.contracts import NAME, NAMESPACE, ContractLoadError, load_contract
 from collector.privacy import ACTIONS as PII_ACTIONS
-from collector.schema import KEYWORDS
 
 _SEMVER = re.compile(r"(?<![\d.])(\d+\.\d+\.\d+)(?![\d.])")
 _LOADER_PATH = re.compile(r"^(\$[^\s:]*): ")
+# The convention; the loader also accepts the spelling of imported Iglu vendors and names.
+_CONVENTIONAL_NAMESPACE = re.compile(r"^[a-z][a-z0-9-]*(\.[a-z][a-z0-9-]*)+$")
+_CONVENTIONAL_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,12 @@ def _document(doc: Document) -> Iterator[Finding]:
     yield from _metadata(doc, doc.body)
     for node in nodes(doc.body):
         yield from _node(doc, doc.body, node)
+    for t in typos(doc.body):
+        text = (
+            f"`{t.keyword}` is not a JSON Schema keyword, so it is an annotation and checks nothing; "
+            f"did you mean `{t.meant}`? Rename it, or prefix it with `x-` if it is your own annotation"
+        )
+        yield _finding(doc, "keyword-typo", text, t.keys, t.path, "warning")
 
 
 def _layout(doc: Document) -> Iterator[Finding]:
@@ -113,8 +124,13 @@ def _layout(doc: Document) -> Iterator[Finding]:
         return
     if not NAMESPACE.match(parts[0]):
         yield _finding(doc, "layout", f"namespace {parts[0]!r} must be reverse-DNS, e.g. com.acme.shop")
+    elif not _CONVENTIONAL_NAMESPACE.match(parts[0]):
+        text = f"namespace {parts[0]!r} is not lower-case reverse-DNS (e.g. com.acme.shop); kept as imported"
+        yield _finding(doc, "naming", text, level="warning")
     if not NAME.match(parts[1]):
         yield _finding(doc, "layout", f"name {parts[1]!r} must be snake_case, e.g. page_view")
+    elif not _CONVENTIONAL_NAME.match(parts[1]):
+        yield _finding(doc, "naming", f"name {parts[1]!r} is not snake_case (e.g. page_view)", level="warning")
     if doc.version is None:
         stem = PurePosixPath(doc.rel).stem
         yield _finding(doc, "layout", f"file name {stem!r} must be a version MAJOR.MINOR.PATCH, e.g. 1.0.0")
@@ -128,6 +144,12 @@ def _metadata(doc: Document, body: dict[str, Any]) -> Iterator[Finding]:
         where = "`x-contract.owner`" if meta is not None else "`x-contract` with an `owner`"
         text = f"missing {where} (name, email): who answers for this contract?"
         yield _finding(doc, "missing-owner", text, ("x-contract",), "$.x-contract.owner")
+    elif _placeholder(owner.get("name")):
+        text = (
+            f"`x-contract.owner.name` is the placeholder {owner['name']!r} that `charter import` writes: "
+            "set the team that answers for this contract (name, and an email to reach them by)"
+        )
+        yield _finding(doc, "owner-placeholder", text, ("x-contract", "owner", "name"), "$.x-contract.owner.name")
     elif not owner.get("email"):
         text = "`x-contract.owner` has no `email`"
         yield _finding(doc, "owner-email", text, ("x-contract", "owner"), "$.x-contract.owner", "warning")
@@ -148,10 +170,6 @@ def _metadata(doc: Document, body: dict[str, Any]) -> Iterator[Finding]:
 
 def _node(doc: Document, body: dict[str, Any], node: Node) -> Iterator[Finding]:
     schema = node.schema
-    for kw in schema:
-        if kw not in KEYWORDS and not kw.startswith("x-"):
-            text = f"`{kw}` is not a JSON Schema keyword: it is an annotation, and checks nothing"
-            yield _finding(doc, "unknown-keyword", text, (*node.keys, kw), f"{node.path}.{kw}")
     if node.is_field and not _described(schema) and not _described(_target(body, schema)):
         text = f"field `{node.data_path}` has no `description`"
         yield _finding(doc, "missing-field-description", text, node.keys, node.data_path)
@@ -159,6 +177,10 @@ def _node(doc: Document, body: dict[str, Any], node: Node) -> Iterator[Finding]:
     if pii is not None and pii not in PII_ACTIONS:
         text = f"`x-pii` {pii!r} at `{node.data_path}` is unknown; use one of {', '.join(PII_ACTIONS)}"
         yield _finding(doc, "unknown-pii", text, (*node.keys, "x-pii"), node.data_path)
+
+
+def _placeholder(name: Any) -> bool:
+    return isinstance(name, str) and name.strip().upper() == "TODO"
 
 
 def _described(schema: Any) -> bool:

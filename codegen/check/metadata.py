@@ -2,8 +2,10 @@
 
 - PATCH (docs): `owner`, `status`, `tags`, `sla`, `expected_volume`, `warehouse`, a rule's
   `message`, and any key Charter does not know.
+- `compatibility`: a different mode is `mode-changed`, which needs a new major (see
+  `versions`); spelling out the default mode is documentation.
 - MINOR (compatible, but consumers or operators should hear of it): `partitions`,
-  `partition_key`, `dlq_topic`, `compatibility`, `dedupe`, and rules with `on_failure: flag` (they
+  `partition_key`, `dlq_topic`, `dedupe`, and rules with `on_failure: flag` (they
   mark events, never reject them).
 - Data rules (`on_failure: dlq`) reject events like a constraint: adding one tightens
   (breaks BACKWARD), removing one loosens (breaks FORWARD), changing its expression does both.
@@ -17,8 +19,9 @@ from typing import Any
 
 from codegen.check.constraints import CHANGED, LOOSENED, SAME, TIGHTENED, Schema
 from codegen.check.findings import Change, Keys
+from codegen.check.modes import mode_of
 
-SETTINGS = ("partitions", "partition_key", "dlq_topic", "compatibility", "dedupe")
+SETTINGS = ("partitions", "partition_key", "dlq_topic", "dedupe")
 _MISSING = object()
 
 
@@ -43,6 +46,9 @@ def diff(old: Schema, new: Schema) -> list[Change]:
                     keys=keys,
                 )
             )
+        elif key == "compatibility" and mode_of(old) != mode_of(new):
+            text = f"compatibility mode {mode_of(old)} → {mode_of(new)}"
+            out.append(Change("mode-changed", path, text, *SAME, keys=keys))
         elif key in SETTINGS:
             out.append(Change("setting-changed", path, text, *SAME, keys=keys))
         else:

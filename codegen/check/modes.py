@@ -5,9 +5,10 @@
 - FULL: both. The `_TRANSITIVE` forms check against every earlier version of the same
   major, not only the previous one. NONE: no compatibility is required.
 
-A contract picks its mode in `x-contract.compatibility`; the newer version's setting governs
-its own bump (as a registry applies the subject's setting when a version is registered).
-The default is FULL_TRANSITIVE: within a major, any consumer reads any producer's data.
+A contract picks its mode in `x-contract.compatibility`; the default is BACKWARD, as in
+Confluent Schema Registry. The mode that governs the step from X to Y is the one published in
+X, the older version: a new version cannot loosen its own check. Changing the mode is itself
+a change that needs a new major (see `versions`).
 """
 
 from __future__ import annotations
@@ -39,16 +40,35 @@ class Mode(StrEnum):
     def forward(self) -> bool:
         return self.startswith(("FORWARD", "FULL"))
 
+    def covers(self, other: Mode) -> bool:
+        """Whether this mode checks everything `other` checks (BACKWARD_TRANSITIVE covers BACKWARD)."""
+        return (
+            (self.backward or not other.backward)
+            and (self.forward or not other.forward)
+            and (self.transitive or not other.transitive)
+        )
 
-DEFAULT = Mode.FULL_TRANSITIVE
+
+DEFAULT = Mode.BACKWARD
 MODES = tuple(m.value for m in Mode)
 
 
 def mode_of(body: dict[str, Any]) -> Mode:
     """The contract's mode; an unknown value falls back to the default (lint reports it)."""
-    meta = body.get("x-contract")
-    value = meta.get("compatibility") if isinstance(meta, dict) else None
+    value = _setting(body)
     return Mode(value) if value in MODES else DEFAULT
+
+
+def origin(body: dict[str, Any], where: str) -> str:
+    """Where a version's mode comes from, for messages: `set in …` or the default."""
+    if _setting(body) in MODES:
+        return f"set in {where}"
+    return f"the default: {where} sets no `x-contract.compatibility`"
+
+
+def _setting(body: dict[str, Any]) -> Any:
+    meta = body.get("x-contract")
+    return meta.get("compatibility") if isinstance(meta, dict) else None
 
 
 def breaks(change: Change, mode: Mode) -> bool:

@@ -24,7 +24,9 @@ from codegen.check.versions import Assessment, Bump, assess, bump_between, chang
 from collector.contracts import Version
 
 
-def compare(tree: list[Document], published: list[Document], ref: str) -> tuple[list[Finding], list[Suggestion]]:
+def compare(
+    tree: list[Document], published: list[Document], ref: str, allow_mode_change: bool = False
+) -> tuple[list[Finding], list[Suggestion]]:
     before = {d.rel: d for d in published}
     after = {d.rel: d for d in tree}
     lines = _by_contract(published)
@@ -34,7 +36,11 @@ def compare(tree: list[Document], published: list[Document], ref: str) -> tuple[
             findings.append(_new(doc, lines.get(doc.contract, []), ref))
         elif doc.data != before[rel].data:
             findings.append(_modified(before[rel], doc, lines.get(doc.contract, []), ref))
-    suggestions = [s for contract, line in _by_contract(tree).items() if (s := _suggest(line, lines.get(contract, [])))]
+    suggestions = [
+        s
+        for contract, line in _by_contract(tree).items()
+        if (s := _suggest(line, lines.get(contract, []), allow_mode_change))
+    ]
     return findings, suggestions
 
 
@@ -74,7 +80,7 @@ def _modified(old: Document, doc: Document, line: list[Document], ref: str) -> F
     return Finding("error", "published-modified", doc.file, text, line_no, "", doc.contract, doc.owner)
 
 
-def _suggest(line: list[Document], published: list[Document]) -> Suggestion | None:
+def _suggest(line: list[Document], published: list[Document], allow_mode_change: bool) -> Suggestion | None:
     known = {d.rel: d for d in published}
     fresh = [d for d in line if d.rel not in known]
     edited = [d for d in line if d.rel in known and d.data != known[d.rel].data]
@@ -83,7 +89,7 @@ def _suggest(line: list[Document], published: list[Document]) -> Suggestion | No
         earlier = [d for d in published if _key(_v(d)) < _key(_v(doc))]
         if not earlier:
             return Suggestion(doc.contract, None, str(doc.version), str(doc.version), "NEW", True)
-        a = assess(earlier[-1], doc, earlier[:-1])
+        a = assess(earlier[-1], doc, earlier[:-1], allow_mode_change)
         base = _v(earlier[-1])
         ok = bump_between(base, _v(doc)) >= a.need
         return Suggestion(doc.contract, str(base), str(doc.version), str(next_version(base, a.need)), a.need.name, ok)

@@ -40,7 +40,7 @@ def text(result: Result, suggest: bool, title: str) -> str:
     width = max((len(f.code) for f in result.findings), default=0)
     for f in result.findings:
         where = f"{f.file}:{f.line}" if f.line else f.file
-        level = click.style(f.level.upper().ljust(7), fg=_COLOURS[f.level], bold=True)
+        level = click.style(f.level.upper().ljust(8), fg=_COLOURS[f.level], bold=True)
         out.append(f"  {level}{f.code.ljust(width)}  {where}" + (f"  {f.path}" if f.path else ""))
         out += _wrap(f.message, "           ")
     if result.findings:

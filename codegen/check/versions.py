@@ -1,10 +1,15 @@
 """Bump rules: the version a set of changes needs, and whether each version in the tree has it.
 
 - PATCH: only docs and metadata changed (every change is `docs`, see `compat`).
-- MINOR: every change is compatible under the newer version's mode (against the previous
-  version, and for a `_TRANSITIVE` mode against every earlier version of the same major).
-- MAJOR: anything else. A new major is its own line that coexists with the old one, so it
-  needs no compatibility with the previous major; its changes are listed as "new major".
+- MINOR: every change is compatible under the mode of the version it follows (the older one,
+  so a new version cannot loosen its own check): against that version, and for a
+  `_TRANSITIVE` mode against every earlier version of the same major.
+- MAJOR: anything else, including a change of the mode that drops a check the old mode made
+  (unless `--allow-mode-change`, which turns that finding into a warning). A stricter mode
+  (BACKWARD → BACKWARD_TRANSITIVE or FULL) cannot let a change through that the old one
+  refused, so it is a warning only. A new major is its own line that coexists with
+  the old one, so it needs no compatibility with the previous major and may pick any mode;
+  its changes are listed as "new major".
 
 A bump larger than needed is allowed; a smaller one fails with the change list and the
 version it should have been. Skipping a version (1.0.0 → 1.2.0) is a warning.
@@ -20,8 +25,9 @@ from enum import IntEnum
 from codegen.check.compat import diff
 from codegen.check.documents import Document
 from codegen.check.findings import Change, ChangeEntry, Finding, Level, Suggestion, Verdict
-from codegen.check.modes import Mode, breaks, mode_of, why
-from collector.contracts import Version
+from codegen.check.modes import Mode, breaks, mode_of, origin, why
+from codegen.check.proof import Source
+from collector.contracts import Version, read_document
 
 
 class Bump(IntEnum):
@@ -33,10 +39,21 @@ class Bump(IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    mode: Mode
+    mode: Mode  # the base's mode: it governs the step
+    origin: str  # where that mode comes from, for messages
     changes: list[Change]  # base → doc
     breaking: list[tuple[Document, Change]]  # each with the version it breaks against
     need: Bump
+    mode_change: Change | None = None
+    mode_change_ok: bool = False  # stricter, or `--allow-mode-change`
+    allow_mode_change: bool = False
+
+    def verdict(self, change: Change, new_major: bool) -> Verdict:
+        if new_major:
+            return "new major"
+        if change.kind == "mode-changed":
+            return "compatible" if self.mode_change_ok else "breaking"
+        return "breaking" if breaks(change, self.mode) else "docs" if change.docs else "compatible"
 
 
 def bump_between(old: Version, new: Version) -> Bump:
@@ -55,31 +72,48 @@ def next_version(version: Version, bump: Bump) -> Version:
     return Version(version.major, version.minor, version.patch + (bump is Bump.PATCH))
 
 
-def assess(base: Document, doc: Document, earlier: Sequence[Document] = ()) -> Assessment:
-    """What `doc` changes since `base`, what breaks under its mode, and the bump that needs."""
-    mode = mode_of(doc.body or {})
-    changes = diff(base.body or {}, doc.body or {})
+def assess(
+    base: Document, doc: Document, earlier: Sequence[Document] = (), allow_mode_change: bool = False
+) -> Assessment:
+    """What `doc` changes since `base`, what breaks under `base`'s mode, and the bump that needs."""
+    mode = mode_of(base.body or {})
+    changes = diff(base.body or {}, doc.body or {}, source(base), source(doc))
     breaking = [(base, c) for c in changes if breaks(c, mode)]
     if mode.transitive and doc.version is not None:
         seen = {(c.path, c.kind) for _, c in breaking}
         for old in (e for e in earlier if e.version is not None and e.version.major == doc.version.major):
             found = [
-                c for c in diff(old.body or {}, doc.body or {}) if breaks(c, mode) and (c.path, c.kind) not in seen
+                c
+                for c in diff(old.body or {}, doc.body or {}, source(old), source(doc))
+                if breaks(c, mode) and (c.path, c.kind) not in seen
             ]
             seen |= {(c.path, c.kind) for c in found}
             breaking += [(old, c) for c in found]
-    need = Bump.MAJOR if breaking else Bump.MINOR if any(not c.docs for c in changes) else Bump(bool(changes))
-    return Assessment(mode, changes, breaking, need)
+    mode_change = next((c for c in changes if c.kind == "mode-changed"), None)
+    allowed = allow_mode_change or mode_of(doc.body or {}).covers(mode)
+    major = breaking or (mode_change is not None and not allowed)
+    need = Bump.MAJOR if major else Bump.MINOR if any(not c.docs for c in changes) else Bump(bool(changes))
+    where = f"{base.contract}/{_v(base)}" if base.version is not None else base.rel
+    return Assessment(
+        mode, origin(base.body or {}, where), changes, breaking, need, mode_change, allowed, allow_mode_change
+    )
 
 
-def check_lines(docs: list[Document]) -> tuple[list[Finding], list[ChangeEntry], list[Suggestion]]:
+def source(doc: Document) -> Source | None:
+    """Where the proof resolves `doc`'s references to shared files."""
+    return Source(doc.root / doc.rel, doc.root, read_document) if doc.root is not None else None
+
+
+def check_lines(
+    docs: list[Document], allow_mode_change: bool = False
+) -> tuple[list[Finding], list[ChangeEntry], list[Suggestion]]:
     """Every consecutive pair of versions of every contract: its changes and its bump."""
     findings: list[Finding] = []
     entries: list[ChangeEntry] = []
     suggestions: list[Suggestion] = []
     for line in _lines(docs):
         for i in range(1, len(line)):
-            a = assess(line[i - 1], line[i], line[: i - 1])
+            a = assess(line[i - 1], line[i], line[: i - 1], allow_mode_change)
             entries += _entries(line[i - 1], line[i], a)
             findings += judge(line[i - 1], line[i], a)
             if i == len(line) - 1:
@@ -100,14 +134,15 @@ def judge(base: Document, doc: Document, a: Assessment) -> list[Finding]:
             out.append(_finding(doc, "warning", "version-gap", f"the first version of major {new.major} is {new}"))
         return out
     actual = bump_between(old, new)
+    moved = [_mode_changed(base, doc, a)] if a.mode_change is not None else []
     if actual < a.need:
-        return [*_breaking(doc, a), _wrong_bump(base, doc, a, actual)]
+        return [*_breaking(doc, a), *moved, _wrong_bump(base, doc, a, actual)]
     if a.need is Bump.NONE:
         return [_finding(doc, "warning", "no-change", f"{new} has the same content as {old}: nothing to publish")]
     expected = next_version(old, actual)
     if new != expected:
-        return [_finding(doc, "warning", "version-gap", f"{old} → {new} skips {expected}")]
-    return []
+        return [*moved, _finding(doc, "warning", "version-gap", f"{old} → {new} skips {expected}")]
+    return moved
 
 
 def suggest(base: Document, doc: Document, a: Assessment) -> Suggestion:
@@ -116,24 +151,21 @@ def suggest(base: Document, doc: Document, a: Assessment) -> Suggestion:
     return Suggestion(doc.contract, str(old), str(new), str(suggested), a.need.name, bump_between(old, new) >= a.need)
 
 
-def verdict(change: Change, mode: Mode, new_major: bool) -> Verdict:
-    if new_major:
-        return "new major"
-    return "breaking" if breaks(change, mode) else "docs" if change.docs else "compatible"
-
-
 def change_list(a: Assessment, new_major: bool = False) -> str:
-    return "".join(f"\n  - `{c.path}` {c.message} [{verdict(c, a.mode, new_major)}]" for c in a.changes)
+    return "".join(f"\n  - `{c.path}` {c.message} [{a.verdict(c, new_major)}]" for c in a.changes)
 
 
 def _breaking(doc: Document, a: Assessment) -> list[Finding]:
     out = []
+    major = next_version(_v(doc), Bump.MAJOR)
     for old, c in a.breaking:
         reason = why(c, a.mode, str(_v(old)), str(_v(doc)))
         owner = doc.owner or "(none: set x-contract.owner)"
         text = (
             f"{doc.contract} {_v(doc)}: `{c.path}`: {c.message} — breaks {a.mode} compatibility with {_v(old)} "
-            f"({reason}).\nOwner: {owner}"
+            f"({reason}). {a.mode} is {a.origin}. Publish this change as {major} (a new major line that "
+            f"coexists with {_v(old)}), or make it compatible; another mode can only be set in a new major."
+            f"\nOwner: {owner}"
         )
         out.append(
             Finding("error", "breaking-change", doc.file, text, doc.line(c.keys), c.path, doc.contract, doc.owner)
@@ -141,12 +173,32 @@ def _breaking(doc: Document, a: Assessment) -> list[Finding]:
     return out
 
 
+def _mode_changed(base: Document, doc: Document, a: Assessment) -> Finding:
+    assert a.mode_change is not None
+    c = a.mode_change
+    text = (
+        f"{doc.contract} {_v(doc)}: {c.message}. The mode of {_v(base)} governs the step to {_v(doc)}; "
+        f"a different mode needs a new major ({next_version(_v(doc), Bump.MAJOR)})"
+    )
+    level: Level = "warning" if a.mode_change_ok else "error"
+    if a.allow_mode_change:
+        text += ". Allowed by --allow-mode-change: later versions are checked under the new mode"
+    elif a.mode_change_ok:
+        text = (
+            f"{doc.contract} {_v(doc)}: {c.message}. The new mode makes every check the old one made, so it "
+            f"cannot let a change through that {_v(base)} refused; later versions are checked under it"
+        )
+    else:
+        text += ", or pass --allow-mode-change to accept it in this version (the report shows it as a warning)"
+    return Finding(level, "mode-changed", doc.file, text, doc.line(c.keys), c.path, doc.contract, doc.owner)
+
+
 def _wrong_bump(base: Document, doc: Document, a: Assessment, actual: Bump) -> Finding:
     old, new = _v(base), _v(doc)
     should = next_version(old, a.need)
     text = (
         f"{doc.contract} {new} is a {actual.name} bump from {old}, but its changes need a {a.need.name} "
-        f"under {a.mode}: it should have been {should}"
+        f"under {a.mode} ({a.origin}): it should have been {should}"
     )
     if a.need is Bump.MAJOR:
         text += f" (a new major line that coexists with {old}) or a new contract"
@@ -157,7 +209,7 @@ def _entries(base: Document, doc: Document, a: Assessment) -> list[ChangeEntry]:
     old, new = _v(base), _v(doc)
     new_major = old.major != new.major
     return [
-        ChangeEntry(doc.contract, str(old), str(new), c, verdict(c, a.mode, new_major), doc.file, doc.line(c.keys))
+        ChangeEntry(doc.contract, str(old), str(new), c, a.verdict(c, new_major), doc.file, doc.line(c.keys))
         for c in a.changes
     ]
 

@@ -4,6 +4,13 @@ Requests call `submit(records)` and wait on a future; the writer takes all that 
 commits it in one go (one fsync, or one Kafka batch per partition), and resolves every
 waiting future with success or the error. This is how a 2xx can wait for durability
 without paying one fsync or one produce round-trip per request.
+
+One request never fails its neighbours: a commit reports, record by record, what it
+could not write (`Delivery.failed`) and what the sink refuses for good (`Delivery.refused`,
+e.g. too large for the broker); each request learns only of its own records. A commit
+that crashes outright (a bug, not a sink fault) is retried request by request, so only
+the request that causes it fails. With a `Breaker`, a sink fault trips it and later
+requests fail at once instead of waiting for the timeout.
 """
 
 from __future__ import annotations
@@ -11,17 +18,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from collector.route import Record
-from collector.sinks import SinkUnavailable
+from collector.sinks import Refused, SinkUnavailable
+from collector.sinks.breaker import Breaker
 
-Commit = Callable[[list[Record]], Awaitable[None]]
+
+@dataclass
+class Delivery:
+    """What a commit could not do, by record identity (`id(record)`); empty means all written."""
+
+    refused: dict[int, str] = field(default_factory=dict)  # permanent: never retry these
+    failed: dict[int, SinkUnavailable] = field(default_factory=dict)  # retriable: their requests get 503
+
+
+Commit = Callable[[list[Record]], Awaitable[Delivery | None]]
+Pending = tuple[list[Record], "asyncio.Future[list[Refused]]"]
 
 
 class GroupCommitter:
-    def __init__(self, commit: Commit, timeout: float, max_pipeline: int = 4) -> None:
-        self._commit, self._timeout = commit, timeout
-        self._queue: asyncio.Queue[tuple[list[Record], asyncio.Future[None]]] = asyncio.Queue()
+    def __init__(self, commit: Commit, timeout: float, max_pipeline: int = 4, breaker: Breaker | None = None) -> None:
+        self._commit, self._timeout, self._breaker = commit, timeout, breaker
+        self._queue: asyncio.Queue[Pending] = asyncio.Queue()
         self._slots = asyncio.Semaphore(max_pipeline)
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[asyncio.Task[None]] = set()
@@ -29,16 +48,21 @@ class GroupCommitter:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="charter-sink-writer")
 
-    async def submit(self, records: list[Record]) -> None:
+    async def submit(self, records: list[Record]) -> list[Refused]:
+        """Wait until every record is written; return those the sink refuses for good."""
         if self._task is None or self._task.done():
             raise SinkUnavailable("sink writer is not running")
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self._breaker is not None:
+            self._breaker.check()
+        fut: asyncio.Future[list[Refused]] = asyncio.get_running_loop().create_future()
         fut.add_done_callback(_consume)  # a request that timed out must not leave a dangling error
         self._queue.put_nowait((records, fut))
         try:
-            await asyncio.wait_for(asyncio.shield(fut), self._timeout)
+            return await asyncio.wait_for(asyncio.shield(fut), self._timeout)
         except TimeoutError:
-            raise SinkUnavailable(f"sink did not acknowledge within {self._timeout:g}s") from None
+            error = SinkUnavailable(f"sink did not acknowledge within {self._timeout:g}s")
+            self._trip(error)
+            raise error from None
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is committed (or failed)."""
@@ -64,22 +88,48 @@ class GroupCommitter:
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
 
-    async def _commit_group(self, pending: list[tuple[list[Record], asyncio.Future[None]]]) -> None:
+    async def _commit_group(self, pending: list[Pending]) -> None:
         try:
-            await self._commit([r for records, _ in pending for r in records])
-        except Exception as exc:  # every waiting request learns of the fault: none is dropped
-            error = exc if isinstance(exc, SinkUnavailable) else SinkUnavailable(f"{type(exc).__name__}: {exc}")
-            for _, fut in pending:
-                if not fut.done():
-                    fut.set_exception(error)
-        else:
-            for _, fut in pending:
-                if not fut.done():
-                    fut.set_result(None)
+            await self._deliver(pending)
         finally:
             self._slots.release()
 
+    async def _deliver(self, pending: list[Pending]) -> None:
+        try:
+            delivery = await self._commit([r for records, _ in pending for r in records]) or Delivery()
+        except SinkUnavailable as exc:  # a sink fault: every waiting request learns of it, none is dropped
+            self._trip(exc)
+            _fail(pending, exc)
+            return
+        except Exception as exc:
+            if len(pending) > 1:  # not a sink fault: find the request that causes it, spare the others
+                for one in pending:
+                    await self._deliver([one])
+                return
+            _fail(pending, SinkUnavailable(f"{type(exc).__name__}: {exc}"))
+            return
+        if delivery.failed:
+            self._trip(next(iter(delivery.failed.values())))
+        for records, fut in pending:
+            if fut.done():
+                continue
+            failed = [delivery.failed[id(r)] for r in records if id(r) in delivery.failed]
+            if failed:
+                fut.set_exception(failed[0])
+            else:
+                fut.set_result([Refused(r, delivery.refused[id(r)]) for r in records if id(r) in delivery.refused])
 
-def _consume(fut: asyncio.Future[None]) -> None:
+    def _trip(self, error: SinkUnavailable) -> None:
+        if self._breaker is not None:
+            self._breaker.trip(str(error))
+
+
+def _fail(pending: list[Pending], error: SinkUnavailable) -> None:
+    for _, fut in pending:
+        if not fut.done():
+            fut.set_exception(error)
+
+
+def _consume(fut: asyncio.Future[list[Refused]]) -> None:
     if not fut.cancelled():
         fut.exception()

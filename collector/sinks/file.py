@@ -3,45 +3,98 @@
 Good envelopes go to `good-<timestamp>-<seq>.jsonl`, bad ones to `bad-…`; a file is closed
 and a new one started once it passes the rotation size. Writes are group-committed: one
 write and one fsync for every request waiting at that moment.
+
+A reader always sees whole lines. Each commit writes at the end of the last complete
+record (`pwrite` at a known offset, no userspace buffer that could flush half a line
+later); if any write or fsync of the commit fails (a full disk: ENOSPC), every file it
+touched is truncated back to where the commit began, the commit's requests get 503, and
+the next write starts again on a clean line boundary. The breaker then fails requests at
+once, and `/ready` says why, until a probe file of the failed commit's size can be
+written and fsynced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import errno
+import logging
 import os
 from pathlib import Path
-from typing import BinaryIO
 
 from collector.route import Record
+from collector.sinks import Refused, SinkUnavailable
 from collector.sinks.batching import GroupCommitter
+from collector.sinks.breaker import Breaker
+
+log = logging.getLogger("charter.file")
+_PROBE_MAX = 8 * 1024 * 1024  # the probe writes as much as the failed commit, up to this
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if written == 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        offset += written
+        view = view[written:]
 
 
 class _RotatingFile:
     def __init__(self, directory: Path, prefix: str, rotate_bytes: int) -> None:
         self.directory, self.prefix, self.rotate_bytes = directory, prefix, rotate_bytes
         self.seq = 0
-        self.file: BinaryIO | None = None
-        self.size = 0
+        self.fd: int | None = None
+        self.size = 0  # end of the last complete record: where the next write goes
+        self.torn = False  # a rollback failed: bytes past `size` may be a torn line
 
-    def write(self, lines: list[bytes]) -> None:
-        if self.file is None or self.size >= self.rotate_bytes:
+    def begin(self) -> int:
+        """Ready the file for a commit (rotating if due); return the offset to roll back to."""
+        if self.torn and self.fd is not None:
+            self.rollback(self.size)
+            if self.torn:  # still cannot cut the torn tail: leave that file, start a clean one
+                self._close()
+        if self.fd is None or self.size >= self.rotate_bytes:
             self._open_next()
-        assert self.file is not None
-        data = b"".join(lines)
-        self.file.write(data)
+        return self.size
+
+    def append(self, data: bytes) -> None:
+        assert self.fd is not None
+        _pwrite_all(self.fd, data, self.size)  # on failure, the commit rolls back to its start
         self.size += len(data)
 
     def sync(self) -> None:
-        if self.file is not None:
-            self.file.flush()
-            os.fsync(self.file.fileno())
+        if self.fd is not None:
+            os.fsync(self.fd)
+
+    def rollback(self, offset: int) -> None:
+        """Cut the file back to `offset`, the end of its last complete record."""
+        self.size = offset
+        if self.fd is None:
+            return
+        try:
+            os.ftruncate(self.fd, offset)
+            self.torn = False
+        except OSError as exc:
+            self.torn = True
+            log.error("could not truncate %s-… back to %d bytes: %s", self.prefix, offset, exc)
 
     def close(self) -> None:
-        if self.file is not None:
+        """Close for good (shutdown): every commit was fsynced already, so a failure loses nothing."""
+        try:
             self.sync()
-            self.file.close()
-            self.file = None
+        except OSError as exc:
+            log.warning("fsync of the %s file at shutdown failed: %s", self.prefix, exc)
+        self._close()
+
+    def _close(self) -> None:
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError as exc:
+                log.warning("closing the %s file failed: %s", self.prefix, exc)
+            self.fd = None
 
     def _open_next(self) -> None:
         self.close()
@@ -50,41 +103,50 @@ class _RotatingFile:
             self.seq += 1
             path = self.directory / f"{self.prefix}-{stamp}-{self.seq:04d}.jsonl"
             try:
-                self.file = open(path, "xb")  # noqa: SIM115 - kept open across commits
+                self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
                 break
             except FileExistsError:
                 continue
-        self.size = 0
+        self.size, self.torn = 0, False
 
 
 class FileSink:
     name = "file"
 
-    def __init__(self, data_dir: Path, rotate_bytes: int = 128 * 1024 * 1024, timeout: float = 10.0) -> None:
+    def __init__(
+        self, data_dir: Path, rotate_bytes: int = 128 * 1024 * 1024, timeout: float = 10.0, probe_interval: float = 1.0
+    ) -> None:
         self.data_dir = data_dir
         self._files = {kind: _RotatingFile(data_dir, kind, rotate_bytes) for kind in ("good", "bad")}
-        self._committer = GroupCommitter(self._commit, timeout, max_pipeline=1)
+        self._breaker = Breaker(self._probe, probe_interval, timeout)
+        self._committer = GroupCommitter(self._commit, timeout, max_pipeline=1, breaker=self._breaker)
         self._started = False
+        self._failed_bytes = 0  # the size of the last commit that failed: what the probe must fit
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._committer.start()
+        self._breaker.start()
         self._started = True
 
-    async def send(self, records: list[Record]) -> None:
-        await self._committer.submit(records)
+    async def send(self, records: list[Record]) -> list[Refused]:
+        return await self._committer.submit(records)
 
     async def flush(self) -> None:
         await self._committer.drain()
 
     async def stop(self) -> None:
         await self._committer.stop()
+        await self._breaker.stop()
         for f in self._files.values():
             f.close()
         self._started = False
 
     def ready(self) -> bool:
-        return self._started
+        return self._started and self._breaker.problem is None
+
+    def problem(self) -> str | None:
+        return self._breaker.problem if self._started else "the file sink is stopped"
 
     async def _commit(self, records: list[Record]) -> None:
         await asyncio.to_thread(self._write, records)
@@ -93,7 +155,34 @@ class FileSink:
         by_kind: dict[str, list[bytes]] = {"good": [], "bad": []}
         for r in records:
             by_kind[r.kind].append(r.value + b"\n")
-        for kind, lines in by_kind.items():
-            if lines:
-                self._files[kind].write(lines)
-                self._files[kind].sync()
+        touched: list[tuple[_RotatingFile, int]] = []
+        size = 0
+        try:
+            for kind, lines in by_kind.items():
+                if lines:
+                    f = self._files[kind]
+                    touched.append((f, f.begin()))
+                    data = b"".join(lines)
+                    size += len(data)
+                    f.append(data)
+            for f, _ in touched:
+                f.sync()
+        except OSError as exc:  # ENOSPC, EIO, EDQUOT...: nothing of this commit may remain
+            for f, offset in touched:
+                f.rollback(offset)
+            self._failed_bytes = size
+            raise SinkUnavailable(f"cannot write to {self.data_dir}: {type(exc).__name__}: {exc}") from exc
+
+    async def _probe(self) -> None:
+        await asyncio.to_thread(self._probe_write)
+
+    def _probe_write(self) -> None:
+        """Write and fsync as many bytes as the failed commit held, then remove the probe file."""
+        path = self.data_dir / f".probe-{os.getpid()}"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            _pwrite_all(fd, b"\n" * max(4096, min(self._failed_bytes, _PROBE_MAX)), 0)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            path.unlink(missing_ok=True)

@@ -5,6 +5,20 @@ Requests are group-committed: the writer takes every record waiting, builds one
 one `send()` per record), and resolves the requests only when Kafka has acknowledged
 every batch. Keys are partitioned with Kafka's own murmur2, so a `partition_key` lands
 where a Java producer would put it.
+
+Too large is permanent, not retriable. Each topic's `max.message.bytes` is read at start;
+a record that cannot fit (its size, uncompressed, against the smaller of that and the
+producer's request size) is never sent: it is returned `Refused`, and the app records a
+small `too_large` bad record instead. Batches are cut to fit the topic's limit too, so a
+small record never shares a refusal with a big one. If the broker refuses a batch as too
+large anyway (its limit was lowered since), the limit is read again and the batch's
+records are sent once more, each on its own, so only the record that is too large is
+refused. A broker refusal also breaks the idempotent producer's sequence numbers for the
+partition: the producer is replaced and the records the broken sequence refused are sent
+again, so requests that shared the commit are not failed.
+
+A breaker (breaker.py) watches the broker: after a failure, or when the periodic metadata
+probe fails, requests get 503 at once until a probe succeeds.
 """
 
 from __future__ import annotations
@@ -18,26 +32,52 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaError,
     KafkaTimeoutError,
+    MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerFenced,
+    RecordListTooLargeError,
+    RecordTooLargeError,
     TopicAlreadyExistsError,
     UnknownProducerId,
 )
 from aiokafka.partitioner import murmur2
 
 from collector.route import Record
-from collector.sinks import SinkUnavailable
-from collector.sinks.batching import GroupCommitter
+from collector.sinks import Refused, SinkUnavailable
+from collector.sinks.batching import Delivery, GroupCommitter
+from collector.sinks.breaker import Breaker
 
 if TYPE_CHECKING:
     from collector.settings import Settings
 
 log = logging.getLogger("charter.kafka")
 _FATAL = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
+_TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
+MAX_REQUEST_BYTES = 1024 * 1024  # the producer's max_request_size and batch size
+_BATCH_OVERHEAD = 128  # record batch header, with room to spare
+_RECORD_OVERHEAD = 32  # per record: length, attributes, deltas, header counts (varints)
+
+
+def record_bytes(r: Record) -> int:
+    """An upper bound on a record's size in a batch, uncompressed."""
+    return len(r.key) + len(r.value) + sum(len(k) + len(v) + 10 for k, v in r.headers) + _RECORD_OVERHEAD
+
+
+def _fits(size: int, limit: int) -> bool:
+    # lz4/zstd/snappy can grow incompressible data by a fraction of a percent
+    return size + size // 128 + _BATCH_OVERHEAD <= limit
+
+
+class _Batch:
+    """One BatchBuilder and the records in it (to tell each request what became of its records)."""
+
+    def __init__(self, builder: Any) -> None:
+        self.builder, self.records, self.size = builder, list[Record](), 0
 
 
 @lru_cache(maxsize=65536)
@@ -55,8 +95,11 @@ class KafkaSink:
         self._timeout = settings.sink_timeout
         self._producer: AIOKafkaProducer | None = None
         self._partitions: dict[str, list[int]] = {}
-        self._committer = GroupCommitter(self._commit, settings.sink_timeout, max_pipeline=8)
-        self._healthy = False
+        self._limits: dict[str, int] = {}  # topic → max.message.bytes, read at start
+        watch = max(1.0, min(5.0, self._timeout / 2))  # keep /ready honest without traffic
+        self._breaker = Breaker(self._probe, settings.sink_probe_interval, self._timeout, watch=watch)
+        self._committer = GroupCommitter(self._commit, settings.sink_timeout, max_pipeline=8, breaker=self._breaker)
+        self._started = False
         self._reset_lock = asyncio.Lock()
         self._enqueue_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
@@ -64,6 +107,7 @@ class KafkaSink:
     async def start(self) -> None:
         try:
             await self._create_topics()
+            self._limits = await self._read_limits(list(self.topics))
             self._producer = await self._new_producer()
             for topic in self.topics:
                 self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
@@ -71,15 +115,11 @@ class KafkaSink:
             await self.stop()
             raise SinkUnavailable(f"cannot reach Kafka at {self.bootstrap}: {exc}") from exc
         self._committer.start()
-        self._spawn(self._probe())
-        self._healthy = True
+        self._breaker.start()
+        self._started = True
 
-    async def send(self, records: list[Record]) -> None:
-        try:
-            await self._committer.submit(records)
-        except SinkUnavailable:
-            self._healthy = False  # /ready reports it until a commit or the probe succeeds
-            raise
+    async def send(self, records: list[Record]) -> list[Refused]:
+        return await self._committer.submit(records)
 
     async def flush(self) -> None:
         """Wait for what is in flight, at most the sink timeout: its requests are answered already."""
@@ -94,13 +134,14 @@ class KafkaSink:
         """Flush and close within one sink timeout: a down broker must not hold the shutdown."""
         for task in self._background:
             task.cancel()
+        await self._breaker.stop()
         try:
             await asyncio.wait_for(self._shutdown(), self._timeout)
         except TimeoutError:
             log.warning("Kafka did not acknowledge everything within %gs of shutdown; "
                         "those requests were answered 503", self._timeout)  # fmt: skip
         self._producer = None
-        self._healthy = False
+        self._started = False
 
     async def _shutdown(self) -> None:
         await self._committer.stop()
@@ -108,7 +149,12 @@ class KafkaSink:
             await self._producer.stop()
 
     def ready(self) -> bool:
-        return self._producer is not None and self._healthy
+        return self._producer is not None and self._started and self._breaker.problem is None
+
+    def problem(self) -> str | None:
+        if self._producer is None or not self._started:
+            return "the Kafka producer is stopped"
+        return self._breaker.problem
 
     async def _new_producer(self) -> AIOKafkaProducer:
         producer = AIOKafkaProducer(
@@ -117,7 +163,8 @@ class KafkaSink:
             enable_idempotence=True,
             compression_type=self._settings.kafka_compression,
             linger_ms=self._settings.kafka_linger_ms,
-            max_batch_size=1024 * 1024,
+            max_batch_size=MAX_REQUEST_BYTES,
+            max_request_size=MAX_REQUEST_BYTES,
             request_timeout_ms=int(self._timeout * 1000),
             client_id="charter",
         )
@@ -145,18 +192,12 @@ class KafkaSink:
             self._spawn(self._close(broken))
 
     async def _probe(self) -> None:
-        """Keep /ready honest without traffic: refresh metadata every few seconds."""
-        interval = max(1.0, min(5.0, self._timeout / 2))
-        while True:
-            await asyncio.sleep(interval)
-            producer = self._producer
-            if producer is None:
-                continue
-            try:
-                ok = await asyncio.wait_for(producer.client.force_metadata_update(), interval)
-            except (TimeoutError, KafkaError):
-                ok = False
-            self._healthy = bool(ok)
+        """The breaker's probe: a metadata round-trip to the brokers."""
+        producer = self._producer
+        if producer is None:
+            raise SinkUnavailable("the Kafka producer is stopped")
+        if not await producer.client.force_metadata_update():
+            raise SinkUnavailable(f"Kafka at {self.bootstrap} did not answer a metadata request")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -177,6 +218,28 @@ class KafkaSink:
         finally:
             await admin.close()
 
+    async def _read_limits(self, topics: list[str]) -> dict[str, int]:
+        """Each topic's `max.message.bytes` (the broker default if the topic sets none)."""
+        if not topics:
+            return {}
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="charter-admin")
+        await admin.start()
+        try:
+            resources = [ConfigResource(ConfigResourceType.TOPIC, t, {"max.message.bytes": None}) for t in topics]
+            responses = await admin.describe_configs(resources)
+        finally:
+            await admin.close()
+        limits: dict[str, int] = {}
+        for response in responses:
+            for error, _, _, topic, entries in (r[:5] for r in response.resources):
+                for name, value, *_ in entries if error == 0 else ():
+                    if name == "max.message.bytes" and value is not None:
+                        limits[topic] = int(value)
+        return limits
+
+    def _limit(self, topic: str) -> int:
+        return min(self._limits.get(topic, MAX_REQUEST_BYTES), MAX_REQUEST_BYTES)
+
     async def _partitions_for(self, topic: str) -> list[int]:
         parts = self._partitions.get(topic)
         if parts is None:
@@ -184,50 +247,78 @@ class KafkaSink:
             parts = self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         return parts
 
-    async def _commit(self, records: list[Record]) -> None:
+    async def _commit(self, records: list[Record], retry: bool = True) -> Delivery:
         producer = self._producer
         if producer is None:
             raise SinkUnavailable("Kafka producer is stopped")
-        deliveries: list[asyncio.Future[Any]] = []
+        delivery = Delivery()
+        sent: list[tuple[_Batch, asyncio.Future[Any]]] = []
         try:
             # One commit enqueues at a time: concurrent send_batch calls on the same partition
             # race for its slot and aiokafka times the losers out early (aio-libs/aiokafka#814).
             async with self._enqueue_lock:
-                await self._send_batches(producer, records, deliveries)
+                await self._send_batches(producer, records, sent, delivery, alone=not retry)
         except KafkaError as exc:
-            self._healthy = False
             raise SinkUnavailable(f"Kafka did not accept the records: {exc}") from exc
         finally:
-            for fut in deliveries:  # read every outcome, even if we stop early
+            for _, fut in sent:  # read every outcome, even if we stop early
                 fut.add_done_callback(_consume)
-        results = await asyncio.gather(*deliveries, return_exceptions=True)
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors:
-            self._healthy = False
-            if any(isinstance(e, _FATAL) for e in errors):
-                await self._reset(producer)
-            raise SinkUnavailable(f"Kafka did not acknowledge {len(errors)} batch(es): {errors[0]!r}")
-        self._healthy = True
+        results = await asyncio.gather(*(fut for _, fut in sent), return_exceptions=True)
+        again: list[Record] = []  # refused by a broken sequence or as too large: worth one more try
+        for (batch, _), result in zip(sent, results, strict=True):
+            if not isinstance(result, BaseException):
+                continue
+            if retry and isinstance(result, (*_FATAL, *_TOO_LARGE)):
+                again += batch.records
+            elif isinstance(result, _TOO_LARGE) and len(batch.records) == 1:
+                reason = f"the Kafka broker refused the record as too large ({type(result).__name__})"
+                delivery.refused[id(batch.records[0])] = reason
+            else:
+                error = SinkUnavailable(f"Kafka did not acknowledge a batch: {result!r}")
+                delivery.failed.update((id(r), error) for r in batch.records)
+        if any(isinstance(r, (*_FATAL, *_TOO_LARGE)) for r in results):
+            await self._reset(producer)  # its sequence numbers no longer match the broker's
+        if again:
+            if any(isinstance(r, _TOO_LARGE) for r in results):
+                self._limits.update(await self._read_limits(sorted({r.topic for r in again})))
+            retried = await self._commit(again, retry=False)
+            delivery.refused.update(retried.refused)
+            delivery.failed.update(retried.failed)
+        return delivery
 
     async def _send_batches(
-        self, producer: AIOKafkaProducer, records: list[Record], out: list[asyncio.Future[Any]]
-    ) -> None:
-        """One BatchBuilder per topic-partition; a full batch is sent and a new one started."""
-        batches: dict[tuple[str, int], Any] = {}
+        self, producer: AIOKafkaProducer, records: list[Record], out: list[tuple[_Batch, asyncio.Future[Any]]],
+        delivery: Delivery, alone: bool,
+    ) -> None:  # fmt: skip
+        """One batch per topic-partition, cut at the topic's size limit (`alone`: one record per batch)."""
+        batches: dict[tuple[str, int], _Batch] = {}
         deadline = time.monotonic() + self._timeout
         for r in records:
+            size, limit = record_bytes(r), self._limit(r.topic)
+            if not _fits(size, limit):
+                reason = f"the {len(r.value)}-byte record exceeds the {limit} bytes that topic {r.topic} accepts"
+                delivery.refused[id(r)] = reason
+                continue
             parts = await self._partitions_for(r.topic)
             tp = (r.topic, parts[_hash(r.key) % len(parts)])
             batch = batches.get(tp)
+            if batch is not None and (alone or not _fits(batch.size + size, limit) or not _append(batch, r, size)):
+                out.append((batch, await _enqueue(producer, batch.builder, tp, deadline)))
+                batch = None
             if batch is None:
-                batch = batches[tp] = producer.create_batch()
-            if batch.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
-                out.append(await _enqueue(producer, batch, tp, deadline))
-                batch = batches[tp] = producer.create_batch()
-                if batch.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
-                    raise SinkUnavailable(f"a {len(r.value)}-byte record exceeds the Kafka batch size")
+                batch = batches[tp] = _Batch(producer.create_batch())
+                if not _append(batch, r, size):  # cannot happen: the first record always fits a new batch
+                    raise SinkUnavailable(f"aiokafka refused a {size}-byte record in an empty batch")
         for tp, batch in batches.items():
-            out.append(await _enqueue(producer, batch, tp, deadline))
+            out.append((batch, await _enqueue(producer, batch.builder, tp, deadline)))
+
+
+def _append(batch: _Batch, r: Record, size: int) -> bool:
+    if batch.builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
+        return False
+    batch.records.append(r)
+    batch.size += size
+    return True
 
 
 async def _enqueue(producer: AIOKafkaProducer, batch: Any, tp: tuple[str, int], deadline: float) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 
 from collector.route import Record
+from collector.sinks import Refused
 
 
 class MemorySink:
@@ -18,8 +19,9 @@ class MemorySink:
     async def start(self) -> None:
         return None
 
-    async def send(self, records: list[Record]) -> None:
+    async def send(self, records: list[Record]) -> list[Refused]:
         self.records.extend(records)
+        return []
 
     async def flush(self) -> None:
         return None
@@ -29,6 +31,9 @@ class MemorySink:
 
     def ready(self) -> bool:
         return True
+
+    def problem(self) -> str | None:
+        return None
 
     def envelopes(self, kind: str) -> list[Any]:
         return [msgspec.json.decode(r.value) for r in self.records if r.kind == kind]

@@ -8,6 +8,7 @@ import sys
 import msgspec
 
 from collector.route import Record
+from collector.sinks import Refused
 
 
 class _Line(msgspec.Struct):
@@ -28,10 +29,11 @@ class StdoutSink:
     async def start(self) -> None:
         return None
 
-    async def send(self, records: list[Record]) -> None:
+    async def send(self, records: list[Record]) -> list[Refused]:
         data = b"".join(_encoder.encode(_Line(r.topic, r.key.decode(), msgspec.Raw(r.value))) + b"\n" for r in records)
         async with self._lock:
             await asyncio.to_thread(self._write, data)
+        return []
 
     async def flush(self) -> None:
         await asyncio.to_thread(sys.stdout.flush)
@@ -41,6 +43,9 @@ class StdoutSink:
 
     def ready(self) -> bool:
         return True
+
+    def problem(self) -> str | None:
+        return None
 
     @staticmethod
     def _write(data: bytes) -> None:

@@ -54,14 +54,16 @@ def test_the_normalized_contract_passes(schemas: Path) -> None:
     assert [f for f in doc["findings"] if f["contract"].endswith("/object_images_normalized")] == []
 
 
-def test_repo_schemas_pass_once_clickstream_declares_backward_compatibility(schemas: Path) -> None:
-    # clickstream 1.1.0 adds an optional field to a closed object: compatible BACKWARD only.
+def test_clickstream_adds_an_optional_field_to_a_closed_object_as_a_minor_under_the_default(schemas: Path) -> None:
+    # Compatible BACKWARD only (the closed 1.0.0 rejects the new field), which is the default mode.
     path = schemas / "com.riverhotels.web/clickstream/1.1.0.json"
     body = json.loads(path.read_text())
-    body["x-contract"]["compatibility"] = "BACKWARD_TRANSITIVE"
+    del body["x-contract"]["compatibility"]
     path.write_text(json.dumps(body, indent=2))
-    result = check(schemas)
-    assert result.exit_code == 0, result.output
+    _, doc = report(schemas)
+    assert doc["findings"] == []
+    (added,) = [c for c in doc["changes"] if c["contract"] == "com.riverhotels.web/clickstream"]
+    assert (added["kind"], added["path"], added["verdict"]) == ("field-added-optional", "$.referrer", "compatible")
 
 
 def test_repo_schemas_pass() -> None:

@@ -13,7 +13,7 @@ INT, STR = {"type": "integer"}, {"type": "string"}
 BASE = contract({"id": INT})
 DOCS = {**BASE, "description": "An order, as placed."}
 OPTIONAL_OPEN = contract({"id": INT, "note": STR}, closed=False)  # compatible both ways with an open base
-OPTIONAL_CLOSED = contract({"id": INT, "note": STR})  # breaks FORWARD: the closed 1.0.0 rejects `note`
+OPTIONAL_CLOSED = contract({"id": INT, "note": STR})  # breaks FORWARD only: the closed 1.0.0 rejects `note`
 RENAMED = contract({"key": INT})
 PII = contract({"id": {**INT, "x-pii": "redact"}})
 
@@ -38,10 +38,12 @@ BUMPS = [
     pytest.param(BASE, "1.1.0", RENAMED, 1, "2.0.0", id="breaking-as-minor"),
     pytest.param(BASE, "1.0.1", RENAMED, 1, "2.0.0", id="breaking-as-patch"),
     pytest.param(BASE, "2.0.0", RENAMED, 0, "2.0.0", id="breaking-as-major"),
-    pytest.param(BASE, "1.1.0", OPTIONAL_CLOSED, 1, "2.0.0", id="closed-optional-field-as-minor-under-full"),
-    pytest.param(BASE, "1.1.0", mode(OPTIONAL_CLOSED, "BACKWARD"), 0, "1.1.0", id="closed-optional-field-as-minor-under-backward"),
-    pytest.param(BASE, "1.1.0", mode(OPTIONAL_CLOSED, "FORWARD"), 1, "2.0.0", id="closed-optional-field-as-minor-under-forward"),
-    pytest.param(BASE, "1.1.0", mode(RENAMED, "NONE"), 0, "1.1.0", id="breaking-as-minor-under-none"),
+    pytest.param(BASE, "1.1.0", OPTIONAL_CLOSED, 0, "1.1.0", id="closed-optional-field-as-minor-under-default-backward"),
+    pytest.param(BASE, "1.1.0", mode(OPTIONAL_CLOSED, "BACKWARD"), 0, "1.1.0", id="closed-optional-field-as-minor-spelling-out-backward"),
+    pytest.param(mode(BASE, "FULL"), "1.1.0", mode(OPTIONAL_CLOSED, "FULL"), 1, "2.0.0", id="closed-optional-field-as-minor-under-full"),
+    pytest.param(mode(BASE, "FORWARD"), "1.1.0", mode(OPTIONAL_CLOSED, "FORWARD"), 1, "2.0.0", id="closed-optional-field-as-minor-under-forward"),
+    pytest.param(mode(BASE, "NONE"), "1.1.0", mode(RENAMED, "NONE"), 0, "1.1.0", id="breaking-as-minor-under-none"),
+    pytest.param(BASE, "1.1.0", mode(RENAMED, "NONE"), 1, "2.0.0", id="breaking-as-minor-setting-none-in-itself"),
 ]
 # fmt: on
 
@@ -64,7 +66,8 @@ def test_wrong_bump_lists_the_changes_and_the_version_it_should_have_been(tmp_pa
     assert exit_code == 1
     (message,) = [f["message"] for f in doc["findings"] if f["code"] == "wrong-bump"]
     assert message.startswith(
-        f"{REF} 1.1.0 is a MINOR bump from 1.0.0, but its changes need a MAJOR under FULL_TRANSITIVE"
+        f"{REF} 1.1.0 is a MINOR bump from 1.0.0, but its changes need a MAJOR under BACKWARD "
+        f"(the default: {REF}/1.0.0 sets no `x-contract.compatibility`)"
     )
     assert "it should have been 2.0.0" in message
     assert message.endswith(
