@@ -91,7 +91,9 @@ async def test_a_failed_write_leaves_no_partial_line_for_a_later_record_to_join(
     assert read_ids(tmp_path, "good") == ["good-1", "good-4"]
 
 
-async def test_a_failed_commit_rolls_back_every_file_it_touched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_failed_commit_rolls_back_every_file_it_touched(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sink = FileSink(tmp_path, probe_interval=PROBE)
     await sink.start()
     await sink.send([record("good", 1), record("bad", 1)])
