@@ -30,9 +30,14 @@ nested objects, array items (`$.items[*].price`) and `$ref`s into `$defs`:
 | additionalProperties false → true           | yes                 | no                  | MINOR      |
 | data rule (dlq) added / removed / changed   | no / yes / no       | yes / no / no       | MINOR      |
 | x-contract.topic changed                    | no                  | no                  | MINOR      |
+| any other keyword (anyOf, oneOf, allOf, not,| as proven (3)       | as proven (3)       | MINOR      |
+|   if/then/else, patternProperties,          |                     |                     |            |
+|   prefixItems, dependentRequired, contains, |                     |                     |            |
+|   unevaluated*, $ref to a shared file, …)   |                     |                     |            |
+| x-contract.compatibility (another mode)     | yes                 | yes                 | MAJOR (4)  |
 | x-pii, x-pii-encryption, flag rules,        | yes                 | yes                 | MINOR      |
 |   partitions, partition_key, dlq_topic,     |                     |                     |            |
-|   compatibility, dedupe                     |                     |                     |            |
+|   dedupe                                    |                     |                     |            |
 | description, title, examples, $comment,     | yes                 | yes                 | PATCH      |
 |   default, deprecated, other x- keys, owner,|                     |                     |            |
 |   status, tags, sla, warehouse, rule message|                     |                     |            |
@@ -47,6 +52,11 @@ declare, so adding even an optional field breaks consumers still on the old, clo
 contract declared it; Confluent's registry does not assume that and refuses any property added
 to an open content model, because old data might carry that name with another type.
 (2) The least bump when the change is compatible under the mode; otherwise MAJOR.
+(3) The table is the explanation; the verdict is a proof (`proof`): jsonschema-rs decides
+whether the new schema covers the old one (BACKWARD) and the old covers the new (FORWARD),
+under the assumption of (1). A direction it proves makes every value change compatible that
+way; a direction it cannot prove is breaking, whatever the table says, and the change says why.
+(4) Unless the new mode makes every check the old one made, or `--allow-mode-change` (`versions`).
 """
 
 from __future__ import annotations
@@ -77,8 +87,9 @@ def _settle(changes: list[Change], proof: Proof) -> list[Change]:
 
     A direction the proof shows holds makes every value change compatible that way (the
     keyword-by-keyword diff only approximates). A direction it cannot prove is breaking: the
-    changes the diff already blames carry it; if none does, every value change is blamed, with
-    the proof's reason, and a change no keyword explains is reported on its own.
+    changes the diff already blames carry it, and a bare `keyword-changed` gets the proof's
+    reason; if none is blamed, every value change is, with the reason; and a change no keyword
+    explains is reported on its own.
     """
     out = list(changes)
     values = [i for i, c in enumerate(out) if not c.docs and c.kind != "pii-changed"]
@@ -90,11 +101,13 @@ def _settle(changes: list[Change], proof: Proof) -> list[Change]:
         if proven:
             for i in values:
                 out[i] = _with(out[i], direction, True)
-        elif all(getattr(out[i], direction) for i in values):
+        else:
             note = f"not provably {direction.upper()}-compatible: {why}"
             notes.append(note)
-            for i in values:
-                out[i] = _with(out[i], direction, False, f"; {note}")
+            blamed = [i for i in values if not getattr(out[i], direction)] or values
+            for i in blamed:  # a bare keyword change, or one the diff took for compatible, gets the reason
+                if out[i].kind == "keyword-changed" or getattr(out[i], direction):
+                    out[i] = _with(out[i], direction, False, f"; {note}")
     if notes and not values:
         text = "the schema changed outside the keywords Charter compares; " + "; ".join(notes)
         out.append(Change("unproven", "$", text, proof.backward, proof.forward))
