@@ -120,19 +120,19 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
 def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome) -> None:
     try:
         event = _event_decoder.decode(item)
-    except msgspec.ValidationError:
-        obj = _any_decoder.decode(item)  # the item is valid JSON: only its shape was wrong
+    except msgspec.ValidationError:  # a subclass of DecodeError: first
+        try:
+            obj = _any_decoder.decode(item)  # valid JSON: only its shape was wrong, or a number too big
+        except (msgspec.DecodeError, RecursionError) as exc:
+            _unreadable(index, item, exc, registry, ctx, out)
+            return
         failures = validate(_ENVELOPE, obj) or [Failure("$", "type", "not a valid event envelope")]
         schema, event_id = _claimed(obj)
         payload = _mapped(obj, item, registry, ctx)
         _reject(out, index, event_id, ErrorType.MALFORMED_EVENT, failures, schema, payload, ctx, registry)
         return
     except (msgspec.DecodeError, RecursionError) as exc:
-        msg = "JSON nesting is too deep" if isinstance(exc, RecursionError) else f"invalid JSON: {exc}"
-        failure = Failure("$", "json", msg)
-        _reject(
-            out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, _sealed(item, registry, ctx), ctx, registry
-        )
+        _unreadable(index, item, exc, registry, ctx, out)
         return
     contract = registry.get(event.schema)
     if contract is None:
@@ -166,6 +166,18 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
     ):
         return
     _accept(out, event, contract, ctx, flags, fp)
+
+
+def _unreadable(index: int, item: bytes, exc: Exception, registry: Registry, ctx: Context, out: Outcome) -> None:
+    """An event that is not JSON, nests too deep, or holds a number no decoder can represent."""
+    if isinstance(exc, RecursionError):
+        message = "JSON nesting is too deep"
+    elif isinstance(exc, msgspec.ValidationError):  # only numbers fail an untyped decode
+        message = "a number cannot be represented (beyond the float range, or more than 4300 digits)"
+    else:
+        message = f"invalid JSON: {exc}"
+    failure = Failure("$", "json", message)
+    _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, _sealed(item, registry, ctx), ctx, registry)
 
 
 def _duplicate(

@@ -150,3 +150,41 @@ def test_card_number_is_protected_even_when_the_event_names_an_unloaded_payment_
 def test_malformed_event_keeps_the_client_id(registry: Registry) -> None:
     out = run(registry, {"id": "client-7", "data": {}})
     assert out.rejections[0].id == "client-7" and out.records[0].key == b"client-7"
+
+
+def _raw_pay(amount: str, order_id: int = 1001) -> bytes:
+    return msgspec.json.encode(pay(order_id=order_id)).replace(b'"amount":9.5', b'"amount":' + amount.encode())
+
+
+def test_numbers_no_float_can_hold_get_a_verdict_per_event_not_a_failed_batch(registry: Registry) -> None:
+    out = run(registry, _raw_pay("1e400"), _raw_pay("9" * 5000, 2), _raw_pay("-5" + "0" * 400, 3), pay(order_id=4))
+    verdicts = [(r.index, r.type.value, r.failures[0].keyword) for r in out.rejections]
+    assert verdicts == [
+        (0, "malformed_event", "json"),
+        (1, "malformed_event", "json"),
+        (2, "invalid_payload", "minimum"),
+    ]
+    assert out.accepted == 1
+    assert "cannot be represented" in out.rejections[1].failures[0].message
+
+
+def test_an_unexpected_error_in_one_event_is_its_bad_record_and_spares_the_others(
+    registry: Registry, monkeypatch: Any
+) -> None:
+    import collector.pipeline as pipeline
+
+    real = pipeline.validate
+
+    def explode(compiled: Any, data: Any) -> Any:
+        if data.get("order_id") == 666:
+            raise RuntimeError("4111111111111111 broke something")  # a message that quotes data
+        return real(compiled, data)
+
+    monkeypatch.setattr(pipeline, "validate", explode)
+    out = run(registry, pay(order_id=1), pay(order_id=666), pay(order_id=2))
+    assert out.accepted == 2
+    [rejection] = out.rejections
+    assert (rejection.index, rejection.type.value) == (1, "internal_error")
+    bad = next(value(out, i) for i, r in enumerate(out.records) if r.kind == "bad")
+    assert "4111111111111111" not in msgspec.json.encode(bad).decode()  # sealed, and the message is not quoted
+    assert bad["payload"]["protected"] == "whole"
