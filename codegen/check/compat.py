@@ -65,7 +65,7 @@ import dataclasses
 from typing import Any
 
 from codegen.check import metadata
-from codegen.check.constraints import CHANGED, DOCS, LOOSENED, MODELLED, TIGHTENED, Schema, node_changes, types_of
+from codegen.check.constraints import CHANGED, LOOSENED, MODELLED, TIGHTENED, Schema, annotation, node_changes, types_of
 from codegen.check.findings import Change, Keys
 from codegen.check.proof import Proof, Source, prove
 
@@ -182,7 +182,7 @@ def _unmodelled(old: Schema, new: Schema, path: str, keys: Keys, modelled: set[s
     """Keywords compared only as the proof compares them: the diff names them, the proof judges."""
     out = []
     for kw in sorted(set(old) | set(new)):
-        if kw in modelled or kw in DOCS or kw in ("$defs", "definitions") or kw.startswith("x-"):
+        if kw in modelled or annotation(kw) or kw in ("$defs", "definitions"):
             continue
         a, b = old.get(kw, _MISSING), new.get(kw, _MISSING)
         if a != b:

@@ -12,7 +12,7 @@ from fractions import Fraction
 from typing import Any
 
 from codegen.check.findings import Change, Keys
-from collector.schema import ANNOTATIONS
+from collector.schema import ANNOTATIONS, KEYWORDS
 
 Schema = dict[str, Any]
 TIGHTENED, LOOSENED, CHANGED, SAME = (False, True), (True, False), (False, False), (True, True)
@@ -24,6 +24,14 @@ STRUCTURAL = frozenset(
     {"$schema", "$id", "id", "$anchor", "$dynamicAnchor", "$recursiveAnchor", "$vocabulary", "$defs", "definitions"}
 )
 DOCS = ANNOTATIONS - STRUCTURAL
+
+
+def annotation(keyword: str) -> bool:
+    """Whether a keyword only documents: a docs annotation, an `x-` keyword, or one JSON Schema
+    does not know (the spec makes unknown keywords annotations, e.g. Iglu's `self`)."""
+    return keyword in DOCS or keyword.startswith("x-") or keyword not in KEYWORDS
+
+
 # The keywords `node_changes` compares itself; `compat` walks `properties`, `items` and `$ref`.
 MODELLED = frozenset({"type", "enum", "const", *LOWER, *UPPER, "multipleOf", "pattern", "format", "uniqueItems"})
 _MISSING = object()
@@ -41,7 +49,7 @@ def node_changes(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change
 def annotation_changes(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change]:
     out = []
     for kw in sorted(set(old) | set(new)):
-        if kw == "x-contract" or not (kw in DOCS or kw.startswith("x-")):
+        if kw == "x-contract" or not annotation(kw):
             continue
         a, b = old.get(kw, _MISSING), new.get(kw, _MISSING)
         if a == b:
@@ -78,6 +86,8 @@ def covers(wide: frozenset[str], narrow: frozenset[str]) -> bool:
 
 
 def types(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change]:
+    if "$ref" in old or "$ref" in new:
+        return []  # a target in another file: its type is unknown here, and the proof judges it
     if "type" not in old and "type" not in new and _values(old) is not None and _values(new) is not None:
         return []  # both are plain enums: `enums` says it better
     ot, nt = types_of(old), types_of(new)

@@ -25,7 +25,7 @@ import jsonschema_rs
 import msgspec
 from jsonschema_rs import canonical
 
-from codegen.check.constraints import DOCS
+from codegen.check.constraints import annotation
 from codegen.check.walk import rewrite
 
 Loader = Callable[[Path], Any]
@@ -59,8 +59,8 @@ def prove(old: Any, new: Any, old_at: Source | None = None, new_at: Source | Non
 
 
 def validation_only(schema: Any) -> Any:
-    """`schema` without annotations and `x-` keywords."""
-    return rewrite(schema, lambda kw: kw not in DOCS and not kw.startswith("x-"))
+    """`schema` without annotations, `x-` and unknown keywords."""
+    return rewrite(schema, lambda kw: not annotation(kw))
 
 
 def assume_declared(writer: Any, reader: Any) -> Any:

@@ -4,6 +4,8 @@ breaking, and the change names the keyword and why."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
@@ -12,7 +14,7 @@ import pytest
 from codegen.check.compat import diff
 from codegen.check.modes import Mode, breaks
 from codegen.check.proof import prove
-from tests.check.helpers import contract
+from tests.check.helpers import contract, report, write
 
 ALL = frozenset(Mode)
 BACK = frozenset({Mode.BACKWARD, Mode.BACKWARD_TRANSITIVE, Mode.NONE})  # new reads old; old may not read new
@@ -121,3 +123,30 @@ SAMPLES: list[Any] = [
 
 def _validator(body: dict[str, Any]) -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(body, validate_formats=True)
+
+
+def test_an_unknown_keyword_is_an_annotation_so_changing_it_is_a_patch(tmp_path: Path) -> None:
+    write(tmp_path, "1.0.0", {**contract({"id": INT}), "self": {"vendor": "org.example", "version": "1-0-0"}})
+    write(tmp_path, "1.0.1", {**contract({"id": INT}), "self": {"vendor": "org.example", "version": "1-0-1"}})
+    code, doc = report(tmp_path)
+    assert (code, doc["findings"]) == (0, [])
+    assert [(c["kind"], c["verdict"]) for c in doc["changes"]] == [("annotation-changed", "docs")]
+
+
+def test_a_ref_to_a_shared_file_is_followed_by_the_proof(tmp_path: Path) -> None:
+    shared = tmp_path / "_shared" / "money.json"
+    shared.parent.mkdir()
+    shared.write_text(json.dumps({"$defs": {"cents": {"type": "integer", "minimum": 0}}}))
+    price = {"$ref": "../../_shared/money.json#/$defs/cents"}
+    write(tmp_path, "1.0.0", contract({"price": INT}))
+    write(tmp_path, "1.1.0", contract({"price": price}))  # adds the shared `minimum: 0`: old data may be negative
+    code, doc = report(tmp_path)
+    assert code == 1
+    (breaking,) = [f for f in doc["findings"] if f["code"] == "breaking-change"]
+    assert breaking["path"] == "$.price"
+    assert "`$ref` added; not provably BACKWARD-compatible" in breaking["message"]
+    write(tmp_path, "1.0.0", contract({"price": price}))
+    write(tmp_path, "1.1.0", contract({"price": price, "note": STR}))  # same shared target, one more field
+    code, doc = report(tmp_path)
+    assert (code, doc["findings"]) == (0, [])
+    assert [(c["kind"], c["verdict"]) for c in doc["changes"]] == [("field-added-optional", "compatible")]
