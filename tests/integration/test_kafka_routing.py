@@ -20,6 +20,7 @@ from aiokafka.partitioner import murmur2
 from collector.annotate import fingerprint
 from collector.keys import load_keys
 from collector.privacy import Privacy, decrypt_value, pii_field
+from tests.conftest import unseal
 from tests.integration.conftest import TEST_KEYS
 
 pytestmark = pytest.mark.kafka
@@ -99,7 +100,7 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
         {"schema": "com.acme.shop/refund/1.0.0", "id": ids["unknown"], "data": {"order_id": oid1}},  # 3 unknown_schema
         {"schema": PAYMENT, "id": ids["pay2"], "data": pay2},  # 4 good
         {"id": ids["no_schema"], "data": {"order_id": oid1, "note": run_id}},  # 5 malformed_event: no `schema`
-        # 6 malformed_event that names the payment contract: its card number must be redacted too
+        # 6 malformed_event that names the payment contract: an extra key cannot be mapped, so it is sealed
         {"schema": PAYMENT, "id": ids["bad_shape"], "data": payment_data(oid4, cc["bad_shape"]), "user": "x"},
     ]
     before = datetime.datetime.now(datetime.UTC)
@@ -181,7 +182,8 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
 
     env = found[ids["unknown"]][0].value
     assert (env["schema"], env["error"]["type"]) == ("com.acme.shop/refund/1.0.0", "unknown_schema")
-    assert env["payload"] == batch[3]  # exactly as received
+    # refund is no loaded contract line and other contracts tag PII: sealed, decryptable to the event
+    assert json.loads(unseal(env["payload"])) == batch[3]
     assert_provenance(env, before, after)
     assert dict(found[ids["unknown"]][0].headers) == {
         "schema": b"com.acme.shop/refund/1.0.0", "error_type": b"unknown_schema"}  # fmt: skip
@@ -189,13 +191,14 @@ async def test_mixed_batch_routes_each_event_to_exactly_its_topic_with_envelope_
     env = found[no_schema_id][0].value
     assert (env["schema"], env["error"]["type"]) == (None, "malformed_event")
     assert [(f["path"], f["keyword"]) for f in env["error"]["failures"]] == [("$.schema", "required")]
-    assert env["payload"] == batch[5]
+    assert json.loads(unseal(env["payload"])) == batch[5]  # no schema: cannot be mapped, sealed
     assert_provenance(env, before, after)
     assert dict(found[no_schema_id][0].headers) == {"error_type": b"malformed_event"}
 
     env = found[bad_shape_id][0].value
     assert (env["schema"], env["error"]["type"]) == (PAYMENT, "malformed_event")
-    assert env["payload"]["data"]["cc_number"].startswith("enc:siv:")
+    assert "text" in env["payload"] and cc["bad_shape"] not in json.dumps(env)
+    assert json.loads(unseal(env["payload"]))["data"]["cc_number"] == cc["bad_shape"]
     assert dict(found[bad_shape_id][0].headers) == {"schema": PAYMENT.encode(), "error_type": b"malformed_event"}
 
     # --- no card number in clear text anywhere in Kafka (the payment contract redacts cc_number)
@@ -271,7 +274,7 @@ async def test_unparseable_body_gets_400_and_is_recorded_raw_in_events_bad(
     records = consumed.by_id().get(recorded, [])
     assert [(rec.topic, rec.key) for rec in records] == [("events.bad", recorded.encode())]
     env = records[0].value
-    assert env["payload"] == raw  # the raw text, exactly
+    assert unseal(env["payload"]) == raw  # the raw text, exactly, sealed (the contracts tag PII fields)
     assert env["schema"] is None
     assert env["error"]["type"] == "malformed_body" and env["error"]["resolution"]
     assert env["source"] == {"ip": "127.0.0.1", "user_agent": UA}
