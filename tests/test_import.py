@@ -66,7 +66,7 @@ def test_iglu_import_refuses_remote_refs_and_self_mismatches_and_exits_1(tmp_pat
     result = import_iglu(out)
     assert result.exit_code == 1
     refusal = next(line for line in result.stderr.splitlines() if "com.acme/remote_ref/1.0.0" in line)
-    assert refusal.startswith("refused   com.acme/remote_ref/1.0.0: Charter refuses it: ")
+    assert refusal.startswith("refused   com.acme/remote_ref/1.0.0: not kept, Charter refuses it: ")
     assert "$.properties.inner" in refusal
     assert (
         "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/instance-iglu-only/jsonschema/1-0-0#" in refusal
@@ -185,7 +185,7 @@ def test_jsonschema_import_reports_the_loaders_refusal_and_leaves_no_file(tmp_pa
     file = FIXTURES / "jsonschema/bad_meta.json"
     result = invoke("import", "jsonschema", str(file), "--as", "com.acme.shop/bad_meta/1.0.0", "--out", str(out))
     assert result.exit_code == 1
-    assert "refused   com.acme.shop/bad_meta/1.0.0: Charter refuses it: " in result.stderr
+    assert "refused   com.acme.shop/bad_meta/1.0.0: not kept, Charter refuses it: " in result.stderr
     assert "x-contract" in result.stderr and "colour" in result.stderr
     assert not (out / "com.acme.shop/bad_meta").exists()
 
@@ -219,3 +219,12 @@ def test_jsonschema_import_never_overwrites_a_different_published_version(tmp_pa
     assert result.exit_code == 1
     assert "conflict  com.acme.web/link_click/1.0.0" in result.stderr
     assert json.loads((out / "com.acme.web/link_click/1.0.0.json").read_text())["required"] == ["targetUrl"]
+
+
+def test_charter_check_asks_for_the_owner_the_import_left_as_a_stub(tmp_path: Path) -> None:
+    out = tmp_path / "schemas"
+    import_iglu(out)
+    result = invoke("check", "--schemas", str(out))
+    assert result.exit_code == 1
+    placeholders = [line for line in result.output.splitlines() if "owner-placeholder" in line]
+    assert len(placeholders) == len(IMPORTED)

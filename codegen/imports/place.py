@@ -65,7 +65,7 @@ def place(out: Path, target: Target, body: dict[str, Any], source: str) -> Outco
         _remove(path, out)
         # The loader decides (it resolves the draft meta-schemas it ships); the walk only labels the cause.
         cause = "remote-ref" if any(remote_refs(body)) else "loader"
-        return Outcome("refused", source, target.ref, f"Charter refuses it: {exc}", cause)
+        return Outcome("refused", source, target.ref, f"not kept, Charter refuses it: {exc}", cause)
     return Outcome("imported", source, target.ref, str(path))
 
 
