@@ -26,11 +26,13 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from collector.annotate import now_rfc3339, source_of
+from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
 from collector.contracts import Registry, load_registry
 from collector.decode import BodyError, check_content_type, inflate, split_events
 from collector.dedupe import Deduper
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
+from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.logs import RequestIdMiddleware
 from collector.pipeline import Context, process, reject_body, reject_items
@@ -55,6 +57,7 @@ class _Collector:
     def __init__(self, settings: Settings, registry: Registry, sink: Sink, privacy: Privacy) -> None:
         self.settings, self.registry, self.sink, self.privacy = settings, registry, sink, privacy
         self.dedupe = Deduper(settings.dedupe_max_keys)
+        self.auth = load_write_keys(settings.auth) if settings.auth is not None else None
         self.telemetry = Telemetry(len(registry), settings.otlp_endpoint, settings.metrics)
         dirs = settings.metrics_dir
         self.shared = SharedMetrics(dirs, self.telemetry.prometheus) if dirs is not None else None
@@ -86,12 +89,18 @@ async def post_events(request: Request) -> Response:
     source = source_of(client_ip, request.headers, s.record_headers, s.anonymize_ip)
     ctx = Context(now_rfc3339(), source, c.privacy, c.dedupe)
     body, error = await _read_body(request, s)
+    key = c.auth.identify(request.headers, request.query_params) if c.auth is not None else None
+    if c.auth is not None and key is None:
+        return await _unauthorized(c, body, ctx)
+    source.key = key.name if key is not None else None
     items: list[bytes] | BodyError = (
         error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
     )
     if isinstance(items, BodyError):
         c.telemetry.request(len(body), None)
         return await _refuse_body(c, items, body, ctx)
+    if key is not None and (refusal := await _within_key(c, key, items, body, ctx)) is not None:
+        return refusal
     outcome = process(items, c.registry, ctx)
     written: list[tuple[Refused, Record]] = []
     if not await _send(c, outcome.records, written):
@@ -107,7 +116,7 @@ async def post_events(request: Request) -> Response:
                                    "bytes": len(body), "ms": round(elapsed * 1000, 3)})  # fmt: skip
     if not outcome.rejections:
         return json_response({"accepted": outcome.accepted, "rejected": 0})
-    body_out = {"accepted": outcome.accepted, "rejected": len(outcome.rejections), "errors": outcome.rejections}
+    body_out = {"accepted": outcome.accepted, "rejected": len(outcome.rejections), **cap_errors(outcome.rejections)}
     return json_response(body_out, 207)
 
 
@@ -174,6 +183,30 @@ async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Contex
     )
 
 
+async def _unauthorized(c: _Collector, body: bytes, ctx: Context) -> Response:
+    """401 for the whole request: no valid write key. The body is recorded (protected) all the same."""
+    refuse("unauthorized", 401)
+    error = unauthorized("no valid write key (Authorization: Bearer <key>, Basic with the key as user, or ?key=)")
+    response = await _refuse_body(c, error, body, ctx)
+    if response.status_code == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="charter"'
+    return response
+
+
+async def _within_key(c: _Collector, key: WriteKey, items: list[bytes], body: bytes, ctx: Context) -> Response | None:
+    """403 (recorded) when an event names a contract outside the key's scope; 429 over the key's rate."""
+    assert c.auth is not None
+    ref = c.auth.out_of_scope(key, items)
+    if ref is not None:
+        refuse("forbidden", 403, key.name)
+        return await _refuse_body(c, forbidden(key, ref), body, ctx)
+    wait = key.bucket.take(len(items)) if key.bucket is not None else 0.0
+    if not wait:
+        return None
+    refuse("rate_limited", 429, key.name)
+    return _unavailable(429, f"write key {key.name!r} is over its rate limit", retry_after(wait))
+
+
 async def metrics(request: Request) -> Response:
     c = _state(request)
     body = c.shared.collect() if c.shared is not None else c.telemetry.prometheus()
@@ -186,7 +219,7 @@ async def stats(request: Request) -> Response:
 
 async def ui(request: Request) -> Response:
     """The data steward's dashboard: one static page that polls /v1/stats and /v1/schemas."""
-    return FileResponse(UI_PAGE, media_type="text/html")
+    return FileResponse(UI_PAGE, media_type="text/html", headers=page_headers(UI_PAGE))
 
 
 async def health(request: Request) -> Response:
@@ -293,18 +326,20 @@ def create_app(
         Route("/v1/memory/bad", memory_bad),
         Route("/v1/memory/reset", memory_reset, methods=["POST"]),
     ]
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = [Middleware(RequestIdMiddleware), Middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts)]
     if settings.cors_origins:  # browsers (the TypeScript SDK) POST cross-origin
         middleware.append(
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["Content-Type", "Content-Encoding"],
+                allow_headers=["Content-Type", "Content-Encoding", "Authorization", "traceparent", "X-Request-Id"],
                 expose_headers=["Retry-After"],  # so a browser SDK can honour it
                 max_age=600,
             )
         )
+    middleware.append(Middleware(OperatorAccessMiddleware, admin_token=settings.admin_token))
+    middleware.append(Middleware(BodyTimeoutMiddleware, timeout=settings.body_timeout))
     return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 

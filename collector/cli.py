@@ -158,15 +158,72 @@ def main() -> None:
     default="",
     help="Comma-separated origins allowed to POST from browsers ('*' for any).",
 )
+@_opt(
+    "--auth",
+    env="AUTH",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write keys file (YAML or JSON): without it anyone who reaches the port may post.",
+)
+@_opt(
+    "--admin-token",
+    env="ADMIN_TOKEN",
+    default=None,
+    help="Token for /v1/stats, /ui and the memory endpoints (Bearer); without it they answer loopback only. "
+    "Prefer the env var: flags show in `ps`.",
+)
+@_opt(
+    "--allowed-hosts",
+    env="ALLOWED_HOSTS",
+    default="",
+    help="Comma-separated Host names served (`*.acme.com` allowed); others get 400. Set it in production.",
+)
+@_opt(
+    "--max-connections",
+    env="MAX_CONNECTIONS",
+    type=click.IntRange(min=1),
+    default=_defaults.max_connections,
+    help="Open connections per process before requests get 503.",
+)
+@_opt(
+    "--max-header-bytes",
+    env="MAX_HEADER_BYTES",
+    type=click.IntRange(min=1024),
+    default=_defaults.max_header_bytes,
+    help="Request line and headers limit (431).",
+)
+@_opt(
+    "--max-headers",
+    env="MAX_HEADERS",
+    type=click.IntRange(min=1),
+    default=_defaults.max_headers,
+    help="Request header count limit (431).",
+)
+@_opt(
+    "--header-timeout",
+    env="HEADER_TIMEOUT",
+    type=click.FloatRange(min=0.01),
+    default=_defaults.header_timeout,
+    help="Seconds for a request's headers to arrive (408).",
+)
+@_opt(
+    "--body-timeout",
+    env="BODY_TIMEOUT",
+    type=click.FloatRange(min=0.01),
+    default=_defaults.body_timeout,
+    help="Seconds for a request's whole body to arrive (408).",
+)
 def serve(**options: Any) -> None:
     """Run the collector (uvicorn)."""
     if options["kafka_compression"] == "none":
         options["kafka_compression"] = None
     options["cors_origins"] = tuple(o.strip() for o in options["cors_origins"].split(",") if o.strip())
     options["record_headers"] = _headers(options["record_headers"])
+    options["allowed_hosts"] = tuple(h.strip() for h in options["allowed_hosts"].split(",") if h.strip())
     settings = Settings(**options)
     registry = load_or_exit(settings.schemas)
     _check_keys(settings, registry)
+    _check_auth(settings)
     _run(settings, registry)
 
 
@@ -195,6 +252,22 @@ def _check_keys(settings: Settings, registry: Registry) -> None:
         sys.exit(EXIT_USAGE)
 
 
+def _check_auth(settings: Settings) -> None:
+    """A bad --auth file stops the start; no --auth on a public address is worth a warning."""
+    from collector.auth import AuthFileError, load_write_keys
+    from collector.security import is_loopback
+
+    if settings.auth is not None:
+        try:
+            load_write_keys(settings.auth)
+        except AuthFileError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+    elif not (settings.host == "localhost" or is_loopback(settings.host)):
+        click.echo(f"warning: no --auth: anyone who can reach {settings.host}:{settings.port} may post events "
+                   "for every contract; give write keys with --auth FILE", err=True)  # fmt: skip
+
+
 def _run(settings: Settings, registry: Registry) -> None:
     import uvicorn
 
@@ -207,7 +280,8 @@ def _run(settings: Settings, registry: Registry) -> None:
 
     log_config = configure(settings.log_level, settings.log_format)
     common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
-                              "access_log": False, "server_header": False, "log_config": log_config}  # fmt: skip
+                              "access_log": False, "server_header": False, "log_config": log_config,
+                              "http": _protocol(settings), "limit_concurrency": settings.max_connections}  # fmt: skip
     if settings.workers == 1:
         uvicorn.run(create_app(settings, registry), **common)
         return
@@ -219,6 +293,17 @@ def _run(settings: Settings, registry: Registry) -> None:
     settings = dataclasses.replace(settings, metrics_dir=shared)
     os.environ[SETTINGS_ENV] = dump(settings)  # workers are new processes: hand them the settings
     uvicorn.run("collector.app:app_from_env", factory=True, workers=settings.workers, **common)
+
+
+def _protocol(settings: Settings) -> Any:
+    """uvicorn's httptools protocol with Charter's header limits, header timeout and connection limit."""
+    import functools
+
+    from collector.limits import EdgeLimits, GuardedHttpToolsProtocol
+
+    limits = EdgeLimits(settings.max_header_bytes, settings.max_headers, settings.header_timeout,
+                        settings.max_connections, settings.retry_after)  # fmt: skip
+    return functools.partial(GuardedHttpToolsProtocol, limits=limits)
 
 
 @main.command()

@@ -32,6 +32,14 @@ class Settings:
     log_level: str = "info"
     log_format: str = "json"
     cors_origins: tuple[str, ...] = ()
+    auth: Path | None = None  # write keys (--auth FILE); None: anyone may post
+    admin_token: str | None = None  # operator pages; None: loopback clients only
+    allowed_hosts: tuple[str, ...] = ()  # Host names served; empty: any
+    max_connections: int = 1000
+    max_header_bytes: int = 32 * 1024
+    max_headers: int = 100
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
     keys: Path | None = None
     dedupe_max_keys: int = 500_000
     anonymize_ip: bool = False
@@ -53,6 +61,8 @@ def load(text: str) -> Settings:
     raw: dict[str, Any] = json.loads(text)
     raw["schemas"], raw["data_dir"] = Path(raw["schemas"]), Path(raw["data_dir"])
     raw["cors_origins"] = tuple(raw["cors_origins"])
+    raw["allowed_hosts"] = tuple(raw["allowed_hosts"])
+    raw["auth"] = Path(raw["auth"]) if raw["auth"] else None
     raw["record_headers"] = tuple(raw["record_headers"])
     raw["keys"] = Path(raw["keys"]) if raw["keys"] else None
     raw["metrics_dir"] = Path(raw["metrics_dir"]) if raw["metrics_dir"] else None

@@ -23,6 +23,7 @@ from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 
 from collector import __version__
+from collector.limits import refused
 
 # (namespace, name, version, outcome, error_type): outcome is accepted | rejected | duplicate
 Tally = Counter[tuple[str, str, str, str, str]]
@@ -76,6 +77,10 @@ class Telemetry:
         )
         loaded = [Observation(contracts_loaded)]
         meter.create_observable_gauge("charter.contracts.loaded", [lambda _: loaded], "{contract}", "Contracts loaded")
+        meter.create_observable_counter(
+            "charter.requests.refused", [_observe_refused], "{request}",
+            "Requests refused at a limit or an access check, by reason (error.type), status and write key",
+        )  # fmt: skip
         self.started = time.time()
         self.stats: dict[str, _ContractStats] = {}
 
@@ -160,6 +165,17 @@ def _summary(key: str, s: _ContractStats, current: int) -> dict[str, Any]:
         "top_errors": [{"type": t, "count": c} for t, c in s.errors.most_common(5)],
         "recent_failures": list(s.recent),
     }  # fmt: skip
+
+
+def _observe_refused(options: CallbackOptions) -> list[Observation]:
+    """The process-wide refusal counts (collector.limits.refused): some happen before any app sees the request."""
+    out = []
+    for (reason, status, key), n in list(refused.items()):
+        attrs: dict[str, str | int] = {"error.type": reason, "http.response.status_code": status}
+        if key:
+            attrs["charter.key"] = key
+        out.append(Observation(n, attrs))
+    return out
 
 
 def _otlp_reader(endpoint: str) -> MetricReader:

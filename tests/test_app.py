@@ -36,7 +36,8 @@ class DownSink(MemorySink):
 
 
 def client_for(registry: Registry, sink: Any, **settings: Any) -> TestClient:
-    return TestClient(create_app(Settings(keys=TEST_KEYS, **settings), registry, sink))
+    # From loopback, as a local operator: operator pages (/v1/stats, /ui, memory) answer only that without a token.
+    return TestClient(create_app(Settings(keys=TEST_KEYS, **settings), registry, sink), client=("127.0.0.1", 50000))
 
 
 @pytest.fixture

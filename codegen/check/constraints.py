@@ -35,6 +35,7 @@ def annotation(keyword: str) -> bool:
 # The keywords `node_changes` compares itself; `compat` walks `properties`, `items` and `$ref`.
 MODELLED = frozenset({"type", "enum", "const", *LOWER, *UPPER, "multipleOf", "pattern", "format", "uniqueItems"})
 _MISSING = object()
+_APPLICATORS = ("$ref", "$dynamicRef", "$recursiveRef", "allOf", "anyOf", "oneOf", "not", "if")
 
 
 def node_changes(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change]:
@@ -86,8 +87,8 @@ def covers(wide: frozenset[str], narrow: frozenset[str]) -> bool:
 
 
 def types(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change]:
-    if "$ref" in old or "$ref" in new:
-        return []  # a target in another file: its type is unknown here, and the proof judges it
+    if _recomposed(old, new):
+        return []  # the types come from subschemas or another file: the proof judges them
     if "type" not in old and "type" not in new and _values(old) is not None and _values(new) is not None:
         return []  # both are plain enums: `enums` says it better
     ot, nt = types_of(old), types_of(new)
@@ -106,8 +107,8 @@ def types(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change]:
 
 def enums(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change]:
     ov, nv = _values(old), _values(new)
-    if ov == nv:
-        return []
+    if ov == nv or ((ov is None or nv is None) and _recomposed(old, new)):
+        return []  # values allowed by subschemas (`oneOf` of `const`s): the proof judges them
     k = (*keys, "enum" if "enum" in new else "const")
     if ov is None or nv is None:
         added = ov is None
@@ -177,6 +178,13 @@ def unique_items(old: Schema, new: Schema, path: str, keys: Keys) -> list[Change
         return []
     effect, text = (TIGHTENED, "`uniqueItems` added") if b else (LOOSENED, "`uniqueItems` removed")
     return [_constraint(effect, path, text, (*keys, "uniqueItems"))]
+
+
+def _recomposed(old: Schema, new: Schema) -> bool:
+    """A node whose values other schemas decide (`anyOf`, `$ref`, …, and no `type` of its own) in
+    one version, with those keywords changed: the change is listed as theirs (`keyword-changed`)."""
+    composed = any("type" not in s and any(k in s for k in _APPLICATORS) for s in (old, new))
+    return composed and any(old.get(k) != new.get(k) for k in _APPLICATORS)
 
 
 def _constraint(effect: tuple[bool, bool], path: str, text: str, keys: Keys) -> Change:

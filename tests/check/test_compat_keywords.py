@@ -56,6 +56,8 @@ KEYWORD_CASES = [
     pytest.param(*field({"type": "object", "additionalProperties": STR},
                         {"type": "object", "additionalProperties": {"type": ["string", "integer"]}}), "additionalProperties", BACK, id="additionalProperties-schema-widened"),
     pytest.param(*field({**STR, "pattern": "^[A-Z]+$"}, {**STR, "pattern": "^[A-Z0-9]+$"}), "pattern", NONE, id="pattern-widened-cannot-be-proven"),
+    pytest.param(*field({**STR, "enum": ["paid", "refunded", "failed"]}, {"oneOf": [{"const": "paid"}, {"const": "refunded"}]}),
+                 "oneOf", NONE, id="enum-replaced-by-a-narrower-oneOf"),
 ]
 # fmt: on
 
@@ -69,6 +71,11 @@ def test_keyword_change_is_proven_or_breaking_under_each_mode(
     assert [c.path for c in changes] == ["$.f"] * len(changes)
     assert any(f"`{keyword}`" in c.message for c in changes), [c.message for c in changes]
     assert any(breaks(c, mode) for c in changes) is (mode not in compatible_under)
+
+
+def test_a_value_set_moved_into_oneOf_is_one_change_named_by_the_keyword() -> None:
+    old, new = field({**STR, "enum": ["paid", "refunded"]}, {"oneOf": [{"const": "paid"}, {"const": "refunded"}]})
+    assert [c.message.split(";")[0] for c in diff(old, new)] == ["`oneOf` added"]
 
 
 def test_an_unproven_direction_says_why() -> None:
