@@ -26,7 +26,6 @@ class Source(msgspec.Struct, omit_defaults=True):
     user_agent: str | None = None
     headers: dict[str, str] | None = None  # only those on the --record-headers allow-list
     key: str | None = None  # the write key's name (with --auth); never the key itself
-    key: str | None = None  # the write key's name (with --auth); never the key itself
 
 
 NEVER_RECORDED = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})

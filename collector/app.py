@@ -33,7 +33,6 @@ from collector.dedupe import Deduper
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
 from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
-from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.logs import RequestIdMiddleware
 from collector.pipeline import Context, process, reject_body, reject_items
 from collector.privacy import Privacy
