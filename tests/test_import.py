@@ -141,6 +141,15 @@ def test_a_published_version_that_differs_is_a_conflict_and_never_overwritten(tm
     assert json.loads(path.read_text())["properties"]["total"]["maximum"] == 1000
 
 
+def test_iglu_import_refuses_a_file_that_is_not_json(tmp_path: Path) -> None:
+    shutil.copytree(IGLU, tmp_path / "iglu")
+    (tmp_path / "iglu/schemas/com.acme/linkClick/jsonschema/1-0-0").write_text("{not json")
+    result = invoke("import", "iglu", str(tmp_path / "iglu"), "--out", str(tmp_path / "schemas"))
+    assert result.exit_code == 1
+    assert "refused   com.acme/linkClick/1.0.0: " in result.stderr
+    assert "  refused: 1 invalid-json, 1 remote-ref, 1 self-mismatch" in result.stdout.splitlines()
+
+
 def test_iglu_import_accepts_the_schemas_folder_itself(tmp_path: Path) -> None:
     out = tmp_path / "schemas"
     invoke("import", "iglu", str(IGLU / "schemas"), "--out", str(out))
@@ -168,6 +177,18 @@ def test_jsonschema_import_keeps_a_missing_schema_as_2020_12_and_adds_the_stub(t
         {"schema": "com.acme.shop/refund/1.0.0", "data": {"order_id": 1, "amount": 5, "reason": "late"}},
     ]
     assert verdicts(tmp_path, out, events) == [True, False, True]
+
+
+def test_jsonschema_import_reads_yaml_dates_as_the_strings_they_were(tmp_path: Path) -> None:
+    file = tmp_path / "launch.yaml"
+    file.write_text(
+        "description: A launch\ntype: object\nproperties:\n  day: {type: string, format: date, examples: [2026-12-01]}\n"
+    )
+    out = tmp_path / "schemas"
+    result = invoke("import", "jsonschema", str(file), "--as", "com.acme.shop/launch/1.0.0", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    contract = json.loads((out / "com.acme.shop/launch/1.0.0.json").read_text())
+    assert contract["properties"]["day"]["examples"] == ["2026-12-01"]
 
 
 def test_jsonschema_import_keeps_an_iglu_file_importable_as_draft_4(tmp_path: Path) -> None:

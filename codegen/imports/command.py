@@ -7,7 +7,6 @@ version (0 with `--keep-going`); 2 when the input cannot be used at all.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -15,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from codegen.imports.convert import from_jsonschema
 from codegen.imports.iglu import import_iglu, schema_root, sources
 from codegen.imports.place import Kind, Outcome, Target, place
-from collector.contracts import ContractLoadError, Version, load_registry
+from collector.contracts import ContractLoadError, Version, load_registry, read_document
 
 EXIT_REFUSED, EXIT_USAGE = 1, 2
 _FAILED: tuple[Kind, ...] = ("conflict", "refused")
@@ -73,16 +71,12 @@ def _target(ref: str) -> Target:
 
 
 def _read(file: Path) -> dict[str, Any]:
+    """The file as the loader reads contracts: YAML for `.yaml`/`.yml`, JSON otherwise."""
     try:
-        text = file.read_text(encoding="utf-8")
-        body = yaml.safe_load(text) if file.suffix in (".yaml", ".yml") else json.loads(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        click.echo(f"error: {file}: not valid JSON or YAML: {exc}", err=True)
+        return read_document(file)
+    except ContractLoadError as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
-    if not isinstance(body, dict):
-        click.echo(f"error: {file}: a JSON Schema must be an object", err=True)
-        sys.exit(EXIT_USAGE)
-    return body
 
 
 def _report(outcomes: Iterable[Outcome]) -> list[Outcome]:

@@ -6,12 +6,12 @@ Names are kept exactly as Iglu spells them (`com.acme/linkClick/1.0.0`), so an e
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from codegen.imports.convert import IgluKey, from_iglu, self_mismatch
 from codegen.imports.place import Outcome, Target, place
+from collector.contracts import ContractLoadError, read_document
 
 
 def schema_root(directory: Path) -> Path:
@@ -46,11 +46,9 @@ def import_one(path: Path, root: Path, out: Path) -> Outcome:
         return Outcome("refused", source, None, f"version {key.version!r} is not SchemaVer M-R-A", "version")
     target = Target(key.vendor, key.name, version)
     try:
-        body = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        return Outcome("refused", source, target.ref, f"not valid JSON: {exc}", "invalid-json")
-    if not isinstance(body, dict):
-        return Outcome("refused", source, target.ref, "not a JSON Schema object", "invalid-json")
+        body = read_document(path)  # the loader's reader: no suffix reads as JSON
+    except ContractLoadError as exc:
+        return Outcome("refused", source, target.ref, str(exc), "invalid-json")
     mismatch = self_mismatch(body, key)
     if mismatch is not None:
         return Outcome("refused", source, target.ref, mismatch, "self-mismatch")

@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from codegen.imports.convert import remote_refs
-from collector.contracts import ContractLoadError, load_contract
+from collector.contracts import ContractLoadError, load_contract, read_document
 
 Kind = Literal["imported", "unchanged", "skipped", "conflict", "refused"]
 _SUFFIXES = (".json", ".yaml", ".yml")
@@ -72,11 +70,10 @@ def place(out: Path, target: Target, body: dict[str, Any], source: str) -> Outco
 def _compare(existing: Path, body: dict[str, Any], target: Target, source: str) -> Outcome:
     """Same schema (the `x-contract` block is the owner's to edit) → unchanged; else a conflict."""
     try:
-        text = existing.read_text(encoding="utf-8")
-        published = yaml.safe_load(text) if existing.suffix != ".json" else json.loads(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+        published = read_document(existing)
+    except ContractLoadError as exc:
         return Outcome("conflict", source, target.ref, f"{existing} exists and cannot be read: {exc}", "conflict")
-    if isinstance(published, dict) and _canonical(published) == _canonical(body):
+    if _canonical(published) == _canonical(body):
         return Outcome("unchanged", source, target.ref, f"{existing} already holds this schema", "unchanged")
     reason = f"{existing} exists with a different schema; a published version is immutable: publish a new version"
     return Outcome("conflict", source, target.ref, reason, "conflict")
