@@ -157,3 +157,12 @@ def test_a_ref_to_a_shared_file_is_followed_by_the_proof(tmp_path: Path) -> None
     code, doc = report(tmp_path)
     assert (code, doc["findings"]) == (0, [])
     assert [(c["kind"], c["verdict"]) for c in doc["changes"]] == [("field-added-optional", "compatible")]
+
+
+def test_each_keyword_change_is_judged_on_its_own_not_blamed_for_its_neighbours() -> None:
+    narrowed = {"oneOf": [{"const": "paid"}, {"const": "refunded"}]}
+    old = contract({"id": INT, "status": {**STR, "enum": ["paid", "refunded", "failed"]}})
+    new = contract({"id": STR, "status": narrowed})  # `id` changes type too: breaks both ways
+    by_path = {c.path: c for c in diff(old, new)}
+    assert (by_path["$.status"].backward, by_path["$.status"].forward) == (False, True)
+    assert (by_path["$.id"].backward, by_path["$.id"].forward) == (False, False)
