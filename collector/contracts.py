@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import unquote
 
 import msgspec
-import yaml
 
 from collector.dedupe import DedupeSpec, parse_window
-from collector.privacy import ACTIONS as PII_ACTIONS
-from collector.privacy import PiiField, pii_field
+from collector.privacy import PiiField
+from collector.refs import ContractLoadError as ContractLoadError  # re-exported: where loaders look for it
+from collector.refs import SchemaTree, pii_fields
+from collector.refs import read_document as read_document
 from collector.rules import Rule, RuleError, RuleSpec, compile_rule
 from collector.schema import Compiled, SchemaError, compile_schema
 
@@ -33,10 +33,6 @@ REFERENCE = re.compile(
 )
 SHARED_PREFIX = "_"  # schemas/_shared/… holds definition files that contracts `$ref`; they are not contracts
 DEFAULT_DLQ_TOPIC = "events.bad"
-
-
-class ContractLoadError(Exception):
-    """A contract that cannot be loaded; the message names the file and the fix."""
 
 
 class Owner(msgspec.Struct, forbid_unknown_fields=True):
@@ -100,6 +96,7 @@ class Contract:
     compiled: Compiled = field(repr=False)
     pii: tuple[PiiField, ...] = ()
     rules: tuple[Rule, ...] = ()
+    root: Path | None = None  # the schemas tree its `$ref`s may reach
     # derived once here, read on every event
     ref: str = field(init=False)
     version_str: str = field(init=False)
@@ -111,6 +108,12 @@ class Contract:
         object.__setattr__(self, "version_str", version)
         object.__setattr__(self, "ref", f"{self.namespace}/{self.name}/{version}")
         object.__setattr__(self, "topic", self.meta.topic or default_topic)
+
+    def inlined(self) -> dict[str, Any]:
+        """The schema with every `$ref` replaced by its target (recursive ones kept), for tools
+        that read fields (exports, docs) rather than validate."""
+        inlined: dict[str, Any] = SchemaTree(self.root).inline(self.schema, self.file)
+        return inlined
 
     @property
     def dlq_topic(self) -> str:
@@ -214,7 +217,7 @@ def build_contract(
         raise ContractLoadError(str(exc)) from None
     pii = tuple(pii_fields(schema, file, root))
     rules = _rules(meta, schema, file)
-    return Contract(namespace, name, version, file, schema, meta, compiled, pii, rules)
+    return Contract(namespace, name, version, file, schema, meta, compiled, pii, rules, root)
 
 
 def _check_dedupe(spec: DedupeSpec, schema: dict[str, Any], file: str) -> None:
@@ -238,18 +241,6 @@ def _rules(meta: ContractMeta, schema: dict[str, Any], file: str) -> tuple[Rule,
         raise ContractLoadError(f"{file}: x-contract.rules: {exc}") from None
 
 
-def read_document(path: Path) -> dict[str, Any]:
-    """A contract or shared definition file as plain JSON values (YAML dates become strings)."""
-    text = path.read_bytes()
-    try:
-        doc = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else msgspec.json.decode(text)
-    except (msgspec.DecodeError, yaml.YAMLError) as exc:
-        raise ContractLoadError(f"{path}: not valid {path.suffix[1:].upper() or 'JSON'}: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ContractLoadError(f"{path}: a contract must be a JSON Schema object")
-    return msgspec.to_builtins(doc) if path.suffix in (".yaml", ".yml") else doc
-
-
 def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
     if "x-contract" not in schema:
         raise ContractLoadError(f"{file}: missing `x-contract` (owner, topic, ...); see README 'Contracts'")
@@ -264,104 +255,6 @@ def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
     if meta.partition_key is not None and meta.partition_key not in schema.get("properties", {}):
         raise ContractLoadError(f"{file}: x-contract.partition_key {meta.partition_key!r} is not a top-level property")
     return meta
-
-
-def pii_fields(schema: dict[str, Any], file: str, root: Path | None = None) -> Iterator[PiiField]:
-    """Every field tagged `x-pii` other than `none`, compiled for `protect`.
-
-    Follows every applicator that can hold a field (`properties`, `items`, `prefixItems`,
-    `allOf`/`anyOf`/`oneOf`, `if`/`then`/`else`, `dependentSchemas`, `$ref` into the document,
-    a shared file or another contract); a tag under `additionalProperties` or
-    `patternProperties` protects every value of that object (`{*}`).
-    """
-    seen: set[PiiField] = set()
-    for f in _PiiWalk(file, root).walk(schema, "$", schema, Path(file), ()):
-        if f not in seen:
-            seen.add(f)
-            yield f
-
-
-_SAME_PATH = ("allOf", "anyOf", "oneOf")
-_SAME_PATH_ONE = ("if", "then", "else")
-_EVERY_ITEM = ("items", "additionalItems", "unevaluatedItems", "contains")
-_EVERY_VALUE = ("additionalProperties", "unevaluatedProperties")
-
-
-class _PiiWalk:
-    def __init__(self, file: str, root: Path | None) -> None:
-        self.file, self.root = file, root
-
-    def walk(self, node: Any, path: str, doc: Any, where: Path, stack: tuple[str, ...]) -> Iterator[PiiField]:
-        if not isinstance(node, dict):
-            return
-        tag = self._tag(node, path)
-        if tag is not None:
-            yield tag
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            yield from self._follow(ref, path, doc, where, stack)
-        for name, sub in _dict(node.get("properties")).items():
-            yield from self.walk(sub, f"{path}.{name}", doc, where, stack)
-        for kw in _SAME_PATH:
-            for sub in node.get(kw) or []:
-                yield from self.walk(sub, path, doc, where, stack)
-        for kw in _SAME_PATH_ONE:
-            yield from self.walk(node.get(kw), path, doc, where, stack)
-        for sub in _dict(node.get("dependentSchemas")).values():
-            yield from self.walk(sub, path, doc, where, stack)
-        items = [node.get(kw) for kw in _EVERY_ITEM] + list(node.get("prefixItems") or [])
-        if isinstance(node.get("items"), list):  # draft 4-7 tuple form
-            items += node["items"]
-        for sub in items:
-            yield from self.walk(sub, f"{path}[*]", doc, where, stack)
-        values = [node.get(kw) for kw in _EVERY_VALUE] + list(_dict(node.get("patternProperties")).values())
-        for sub in values:
-            yield from self.walk(sub, f"{path}{{*}}", doc, where, stack)
-
-    def _tag(self, node: dict[str, Any], path: str) -> PiiField | None:
-        action = node.get("x-pii")
-        if action is None:
-            return None
-        if action not in PII_ACTIONS:
-            raise ContractLoadError(
-                f"{self.file}: {path}: `x-pii` {action!r} is unknown; use one of {', '.join(PII_ACTIONS)}"
-            )
-        mode = node.get("x-pii-encryption", "deterministic")
-        if mode not in ("deterministic", "randomized"):
-            raise ContractLoadError(f"{self.file}: {path}: `x-pii-encryption` must be deterministic or randomized")
-        if action == "encrypt" and mode == "randomized":
-            action = "encrypt-randomized"
-        return None if action == "none" else pii_field(path, action)
-
-    def _follow(self, ref: str, path: str, doc: Any, where: Path, stack: tuple[str, ...]) -> Iterator[PiiField]:
-        file_part, _, pointer = ref.partition("#")
-        if file_part:
-            target = (where.parent / file_part).resolve()
-            if self.root is None or not target.is_relative_to(self.root.resolve()) or not target.is_file():
-                return  # the compiler has already refused what it cannot resolve
-            doc, where = read_document(target), target
-        key = f"{where}#{pointer}"
-        if key in stack:  # a recursive schema: its fields are already being walked
-            return
-        node = _resolve_pointer(doc, pointer)
-        yield from self.walk(node, path, doc, where, (*stack, key))
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _resolve_pointer(doc: Any, pointer: str) -> Any:
-    node = doc
-    for part in [p for p in pointer.split("/") if p]:
-        part = unquote(part).replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict):
-            node = node.get(part)
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 def parse_reference(ref: str) -> tuple[str, str, str] | None:

@@ -175,10 +175,20 @@ def _line_schemas(line: Line, key: str) -> dict[str, Any]:
             },
         ],
     }
-    out: dict[str, Any] = {key: envelope, f"{key}.data": _data_schema(c.schema, key)}
-    for name, sub in c.schema.get("$defs", {}).items():
+    # references into other files (shared definitions, other contracts) mean nothing in the
+    # AsyncAPI document: those contracts are published with their targets inlined
+    schema = c.inlined() if _has_file_refs(c.schema) else c.schema
+    out: dict[str, Any] = {key: envelope, f"{key}.data": _data_schema(schema, key)}
+    for name, sub in schema.get("$defs", {}).items():
         out[f"{key}.defs.{name}"] = _rewrite_refs(_as_published(sub), key)
     return out
+
+
+def _has_file_refs(node: Any) -> bool:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        return (isinstance(ref, str) and not ref.startswith("#")) or any(_has_file_refs(v) for v in node.values())
+    return isinstance(node, list) and any(_has_file_refs(v) for v in node)
 
 
 def _data_schema(schema: dict[str, Any], key: str) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """A contract's fields, flattened: what every exporter reads instead of walking JSON Schema itself.
 
-Only the subset `collector/schema.py` accepts can appear here, so the walk is simple: objects,
-arrays, scalars, `enum`/`const`, and local `#/$defs/` references (resolved in place, the
-description at the reference site winning over the definition's).
+The walk reads the contract with every `$ref` inlined (`Contract.inlined`: within the document,
+to shared files and to other contracts; the keywords at the reference site win over the
+target's): objects, arrays, scalars, `enum`/`const`. What has no single column type — a
+`oneOf`/`anyOf` of shapes, a type list of several kinds — is `any` (a JSON column).
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ class Field:
 
 def top_level(contract: Contract) -> list[Field]:
     """The fields of `data` itself, in contract order."""
-    return list(_properties(contract.schema, contract.schema, "$", 0))
+    schema = contract.inlined()
+    return list(_properties(schema, schema, "$", 0))
 
 
 def walk(contract: Contract) -> list[Field]:
     """Every field, depth first: an object's fields (and an array's item fields) follow it."""
-    return list(_flatten(top_level(contract), contract.schema))
+    schema = contract.inlined()
+    return list(_flatten(list(_properties(schema, schema, "$", 0)), schema))
 
 
 def _flatten(fields: list[Field], root: dict[str, Any]) -> Iterator[Field]:
@@ -87,7 +90,8 @@ def describe(root: dict[str, Any], raw: Any, path: str, name: str, depth: int, r
     items = None
     kind = kinds[0] if len(kinds) == 1 else "any"
     if kind == "array":
-        items = describe(root, node.get("items", True), f"{path}[*]", "[*]", depth + 1, True)
+        item = node.get("items", True)
+        items = describe(root, item if isinstance(item, dict) else True, f"{path}[*]", "[*]", depth + 1, True)
     values = _enum(node)
     return Field(
         path=path, name=name, depth=depth, kind=kind, format=node.get("format") if kind == "string" else None,
@@ -133,7 +137,9 @@ def _json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    return "integer" if isinstance(value, int) else "string"
+    if isinstance(value, int | float):
+        return "integer" if isinstance(value, int) else "number"
+    return {dict: "object", list: "array"}.get(type(value), "string")
 
 
 def _enum(node: dict[str, Any]) -> tuple[Any, ...] | None:

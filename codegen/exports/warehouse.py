@@ -161,11 +161,20 @@ def _data_columns(line: Line) -> list[Column]:
     return columns
 
 
+def _union(enums: list[tuple[Any, ...] | None]) -> tuple[Any, ...] | None:
+    """The values of every version's enum, in order, once each; None (no check) for values a
+    column check cannot hold (arrays, objects)."""
+    values = [x for e in enums for x in e or ()]
+    if any(isinstance(x, dict | list) for x in values):
+        return None
+    return tuple(dict.fromkeys(values))
+
+
 def _column(versions: list[Field], nullable: bool) -> Column:
     f = versions[0]
     kind, max_length = _kind(f), dict(f.constraints).get("maxLength")
     enums = [v.enum for v in versions]
-    enum = None if any(e is None for e in enums) else tuple(dict.fromkeys(x for e in enums for x in e or ()))
+    enum = None if any(e is None for e in enums) else _union(enums)
     protected = f.pii not in (None, "none")
     if protected and kind != "json":
         # hashed, encrypted or redacted values are strings of their own length, whatever the field was
