@@ -139,7 +139,9 @@ def _json_type(value: Any) -> str:
         return "boolean"
     if isinstance(value, int | float):
         return "integer" if isinstance(value, int) else "number"
-    return {dict: "object", list: "array"}.get(type(value), "string")
+    if isinstance(value, dict):
+        return "object"
+    return "array" if isinstance(value, list) else "string"
 
 
 def _enum(node: dict[str, Any]) -> tuple[Any, ...] | None:
