@@ -51,21 +51,21 @@ def exchange(url: str, head: bytes, trickle: bytes = b"", step: int = 1, give_up
     sock = _connect(url)
     started = time.monotonic()
     sock.sendall(head)
-    answer = b""
+    answer, rest = b"", memoryview(trickle)
     with sock:
         while time.monotonic() - started < give_up_s:
-            readable, _, _ = select.select([sock], [], [], 0.1)  # paces the trickle: one byte per 0.1 s
+            readable, _, _ = select.select([sock], [], [], 0.1)  # paces the trickle: one step per 0.1 s
             if readable:
                 chunk = sock.recv(65536)
                 if not chunk:
                     return answer, time.monotonic() - started
                 answer += chunk
-            elif trickle:
+            elif rest:
                 try:
-                    sock.sendall(trickle[:step])
+                    sock.sendall(rest[:step])
                 except OSError:  # the server closed while we were writing
                     break
-                trickle = trickle[step:]
+                rest = rest[step:]
     return answer, time.monotonic() - started
 
 
