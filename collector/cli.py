@@ -274,7 +274,8 @@ def _run(settings: Settings, registry: Registry) -> None:
     from collector.app import create_app
     from collector.settings import SETTINGS_ENV, dump
 
-    click.echo(f"charter: {len(registry)} contracts from {settings.schemas}, sink={settings.sink}, "
+    lines = len({(c.namespace, c.name) for c in registry})
+    click.echo(f"charter: {lines} contracts ({len(registry)} versions) from {settings.schemas}, sink={settings.sink}, "
                f"http://{settings.host}:{settings.port}", err=True)  # fmt: skip
     from collector.logs import configure
 

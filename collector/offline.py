@@ -38,7 +38,7 @@ def validate_file(path: Path, registry: Registry, as_json: bool) -> int:
             click.echo(msgspec.json.encode(_Verdict(i, r is None, error)).decode())
         elif r is not None:
             for f in r.failures:
-                click.echo(f"event {i}: {r.type.value}: {f.path}: {f.keyword}: {f.message}")
+                click.echo(f"event {i + 1}: {r.type.value}: {f.path}: {f.keyword}: {f.message}")  # counted from 1
     if not as_json:
         click.echo(f"{len(items) - len(rejected)} valid, {len(rejected)} invalid", err=True)
     return 1 if rejected else 0

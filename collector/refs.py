@@ -10,6 +10,7 @@ cannot be resolved.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,11 +37,26 @@ def read_document(path: Path) -> dict[str, Any]:
     text = path.read_bytes()
     try:
         doc = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else msgspec.json.decode(text)
-    except (msgspec.DecodeError, yaml.YAMLError) as exc:
-        raise ContractLoadError(f"{path}: not valid {path.suffix[1:].upper() or 'JSON'}: {exc}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise ContractLoadError(f"{path}{where}: not valid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    except msgspec.DecodeError:
+        raise ContractLoadError(_json_error(path, text)) from None
     if not isinstance(doc, dict):
         raise ContractLoadError(f"{path}: a contract must be a JSON Schema object")
     return msgspec.to_builtins(doc) if path.suffix in (".yaml", ".yml") else doc
+
+
+def _json_error(path: Path, text: bytes) -> str:
+    """`file:line:column: reason` for a JSON file msgspec refused (the json module's error has them)."""
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+    except (UnicodeDecodeError, ValueError) as exc:
+        return f"{path}: not valid JSON: {exc}"
+    return f"{path}: not valid JSON"
 
 
 class SchemaTree:

@@ -38,7 +38,8 @@ def test_validate_all_valid_exits_0(tmp_path: Path) -> None:
 def test_validate_any_invalid_exits_1_and_prints_the_reason(tmp_path: Path) -> None:
     result = invoke("validate", str(events_file(tmp_path, [GOOD, BAD])), "--schemas", str(SCHEMAS))
     assert result.exit_code == 1
-    assert "event 1: rule_violation: $.confirmation_code: rule: confirmation_code_format" in result.output
+    # the second event is "event 2": counted the way people count
+    assert "event 2: rule_violation: $.confirmation_code: rule: confirmation_code_format" in result.output
 
 
 def test_validate_json_prints_one_verdict_per_event(tmp_path: Path) -> None:

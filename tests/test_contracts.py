@@ -66,7 +66,7 @@ def test_yaml_contracts_load_like_json(tmp_path: Path) -> None:
         pytest.param("com.example.app/signup.json", contract_body(), "<namespace>/<name>/<version>", id="bad-layout"),
         pytest.param("com.example.app/signup/1.0.0.json", {"type": "object"}, "missing `x-contract`", id="no-metadata"),
         pytest.param("com.example.app/signup/1.0.0.json", {"x-contract": {"owner": {"name": "x"}, "topik": "t"}}, "unknown field `topik`", id="typo-in-metadata"),
-        pytest.param("com.example.app/signup/1.0.0.json", "{not json", "not valid JSON", id="not-json"),
+        pytest.param("com.example.app/signup/1.0.0.json", '{\n  "a": 1,\n  not json', "1.0.0.json:3:3: not valid JSON", id="not-json"),
         pytest.param("com.example.app/signup/1.0.0.json", {"type": "object", "x-contract": {"owner": {"name": "x"}, "partition_key": "nope"}}, "partition_key 'nope'", id="bad-partition-key"),
         pytest.param("com.example.app/signup/1.0.0.json", contract_body(card={"type": "string", "x-pii": "scramble"}), "`x-pii` 'scramble'", id="unknown-pii-action"),
     ],
