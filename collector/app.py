@@ -203,7 +203,9 @@ async def _within_key(c: _Collector, key: WriteKey, items: list[bytes], body: by
     if not wait:
         return None
     refuse("rate_limited", 429, key.name)
-    return _unavailable(429, f"write key {key.name!r} is over its rate limit", retry_after(wait))
+    error = {"type": "rate_limited", "message": f"write key {key.name!r} is over its rate limit",
+             "resolution": "Nothing was acknowledged: retry after the Retry-After delay."}  # fmt: skip
+    return json_response({"error": error}, 429, {"Retry-After": str(retry_after(wait))})
 
 
 async def metrics(request: Request) -> Response:

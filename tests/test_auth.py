@@ -164,6 +164,7 @@ def test_a_key_over_its_rate_gets_429_with_retry_after_and_nothing_is_recorded(
     r = client.post("/v1/events", json=PAYMENT, headers=bearer(SLOW_KEY))
     assert r.status_code == 429
     assert r.headers["retry-after"] == "1"
+    assert r.json()["error"]["type"] == "rate_limited"
     assert len(sink.envelopes("good")) == 2 and sink.envelopes("bad") == []
     other = client.post("/v1/events", json=PAYMENT, headers=bearer(SHOP_KEY))
     assert other.status_code == 200  # other keys are not limited by this one
