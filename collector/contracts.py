@@ -47,6 +47,16 @@ class Warehouse(msgspec.Struct, forbid_unknown_fields=True):
     sort_key: str | None = None
 
 
+class Redirect(msgspec.Struct, forbid_unknown_fields=True):
+    """`x-contract.redirect`: events that carry any of `when` (top-level fields, present and not
+    null) go to the restricted `topic` instead of the contract's, and, when rejected, to
+    `dlq_topic` (default: the contract's dead-letter topic)."""
+
+    topic: str
+    when: list[str]
+    dlq_topic: str | None = None
+
+
 class ContractMeta(msgspec.Struct, forbid_unknown_fields=True):
     """The `x-contract` block. Unknown keys are refused so a typo never goes unnoticed."""
 
@@ -66,6 +76,7 @@ class ContractMeta(msgspec.Struct, forbid_unknown_fields=True):
     tags: list[str] = []
     rules: list[RuleSpec] = []
     dedupe: DedupeSpec | None = None
+    redirect: Redirect | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +130,11 @@ class Contract:
     def dlq_topic(self) -> str:
         return self.meta.dlq_topic
 
+    def redirected(self, data: Any) -> bool:
+        """Whether an event's data carries a field that sends it to the restricted topics."""
+        r = self.meta.redirect
+        return r is not None and isinstance(data, dict) and any(data.get(f) is not None for f in r.when)
+
 
 class Registry:
     """All loaded contracts, addressable by exact and major-only reference."""
@@ -169,6 +185,9 @@ class Registry:
             out.setdefault(c.dlq_topic, 1)
             if c.meta.dedupe is not None and c.meta.dedupe.topic:
                 out.setdefault(c.meta.dedupe.topic, 1)
+            if c.meta.redirect is not None:
+                out[c.meta.redirect.topic] = max(out.get(c.meta.redirect.topic, 1), c.meta.partitions)
+                out.setdefault(c.meta.redirect.dlq_topic or c.dlq_topic, 1)
         return out
 
 
@@ -250,6 +269,12 @@ def _meta(schema: dict[str, Any], file: str) -> ContractMeta:
         raise ContractLoadError(f"{file}: x-contract: {exc}") from None
     if meta.dedupe is not None:
         _check_dedupe(meta.dedupe, schema, file)
+    if meta.redirect is not None:
+        missing = [f for f in meta.redirect.when if f not in schema.get("properties", {})]
+        if not meta.redirect.when or missing:
+            raise ContractLoadError(
+                f"{file}: x-contract.redirect.when names top-level fields the contract lacks: {missing or '[]'}"
+            )
     if meta.partitions < 1:
         raise ContractLoadError(f"{file}: x-contract.partitions must be >= 1")
     if meta.partition_key is not None and meta.partition_key not in schema.get("properties", {}):

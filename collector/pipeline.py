@@ -144,10 +144,12 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         payload = _mapped(_any_decoder.decode(item), item, registry, ctx)
         _reject(out, index, event.id, kind, [failure], event.schema, payload, ctx, registry)
         return
+    restricted = contract.redirected(event.data)
+    dlq = contract.meta.redirect.dlq_topic if restricted and contract.meta.redirect else None
     failures = validate(contract.compiled, event.data)
     if failures:
         payload = _protected(item, contract.pii, ctx, registry)
-        _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry)
+        _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry, dlq)
         return
     flags: list[str] = []
     if contract.rules:
@@ -155,17 +157,18 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         if any(b.rule.on_failure == "dlq" for b in broken):
             failures = [Failure(b.rule.path, "rule", f"{b.rule.name}: {b.reason}") for b in broken]
             payload = _protected(item, contract.pii, ctx, registry)
-            _reject(out, index, event.id, ErrorType.RULE_VIOLATION, failures, event.schema, payload, ctx, registry)
+            kind = ErrorType.RULE_VIOLATION
+            _reject(out, index, event.id, kind, failures, event.schema, payload, ctx, registry, dlq)
             return
         flags = [b.rule.name for b in broken]
     fp = fingerprint(contract.ref, event.data)  # before protection: redacted values would collide
     if (
         contract.meta.dedupe is not None
         and ctx.dedupe is not None
-        and _duplicate(index, item, event, contract, fp, ctx, out, registry)
+        and _duplicate(index, item, event, contract, fp, ctx, out, registry, dlq)
     ):
         return
-    _accept(out, event, contract, ctx, flags, fp)
+    _accept(out, event, contract, ctx, flags, fp, restricted)
 
 
 def _unreadable(index: int, item: bytes, exc: Exception, registry: Registry, ctx: Context, out: Outcome) -> None:
@@ -181,8 +184,9 @@ def _unreadable(index: int, item: bytes, exc: Exception, registry: Registry, ctx
 
 
 def _duplicate(
-    index: int, item: bytes, event: Event, contract: Contract, fp: str, ctx: Context, out: Outcome, registry: Registry
-) -> bool:
+    index: int, item: bytes, event: Event, contract: Contract, fp: str, ctx: Context, out: Outcome, registry: Registry,
+    dlq: str | None,
+) -> bool:  # fmt: skip
     """Record the event as a duplicate if its key was seen in the window; else reserve the key."""
     spec = contract.meta.dedupe
     assert spec is not None and ctx.dedupe is not None
@@ -196,7 +200,8 @@ def _duplicate(
     by = spec.by if isinstance(spec.by, str) else ", ".join(spec.by)
     failure = Failure("$", "dedupe", f"duplicate (by {by}) of an event accepted within {spec.window}")
     payload = _protected(item, contract.pii, ctx, registry)
-    _reject(out, index, event.id, ErrorType.DUPLICATE, [failure], event.schema, payload, ctx, registry, spec.topic)
+    topic = spec.topic or dlq
+    _reject(out, index, event.id, ErrorType.DUPLICATE, [failure], event.schema, payload, ctx, registry, topic)
     return True
 
 
@@ -204,7 +209,9 @@ def _rfc3339(value: datetime.datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str) -> None:
+def _accept(
+    out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str, restricted: bool
+) -> None:
     data = ctx.privacy.protect(event.data, contract.pii) if contract.pii else event.data
     event_id = event.id or uuid7()
     env = GoodEnvelope(
@@ -215,7 +222,7 @@ def _accept(out: Outcome, event: Event, contract: Contract, ctx: Context, flags:
     if contract.meta.partition_key is not None and isinstance(data, dict):
         value = data.get(contract.meta.partition_key)
         key = event_id if value is None else str(value)
-    out.records.append(good_record(contract, env, key))
+    out.records.append(good_record(contract, env, key, restricted))
     out.accepted += 1
     out.tally[(contract.namespace, contract.name, contract.version_str, "accepted", "")] += 1
 

@@ -3,6 +3,9 @@
 - `redact`: the value becomes `"[redacted]"`.
 - `hash`: HMAC-SHA256 with the key ring's secret, hex (a plain hash of a card number or an
   e-mail is brute-forceable; a keyed one is not). Equal values hash equal, so they still join.
+- `mask`: every character but a kept prefix and suffix becomes `*` (`"x-pii-mask": {"keep_first":
+  0, "keep_last": 4}`, the default: `************1111`); a value no longer than what is kept is
+  masked whole, so masking never reveals a short value.
 - `encrypt`: AES-256-SIV, deterministic, so equal values encrypt equal and still join; with
   `"x-pii-encryption": "randomized"` AES-256-GCM with a random nonce instead. The value is
   stored as `enc:<siv|gcm>:<key id>:<base64url>`, so keys can rotate (`charter decrypt`).
@@ -27,7 +30,8 @@ import msgspec
 from collector.keys import KeyRing
 
 REDACTED = "[redacted]"
-ACTIONS = ("none", "redact", "hash", "encrypt")
+ACTIONS = ("none", "redact", "hash", "encrypt", "mask")
+MASK_DEFAULT = (0, 4)  # keep_first, keep_last
 ENCRYPTED_PREFIX = "enc:"
 _STEP = re.compile(r"\.([^.\[{]+)|(\[\*\])|(\{\*\})")
 _json = msgspec.json.Encoder()
@@ -35,12 +39,13 @@ _json = msgspec.json.Encoder()
 
 class PiiField(NamedTuple):
     path: str  # `$.card.number`, `$.items[*].email`, `$.attributes{*}` (every value of an object)
-    action: str  # redact | hash | encrypt | encrypt-randomized
+    action: str  # redact | hash | encrypt | encrypt-randomized | mask
     steps: tuple[str, ...]
+    keep: tuple[int, int] = MASK_DEFAULT  # mask: characters kept at the start and at the end
 
 
-def pii_field(path: str, action: str) -> PiiField:
-    return PiiField(path, action, tuple(m[1] or ("*" if m[2] else "{*}") for m in _STEP.finditer(path)))
+def pii_field(path: str, action: str, keep: tuple[int, int] = MASK_DEFAULT) -> PiiField:
+    return PiiField(path, action, tuple(m[1] or ("*" if m[2] else "{*}") for m in _STEP.finditer(path)), keep)
 
 
 class MissingKey(Exception):
@@ -74,7 +79,8 @@ class Privacy:
         """Apply each field's action in place; shapes that do not match are left to validation."""
         for f in fields:
             # a field whose key is missing is redacted: protection never silently degrades to clear text
-            _apply(data, f.steps, 0, self._transforms.get(f.action, _redact_value))
+            transform = _masker(f.keep) if f.action == "mask" else self._transforms.get(f.action, _redact_value)
+            _apply(data, f.steps, 0, transform)
         return data
 
     def seal(self, raw: bytes, limit: int) -> dict[str, Any]:
@@ -132,6 +138,18 @@ def _b64(data: bytes) -> str:
 
 def _redact_value(value: Any) -> str:
     return REDACTED
+
+
+def _masker(keep: tuple[int, int]) -> Callable[[Any], str]:
+    first, last = keep
+
+    def mask(value: Any) -> str:
+        text = value if isinstance(value, str) else _json.encode(value).decode()
+        if len(text) <= first + last:
+            return "*" * len(text)
+        return text[:first] + "*" * (len(text) - first - last) + text[len(text) - last :]
+
+    return mask
 
 
 def _apply(node: Any, steps: tuple[str, ...], i: int, transform: Callable[[Any], Any]) -> None:

@@ -20,7 +20,7 @@ import msgspec
 import yaml
 
 from collector.privacy import ACTIONS as PII_ACTIONS
-from collector.privacy import PiiField, pii_field
+from collector.privacy import MASK_DEFAULT, PiiField, pii_field
 
 _SAME_PATH = ("allOf", "anyOf", "oneOf")
 _SAME_PATH_ONE = ("if", "then", "else")
@@ -154,7 +154,19 @@ class _PiiWalk:
             raise ContractLoadError(f"{self.file}: {path}: `x-pii-encryption` must be deterministic or randomized")
         if action == "encrypt" and mode == "randomized":
             action = "encrypt-randomized"
+        if action == "mask":
+            return pii_field(path, action, self._keep(node.get("x-pii-mask", {}), path))
         return None if action == "none" else pii_field(path, action)
+
+    def _keep(self, spec: Any, path: str) -> tuple[int, int]:
+        ok = isinstance(spec, dict) and set(spec) <= {"keep_first", "keep_last"}
+        first, last = (spec.get("keep_first", 0), spec.get("keep_last", MASK_DEFAULT[1])) if ok else (-1, -1)
+        if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 64 for n in (first, last)):
+            raise ContractLoadError(
+                f"{self.file}: {path}: `x-pii-mask` must be {{\"keep_first\": N, \"keep_last\": M}} "
+                f"with 0 <= N, M <= 64, e.g. {{\"keep_last\": 4}}"
+            )
+        return first, last
 
     def _follow(self, ref: str, path: str, doc: Any, where: Path, stack: tuple[str, ...]) -> Iterator[PiiField]:
         found = self.tree.follow(ref, doc, where)

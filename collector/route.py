@@ -22,9 +22,10 @@ class Record(msgspec.Struct, frozen=True):
     headers: list[tuple[str, bytes]]
 
 
-def good_record(contract: Contract, env: GoodEnvelope, key: str) -> Record:
+def good_record(contract: Contract, env: GoodEnvelope, key: str, redirected: bool = False) -> Record:
     headers = [("schema", env.schema.encode()), ("fingerprint", env.fingerprint.encode())]
-    return Record("good", contract.topic, key.encode(), _encoder.encode(env), headers)
+    topic = contract.meta.redirect.topic if redirected and contract.meta.redirect else contract.topic
+    return Record("good", topic, key.encode(), _encoder.encode(env), headers)
 
 
 def bad_record(env: BadEnvelope, registry: Registry | None = None, topic: str | None = None) -> Record:

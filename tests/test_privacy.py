@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from collector.annotate import Source
 from collector.cli import main
-from collector.contracts import Registry
+from collector.contracts import ContractLoadError, Registry
 from collector.keys import generate, load_keys, rotate
 from collector.pipeline import Context, process
 from collector.privacy import REDACTED, MissingKey, Privacy, decrypt_value, pii_field
@@ -185,3 +185,58 @@ def test_keys_generate_never_overwrites_an_existing_key_file(tmp_path: Path) -> 
     again = CliRunner().invoke(main, ["keys", "generate", "--out", str(path)])
     assert again.exit_code == 0 and "kept it" in again.output and path.read_text() == first
     assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    ("keep", "value", "masked"),
+    [
+        pytest.param((0, 4), CARD, "************1111", id="last-4-of-a-card"),
+        pytest.param((6, 4), CARD, "411111******1111", id="bin-and-last-4"),
+        pytest.param((0, 4), "123", "***", id="short-value-masked-whole"),
+        pytest.param((2, 2), "abcd", "****", id="kept-parts-cover-the-value"),
+        pytest.param((0, 4), 4111111111111111, "************1111", id="a-number-is-masked-as-text"),
+    ],
+)
+def test_mask_keeps_only_the_configured_prefix_and_suffix(keep: tuple[int, int], value: Any, masked: str) -> None:
+    assert Privacy().protect({"card": value}, (pii_field("$.card", "mask", keep),)) == {"card": masked}
+
+
+def test_mask_applies_in_good_and_bad_records_and_its_options_are_checked_at_load() -> None:
+    from tests.conftest import make_contract
+
+    card = {"type": "string", "x-pii": "mask", "x-pii-mask": {"keep_last": 4}}
+    contract = make_contract({"card": card, "n": {"type": "integer"}}, ref="com.example.test/masked/1.0.0")
+    registry = Registry([contract])
+    items = [
+        json.dumps({"schema": contract.ref, "data": d}).encode()
+        for d in ({"card": CARD, "n": 1}, {"card": CARD, "n": "x"})
+    ]
+    out = process(items, registry, Context("2026-11-21T10:00:00Z", Source()))
+    good, bad = (msgspec.json.decode(r.value) for r in out.records)
+    assert good["data"]["card"] == "************1111"
+    assert bad["payload"]["data"]["card"] == "************1111"
+    with pytest.raises(ContractLoadError, match="x-pii-mask"):
+        make_contract({"card": {**card, "x-pii-mask": {"keep_last": -1}}})
+
+
+def test_redirect_sends_events_carrying_a_sensitive_field_to_the_restricted_topics() -> None:
+    from tests.conftest import make_contract
+
+    contract = make_contract(
+        {"card": {"type": ["string", "null"], "x-pii": "redact"}, "n": {"type": "integer"}},
+        ref="com.example.test/redirected/1.0.0",
+        **{"x-contract": {"owner": {"name": "T"}, "topic": "payments", "dlq_topic": "payments.bad",
+                          "redirect": {"topic": "payments.restricted", "when": ["card"], "dlq_topic": "payments.restricted.bad"}}},
+    )  # fmt: skip
+    registry = Registry([contract])
+    events = [{"n": 1}, {"n": 2, "card": CARD}, {"n": "x", "card": CARD}, {"n": "y"}, {"n": 3, "card": None}]
+    items = [json.dumps({"schema": contract.ref, "data": d}).encode() for d in events]
+    out = process(items, registry, Context("2026-11-21T10:00:00Z", Source()))
+    assert [r.topic for r in out.records] == [
+        "payments", "payments.restricted", "payments.restricted.bad", "payments.bad", "payments"]  # fmt: skip
+    assert {"payments.restricted": 1, "payments.restricted.bad": 1}.items() <= registry.topics().items()
+    with pytest.raises(ContractLoadError, match=r"redirect\.when names top-level fields the contract lacks"):
+        make_contract(
+            {"n": {"type": "integer"}},
+            **{"x-contract": {"owner": {"name": "T"}, "redirect": {"topic": "t", "when": ["card"]}}},
+        )
