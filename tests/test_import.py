@@ -179,6 +179,21 @@ def test_jsonschema_import_keeps_a_missing_schema_as_2020_12_and_adds_the_stub(t
     assert verdicts(tmp_path, out, events) == [True, False, True]
 
 
+def test_a_relative_ref_under_an_http_id_is_refused_as_remote(tmp_path: Path) -> None:
+    file = tmp_path / "tool.json"
+    body = {
+        "$id": "https://schemas.example.com/tool.json",
+        "properties": {"base": {"$ref": "base.json#/definitions/x"}},
+    }
+    file.write_text(json.dumps(body))
+    out = tmp_path / "schemas"
+    result = invoke("import", "jsonschema", str(file), "--as", "com.example.tools/tool/1.0.0", "--out", str(out))
+    assert result.exit_code == 1
+    assert "base.json#/definitions/x" in result.stderr
+    assert "  refused: 1 remote-ref" in result.stdout.splitlines()
+    assert not out.joinpath("com.example.tools").exists()
+
+
 def test_jsonschema_import_reads_yaml_dates_as_the_strings_they_were(tmp_path: Path) -> None:
     file = tmp_path / "launch.yaml"
     file.write_text(

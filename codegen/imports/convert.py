@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin
 
 DRAFT4 = "http://json-schema.org/draft-04/schema#"
 IGLU_META = "http://iglucentral.com/schemas/com.snowplowanalytics.self-desc/schema/jsonschema/1-0-0#"
@@ -20,6 +21,7 @@ _IGLU_META = re.compile(
 )
 _IGLU_VERSION = re.compile(r"^(\d+)-(\d+)-(\d+)$")
 _REMOTE = re.compile(r"^https?://", re.IGNORECASE)
+_OLD_DRAFT = re.compile(r"json-schema\.org/draft-0[4-7]/")
 STUB: dict[str, Any] = {"owner": {"name": "TODO", "email": "todo@example.com"}, "status": "draft"}
 
 # Keywords whose value maps names to subschemas (a property called `$ref` is not a reference),
@@ -83,25 +85,35 @@ def self_mismatch(body: dict[str, Any], key: IgluKey) -> str | None:
     return f"`self` says {claimed.uri} but the path says {key.uri}; Iglu resolves schemas by path, so fix one of them"
 
 
-def remote_refs(node: Any, path: str = "$") -> Iterator[tuple[str, str]]:
-    """Every http(s) `$ref` as (schema path, reference), to say why the loader refused a contract."""
+def remote_refs(schema: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every `$ref` that resolves to an http(s) document, as (schema path, reference resolved
+    against the `$id`s above it), to say why the loader refused a contract."""
+    old_draft = _OLD_DRAFT.search(str(schema.get("$schema", ""))) is not None
+    return list(_refs(schema, "$", "", old_draft))
+
+
+def _refs(node: Any, path: str, base: str, old_draft: bool) -> Iterator[tuple[str, str]]:
     if isinstance(node, list):
         for i, item in enumerate(node):
-            yield from remote_refs(item, f"{path}[{i}]")
+            yield from _refs(item, f"{path}[{i}]", base, old_draft)
         return
     if not isinstance(node, dict):
         return
     ref = node.get("$ref")
-    if isinstance(ref, str) and _REMOTE.match(ref):
-        yield path, ref
+    declared = node.get("$id", node.get("id") if old_draft else None)  # `id` is draft 4's spelling
+    # drafts 4 to 7 ignore every keyword beside `$ref`, `$id` included
+    if isinstance(declared, str) and not (old_draft and isinstance(ref, str)):
+        base = urljoin(base, declared)
+    if isinstance(ref, str) and not ref.startswith("#") and _REMOTE.match(urljoin(base, ref)):
+        yield path, urljoin(base, ref)
     for key, value in node.items():
         if key in _NOT_SCHEMAS or key.startswith("x-"):
             continue
         if key in _NAME_MAPS and isinstance(value, dict):
             for name, sub in value.items():
-                yield from remote_refs(sub, f"{path}.{key}.{name}")
+                yield from _refs(sub, f"{path}.{key}.{name}", base, old_draft)
         else:
-            yield from remote_refs(value, f"{path}.{key}")
+            yield from _refs(value, f"{path}.{key}", base, old_draft)
 
 
 def _without(body: dict[str, Any], *keys: str) -> dict[str, Any]:
