@@ -232,6 +232,8 @@ def test_jsonschema_import_reports_the_loaders_refusal_and_leaves_no_file(tmp_pa
         pytest.param("com.acme.shop/refund", id="no-version"),
         pytest.param("com.acme.shop/refund/1.0", id="not-semver"),
         pytest.param("com.acme.shop//1.0.0", id="empty-name"),
+        pytest.param("../escape/1.0.0", id="outside-the-directory"),
+        pytest.param("acme/refund/1.0.0", id="one-segment-namespace"),
     ],
 )
 def test_jsonschema_import_refuses_a_malformed_as(tmp_path: Path, ref: str) -> None:

@@ -18,7 +18,7 @@ import click
 from codegen.imports.convert import from_jsonschema
 from codegen.imports.iglu import import_iglu, schema_root, sources
 from codegen.imports.place import Kind, Outcome, Target, place
-from collector.contracts import ContractLoadError, Version, load_registry, read_document
+from collector.contracts import NAME, NAMESPACE, ContractLoadError, Version, load_registry, read_document
 
 EXIT_REFUSED, EXIT_USAGE = 1, 2
 _FAILED: tuple[Kind, ...] = ("conflict", "refused")
@@ -60,10 +60,15 @@ def jsonschema_command(file: Path, ref: str, out: Path) -> None:
 
 
 def _target(ref: str) -> Target:
+    """The contract `--as` names, checked with the loader's own patterns before anything is written."""
     parts = ref.split("/")
     try:
-        if len(parts) != 3 or not all(parts):
+        if len(parts) != 3:
             raise ValueError(f"{ref!r} is not <namespace>/<name>/<MAJOR.MINOR.PATCH>, e.g. com.acme.shop/payment/1.0.0")
+        if not NAMESPACE.match(parts[0]):
+            raise ValueError(f"namespace {parts[0]!r} must be dot-separated, e.g. com.acme.shop")
+        if not NAME.match(parts[1]):
+            raise ValueError(f"name {parts[1]!r} must start with a letter, then letters, digits, _ or -")
         Version.parse(parts[2])
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--as") from None
