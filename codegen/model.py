@@ -9,8 +9,13 @@ never renames an existing type. Events are sent with the major-only reference
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
-from collector.contracts import Contract, Registry
+import jsonschema_rs
+
+from collector.contracts import Contract, Registry, read_document
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,3 +53,180 @@ def lines(registry: Registry) -> list[Line]:
     for c in registry:
         grouped.setdefault((c.namespace, c.name, c.version.major), []).append(c)
     return [Line(versions[-1], tuple(versions)) for versions in grouped.values()]
+
+
+# --- the documents behind a contract: what SDKs embed, and what `$ref`s point to ----------------
+
+SDK_BASE = PurePosixPath("/charter-schemas")  # where embedded documents live, as file URIs, in an SDK
+
+
+def contract_path(contract: Contract) -> str:
+    """The contract's file relative to the schemas tree: `com.acme.shop/payment/1.0.0.json`."""
+    return f"{contract.namespace}/{contract.name}/{Path(contract.file).name}"
+
+
+def schemas_root(contract: Contract) -> Path | None:
+    """The schemas tree a contract was loaded from; None for one built in memory (it cannot `$ref` files)."""
+    path = Path(contract.file)
+    return path.resolve().parents[2] if path.is_file() else None
+
+
+def documents(contract: Contract) -> dict[str, Any]:
+    """The contract and every file it references, transitively (shared definitions, other contracts),
+    by path relative to the schemas tree.
+
+    The collector's engine finds the references: the contract is compiled as the collector compiles
+    it, and every file the engine asks for is recorded, so an SDK that embeds these documents
+    resolves exactly what the collector resolves.
+    """
+    docs: dict[str, Any] = {contract_path(contract): contract.schema}
+    root = schemas_root(contract)
+    if root is None:
+        return docs
+
+    def retrieve(uri: str) -> Any:
+        parsed = urlparse(uri)
+        path = Path(unquote(parsed.path)).resolve()
+        if parsed.scheme != "file" or not path.is_relative_to(root) or not path.is_file():
+            raise ValueError(f"{uri} is not a file in the schemas tree")  # the collector refused it too
+        doc = docs[path.relative_to(root).as_posix()] = read_document(path)
+        return doc
+
+    base = Path(contract.file).resolve().as_uri()
+    jsonschema_rs.validator_for(contract.schema, retriever=retrieve, base_uri=base, validate_formats=True)
+    return dict(sorted(docs.items()))
+
+
+def sdk_uri(path: str) -> str:
+    """The URI an SDK gives the embedded document at `path`: `file:///charter-schemas/<path>`."""
+    return (SDK_BASE / path).as_uri()
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a `$ref` points to: the document (by path) and the JSON pointer inside it."""
+
+    path: str
+    pointer: str
+    schema: Any
+
+
+class Resolver:
+    """Resolves the `$ref`s of one contract's documents for the type generators, without the network.
+
+    A reference the generators cannot follow (an `$id`-relative one, a `$dynamicRef`) resolves to
+    None, and the field is typed loosely: the schema still checks it at run time.
+    """
+
+    def __init__(self, contract: Contract) -> None:
+        self.main = contract_path(contract)
+        self.docs = documents(contract)
+
+    def resolve(self, ref: str, at: str) -> Target | None:
+        uri, fragment = urldefrag(urljoin(sdk_uri(at), ref))
+        prefix = SDK_BASE.as_uri() + "/"
+        if not uri.startswith(prefix):
+            return None
+        path = unquote(uri.removeprefix(prefix))
+        doc = self.docs.get(path)
+        if doc is None:
+            return None
+        fragment = unquote(fragment)
+        node = _pointer(doc, fragment) if fragment.startswith("/") or not fragment else _anchor(doc, fragment)
+        return None if node is None else Target(path, fragment, node)
+
+
+def _pointer(doc: Any, pointer: str) -> Any:
+    node = doc
+    for part in pointer.split("/")[1:]:
+        part = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _anchor(node: Any, name: str) -> Any:
+    """The subschema with `$anchor: name` (or a draft 6/7 `$id: "#name"`, a draft 4 `id: "#name"`)."""
+    if isinstance(node, dict):
+        if node.get("$anchor") == name or f"#{name}" in (node.get("$id"), node.get("id")):
+            return node
+        children: list[Any] = list(node.values())
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    for child in children:
+        found = _anchor(child, name)
+        if found is not None:
+            return found
+    return None
+
+
+# --- what the type generators share: a schema as types see it -----------------------------------
+
+
+# `enum`/`const` values both languages can spell as literal types (floats are not literals in Python)
+def is_literal(value: Any) -> bool:
+    return value is None or isinstance(value, str | bool) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def json_types(values: list[Any]) -> list[str]:
+    """The JSON types of some values, in a stable order: what an `enum` of mixed values is typed as."""
+    names = {json_type(v) for v in values}
+    return [t for t in ("string", "integer", "number", "boolean", "array", "object", "null") if t in names]
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def absolute_refs(node: Any, at: str) -> Any:
+    """A copy of `node` (found in the document at `at`) whose `$ref`s no longer depend on where it sits."""
+    if isinstance(node, list):
+        return [absolute_refs(v, at) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: v if k.startswith("x-") else absolute_refs(v, at) for k, v in node.items()}
+    if isinstance(node.get("$ref"), str):
+        out["$ref"] = urljoin(sdk_uri(at), node["$ref"])
+    return out
+
+
+def merged(schema: dict[str, Any], resolver: Resolver, at: str) -> dict[str, Any]:
+    """`allOf` folded into the schema, for types only: properties and `required` are united, other
+    keywords kept from the first schema that has them. Members that are `$ref`s are followed."""
+    members = schema.get("allOf")
+    if not isinstance(members, list):
+        return schema
+    out = {k: v for k, v in schema.items() if k != "allOf"}
+    for member in members:
+        if isinstance(member, dict) and isinstance(member.get("$ref"), str) and len(member) == 1:
+            target = resolver.resolve(member["$ref"], at)
+            if target is None or not isinstance(target.schema, dict):
+                continue
+            member = absolute_refs(target.schema, target.path)
+        if not isinstance(member, dict):
+            continue
+        member = merged(member, resolver, at)
+        for key, value in member.items():
+            if key == "properties" and isinstance(value, dict):
+                out["properties"] = {**value, **out.get("properties", {})}
+            elif key == "required" and isinstance(value, list):
+                out["required"] = list(dict.fromkeys([*out.get("required", []), *value]))
+            else:
+                out.setdefault(key, value)
+    return out

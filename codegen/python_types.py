@@ -1,19 +1,25 @@
 """Contract lines → one Python module of msgspec Structs per namespace, via datamodel-code-generator.
 
-Each contract's JSON Schema is first rewritten into what datamodel-code-generator should see,
-so that the generated types accept what the collector accepts (collector/schema.py):
+The Structs are the SDK's typed API; they do not decide what is valid: the tracker checks each
+event's JSON against the embedded contract with the collector's engine (templates/python/_check.py).
+Each contract's JSON Schema is rewritten into what datamodel-code-generator should see, keyword by
+keyword, into types that every valid event can be built with:
 
-- Charter's `x-` keywords are dropped (they are metadata, not types);
+- Charter's `x-` keywords are dropped (they are metadata, not types), and so is every keyword a
+  type cannot say (`not`, `if`/`then`/`else`, `dependentRequired`, `pattern`, `uniqueItems`,
+  `contains`, `unevaluated*`, `propertyNames`, ...): it stays a check, run by the schema;
 - every object with properties becomes a class of a name we choose, `<TypeName><Def>` for a
-  `$defs` entry and `<Parent><Field>` for a nested object, so names never collide inside a
-  namespace module and never change when another contract is added; closed objects
-  (`additionalProperties: false`) get `forbid_unknown_fields=True`, as the collector refuses
-  unknown fields;
-- `format: date-time` becomes an offset-aware datetime (`Meta(tz=True)`): the collector refuses a
-  timestamp without an offset, so a naive `datetime` must fail locally too;
-- `format: email|uri` become the regex the collector checks;
-- a fractional `multipleOf` and `uniqueItems` are left to the collector (msgspec cannot check
-  them exactly); an event that breaks them comes back as a 207 and reaches `on_failure`.
+  `$defs`/`definitions` entry or a `$ref` target (a shared file, another contract), and
+  `<Parent><Field>` for a nested object, so names never collide inside a namespace module and
+  never change when another contract is added; closed objects (`additionalProperties: false`)
+  get `forbid_unknown_fields=True`;
+- `anyOf`/`oneOf` become unions (`<Parent>Option<n>` classes), `allOf` is merged, `const` and
+  `enum` of strings, integers, booleans and null become `Literal`s (other values: their JSON
+  types), `additionalProperties`/`patternProperties` schemas become `dict[str, T]`, a closed
+  `prefixItems` (or draft-07 `items` list) a `tuple[...]`; a contract whose root is a union of
+  objects gets an event class per member and `<TypeName>` names their union;
+- `format: date-time` becomes an offset-aware datetime (`Meta(tz=True)`), `date` a `date`,
+  `uuid` a `UUID`; other formats stay `str`.
 
 All contracts of a namespace are generated in one call, as `$defs` of one document; each
 contract class then gets a `__charter_schema__` class variable with its major-only reference.
@@ -28,13 +34,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen.model import Line
+from codegen.model import Line, Resolver, is_literal, json_types, merged
 
-# msgspec checks these in the SDK; the server asserts every format exactly (jsonschema-rs).
-FORMAT_PATTERNS = {"email": r"^[^@\s]+@[^@\s]+$", "uri": r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]*$"}
 DROPPED = frozenset({"$schema", "$id", "$comment", "title", "examples"})
 SITE = ("description", "default", "deprecated")  # what stays with a field when its type moves
+# what a type can say; every other keyword stays a check of the embedded contract
+TYPED = frozenset({
+    "type", "properties", "required", "items", "prefixItems", "additionalItems", "additionalProperties",
+    "patternProperties", "enum", "const", "anyOf", "oneOf", "$ref", "format", "minimum", "maximum",
+    "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "minItems", "maxItems", *SITE,
+})  # fmt: skip
+OWN_TYPE = ("properties", "items", "prefixItems", "enum", "const", "additionalProperties", "patternProperties")
+FORMATS = frozenset({"date-time", "date", "uuid"})  # formats with a Python type msgspec encodes as the format says
 LINE_LENGTH = 120
+_CONTRACT_TYPE = re.compile(r"V[0-9]+$")  # `<Name>V<major>`
 
 
 class GenerationError(Exception):
@@ -52,16 +65,14 @@ class Prepared:
 
     defs: dict[str, dict[str, Any]] = field(default_factory=dict)
     closed: set[str] = field(default_factory=set)  # classes of objects with `additionalProperties: false`
+    events: dict[str, str] = field(default_factory=dict)  # event class → its contract's major-only reference
+    unions: dict[str, list[str]] = field(default_factory=dict)  # a contract whose root is a union of event classes
 
 
 def prepare(line: Line, package: str, into: Prepared) -> None:
     """Add the classes of one contract line: the contract, its `$defs`, and its nested objects."""
-    schema = line.contract.schema
-    names = {name: line.type_name + _pascal(name) for name in schema.get("$defs", {})}
-    rewrite = _Rewriter(names, f"{package}.event.AwareDatetime", into)
-    rewrite.declare(line.type_name, {k: v for k, v in schema.items() if k != "$defs"})
-    for name, sub in schema.get("$defs", {}).items():
-        rewrite.declare(names[name], sub)
+    rewrite = _Rewriter(line, Resolver(line.contract), f"{package}.event.AwareDatetime", into)
+    rewrite.contract()
 
 
 def generate_module(namespace: str, lines: list[Line], package: str) -> str:
@@ -69,11 +80,58 @@ def generate_module(namespace: str, lines: list[Line], package: str) -> str:
     prepared = Prepared()
     for line in lines:
         prepare(line, package, prepared)
-    source = _datamodel_codegen({"$defs": prepared.defs}, namespace, lines, package)
-    return _add_references(_close(source, prepared.closed), lines)
+    source = _datamodel_codegen({"$defs": prepared.defs}, namespace, list(prepared.events), package, prepared.unions)
+    source = _add_references(_close(source, prepared.closed), prepared.events)
+    source += "".join(_union(name, members) for name, members in prepared.unions.items())
+    return _aliases_last(source)
 
 
-def _datamodel_codegen(document: dict[str, Any], namespace: str, lines: list[Line], package: str) -> str:
+def _aliases_last(source: str) -> str:
+    """Type aliases after the classes, each after the aliases it names: unlike annotations, an
+    alias's value is evaluated when the module is imported."""
+    body = ast.parse(source).body
+    text = source.splitlines(keepends=True)
+    aliases: dict[str, tuple[int, int]] = {}  # name → its lines (with a docstring right after it)
+    for i, node in enumerate(body):
+        if (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and ast.unparse(node.annotation) == "TypeAlias"
+        ):
+            after = body[i + 1] if i + 1 < len(body) else None
+            doc = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+            end = (after.end_lineno if doc and after else node.end_lineno) or node.lineno
+            aliases[_alias_name(node)] = (node.lineno - 1, end)
+    if not aliases:
+        return source
+    ordered: list[str] = []
+
+    def visit(name: str, seen: tuple[str, ...]) -> None:
+        if name in ordered or name in seen:
+            return
+        start, end = aliases[name]
+        for used in re.findall(r"\b\w+\b", "".join(text[start:end]).split("=", 1)[1]):
+            if used in aliases and used != name:
+                visit(used, (*seen, name))
+        ordered.append(name)
+
+    for name in aliases:
+        visit(name, ())
+    moved = {i for start, end in aliases.values() for i in range(start, end)}
+    rest = "".join(line for i, line in enumerate(text) if i not in moved).rstrip("\n") + "\n"
+    rest = re.sub(r"\n{3,}", "\n\n\n", rest)
+    return rest + "".join("\n\n" + "".join(text[slice(*aliases[name])]) for name in ordered)
+
+
+def _union(name: str, members: list[str]) -> str:
+    return (
+        f'\n\n{name}: TypeAlias = {" | ".join(members)}\n"""The contract\'s root is a union: any of these events."""\n'
+    )
+
+
+def _datamodel_codegen(
+    document: dict[str, Any], namespace: str, events: list[str], package: str, aliases: object = ()
+) -> str:
     import msgspec
     from datamodel_code_generator import (
         DatetimeClassType,
@@ -87,15 +145,18 @@ def _datamodel_codegen(document: dict[str, Any], namespace: str, lines: list[Lin
     from datamodel_code_generator.format import Formatter
 
     header = f"# Generated by `charter codegen python` from the {namespace} contracts. Do not edit."
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    # Its warnings are about decoding with these types (msgspec cannot decode an untagged union of
+    # Structs, or check one member's constraint without the others'): the SDK only encodes them,
+    # and checks the JSON against the contract itself, so they are not errors here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         source = generate(
             msgspec.json.encode(document).decode(),
             input_file_type=InputFileType.JsonSchema,
             output_model_type=DataModelType.MsgspecStruct,
             target_python_version=PythonVersion.PY_311,
-            base_class_map={line.type_name: f"{package}.event.Event" for line in lines},
-            additional_imports=["typing.ClassVar"],
+            base_class_map=dict.fromkeys(events, f"{package}.event.Event"),
+            additional_imports=["typing.ClassVar", *(["typing.TypeAlias"] if aliases else [])],
             custom_file_header=header,
             disable_timestamp=True,
             enum_field_as_literal=LiteralType.All,
@@ -114,26 +175,27 @@ def _datamodel_codegen(document: dict[str, Any], namespace: str, lines: list[Lin
             use_single_line_docstring=True,
             use_standard_primitive_types=True,
         )
-    if caught:  # each one means a constraint would be checked differently than by the collector
-        raise GenerationError(f"{namespace}: datamodel-code-generator: {'; '.join(str(w.message) for w in caught)}")
     if not isinstance(source, str):
         raise GenerationError(f"{namespace}: datamodel-code-generator returned {type(source).__name__}, not source")
     return source
 
 
-def _add_references(source: str, lines: list[Line]) -> str:
-    """Give each contract class its reference, right after its docstring."""
+def _add_references(source: str, events: dict[str, str]) -> str:
+    """Give each event class its reference, right after its docstring."""
     classes = {node.name: node for node in ast.parse(source).body if isinstance(node, ast.ClassDef)}
     text = source.splitlines(keepends=True)
     inserts: list[tuple[int, str]] = []
-    for line in lines:
-        node = classes.get(line.type_name)
+    for name, reference in events.items():
+        node = classes.get(name)
         if node is None:
-            raise GenerationError(f"{line.reference}: no class {line.type_name} in the generated module")
+            raise GenerationError(f"{reference}: no class {name} in the generated module")
         first = node.body[0]
         has_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
         at = (first.end_lineno or first.lineno) if has_doc else first.lineno - 1
-        code = f'    __charter_schema__: ClassVar[str] = "{line.reference}"\n'
+        code = f'    __charter_schema__: ClassVar[str] = "{reference}"\n'
+        if isinstance(first, ast.Pass):  # a class without fields: the reference replaces `pass`
+            at, code = first.lineno - 1, code
+            text[at] = ""
         inserts.append((at, code if has_doc else code + "\n"))
     for at, code in sorted(inserts, reverse=True):
         text.insert(at, code)
@@ -157,54 +219,224 @@ def _close(source: str, closed: set[str]) -> str:
 
 
 class _Rewriter:
-    """Rewrites the schemas of one contract line into `Prepared`, hoisting nested objects into `$defs`
-    under names of our own (`<Parent><Field>`), so we know each class name and whether it is closed."""
+    """Rewrites the schemas of one contract line into `Prepared`, hoisting objects into `$defs`
+    under names of our own, so we know each class name and whether it is closed."""
 
-    def __init__(self, defs: dict[str, str], aware_datetime: str, into: Prepared) -> None:
-        self.defs, self.aware_datetime, self.into = defs, aware_datetime, into
+    def __init__(self, line: Line, resolver: Resolver, aware_datetime: str, into: Prepared) -> None:
+        self.line, self.resolver, self.aware_datetime, self.into = line, resolver, aware_datetime, into
+        self.names: dict[tuple[str, str], str] = {(resolver.main, ""): line.type_name}  # `$ref` target → class
+        schema = line.contract.schema
+        self.local = [(kw, name) for kw in ("$defs", "definitions") for name in _dict(schema.get(kw))]
+        for kw, name in self.local:
+            self.names[(resolver.main, f"/{kw}/{_escape(name)}")] = line.type_name + _pascal(name)
 
-    def declare(self, name: str, schema: Any) -> None:
+    def contract(self) -> None:
+        """The contract's class (or a class per member of a root union), then its definitions."""
+        main, schema = self.resolver.main, self.line.contract.schema
+        root = merged(schema, self.resolver, main)
+        options = _root_union(root)
+        if options is None:
+            self.declare(self.line.type_name, root, main, event=True)
+        else:
+            self.into.defs[self.line.type_name] = {}  # the name is taken by the union, written after the module
+            members = [self._event_option(m, i, main) for i, m in enumerate(options)]
+            del self.into.defs[self.line.type_name]
+            self.into.unions[self.line.type_name] = members
+        for kw, name in self.local:
+            key = (main, f"/{kw}/{_escape(name)}")
+            if self.names[key] not in self.into.defs:
+                self.declare(self.names[key], schema[kw][name], main)
+
+    def _event_option(self, member: Any, i: int, at: str) -> str:
+        ref = member.get("$ref") if isinstance(member, dict) else None
+        target = self.resolver.resolve(ref, at) if isinstance(ref, str) else None
+        name = self.names.get((target.path, target.pointer)) if target else None
+        if target is not None and name is None:
+            name = self.names[(target.path, target.pointer)] = self._fresh(target.pointer, target.path)
+        if name is None:
+            name = self.line.type_name + f"Option{i + 1}"
+        if name not in self.into.defs:
+            self.declare(name, target.schema if target else member, target.path if target else at)
+        self.into.events[name] = self.line.reference
+        return name
+
+    def declare(self, name: str, schema: Any, at: str, event: bool = False) -> None:
         if name in self.into.defs:
             raise GenerationError(f"two types of this namespace would be named {name}; rename a field or contract")
         self.into.defs[name] = {}  # taken before the children are named
-        self.into.defs[name] = self.node(schema, name)
+        typed = self.node(schema, name, at)
+        if event:
+            self.into.events[name] = self.line.reference
+            if "properties" not in typed:  # an event is always a class, even one the types cannot describe
+                typed = {**_site(typed), "type": "object", "properties": {}}
+        self.into.defs[name] = typed
         if isinstance(schema, dict) and schema.get("additionalProperties") is False and schema.get("properties"):
             self.into.closed.add(name)
 
-    def node(self, schema: Any, name: str) -> Any:
+    def node(self, schema: Any, name: str, at: str) -> dict[str, Any]:
+        """The schema as types see it (a `{}` is `Any`)."""
         if not isinstance(schema, dict):
-            return schema
-        out = {k: self._value(k, v, name) for k, v in schema.items() if k not in DROPPED and not k.startswith("x-")}
-        step = out.get("multipleOf")
-        if step is not None and type(step) is not int:  # collector/schema.py checks it outside msgspec
-            del out["multipleOf"]
-        fmt = out.get("format")
-        if fmt in FORMAT_PATTERNS:
-            out["pattern"] = _both(FORMAT_PATTERNS[fmt], out["pattern"]) if "pattern" in out else FORMAT_PATTERNS[fmt]
-            del out["format"]
-        if fmt == "date-time":
+            return {}
+        schema = merged(schema, self.resolver, at)
+        if isinstance(schema.get("$ref"), str):
+            return {**_site(schema), **self._ref(schema["$ref"], name, at)}
+        union = self._union(schema, name, at)
+        if union is not None:
+            return union
+        out = {k: v for k, v in schema.items() if k in TYPED and k not in ("anyOf", "oneOf")}
+        self._values(out)
+        self._numbers(out)
+        if out.get("format") not in FORMATS:
+            out.pop("format", None)
+        if "properties" in out:
+            props = _dict(out["properties"])
+            out["properties"] = {
+                f: self._field(sub, name + _pascal(f), at) for f, sub in props.items() if sub is not False
+            }
+        if "prefixItems" in out or isinstance(out.get("items"), list):
+            return self._tuple(out, name, at)
+        if "items" in out:
+            out["items"] = self._field(out["items"], name + "Item", at)
+        out.pop("additionalItems", None)
+        self._map(out, name, at)
+        if out.get("format") == "date-time":
             typed = {**_without_null(out), "x-python-type": self.aware_datetime}
             if not _nullable(out):  # x-python-type is ignored on a `type` list: spell the null as anyOf
                 return typed
             return {**_site(out), "anyOf": [{k: v for k, v in typed.items() if k not in SITE}, {"type": "null"}]}
         return out
 
-    def _value(self, key: str, value: Any, name: str) -> Any:
-        if key == "properties":
-            return {field: self._field(sub, name + _pascal(field)) for field, sub in value.items()}
-        if key == "items":
-            return self._field(value, name + "Item")
-        if key == "$ref" and isinstance(value, str):
-            return "#/$defs/" + self.defs[value.removeprefix("#/$defs/")]
-        return value
+    def _union(self, schema: dict[str, Any], name: str, at: str) -> dict[str, Any] | None:
+        """`anyOf`/`oneOf` as a union, when the schema's own keywords say no more than its type."""
+        for kw in ("anyOf", "oneOf"):
+            members = schema.get(kw)
+            if not isinstance(members, list) or not members or any(k in schema for k in OWN_TYPE):
+                continue
+            typed = [self._field(m, f"{name}Option{i + 1}", at) for i, m in enumerate(members)]
+            if all(typed):  # a member that says nothing a type can say would make the union `Any`
+                return {**_site(schema), "anyOf": typed}
+        return None
 
-    def _field(self, schema: Any, name: str) -> Any:
+    def _values(self, out: dict[str, Any]) -> None:
+        """`const`/`enum` as literals when Python can spell them, else as the JSON types of their values."""
+        values = [out.pop("const")] if "const" in out else out.pop("enum", None)
+        if not isinstance(values, list):
+            return
+        if values and all(is_literal(v) for v in values):
+            out["enum"] = values
+            return
+        types = json_types(values)
+        if types:
+            out["type"] = types[0] if len(types) == 1 else types
+
+    def _numbers(self, out: dict[str, Any]) -> None:
+        for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            flag = out.get(bound)
+            if isinstance(flag, bool):  # draft 4: a flag on `minimum`/`maximum`
+                del out[bound]
+                if flag and limit in out:
+                    out[bound] = out.pop(limit)
+        for kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf"):
+            value = out.get(kw)
+            if kw in out and (not isinstance(value, int | float) or isinstance(value, bool)):
+                del out[kw]
+        step = out.get("multipleOf")
+        if step is not None and (type(step) is not int or step <= 0):  # msgspec cannot check it exactly
+            del out["multipleOf"]
+
+    def _tuple(self, out: dict[str, Any], name: str, at: str) -> dict[str, Any]:
+        """A closed `prefixItems` (or draft-07 `items` list) is a tuple; an open one a list."""
+        prefix = out.pop("prefixItems", None)
+        if prefix is None:
+            prefix, rest = out.pop("items"), out.pop("additionalItems", True)
+        else:
+            rest = out.pop("items", True)
+            out.pop("additionalItems", None)
+        if rest is not False or not isinstance(prefix, list):
+            return {k: v for k, v in out.items() if k in (*SITE, "type")}
+        members = []
+        for i, member in enumerate(prefix):
+            item = f"{name}Item{i + 1}"
+            typed = self._field(member, item, at)
+            if typed.get("$ref") != f"#/$defs/{item}":
+                self.into.defs[item] = typed  # an alias, so the tuple can name it
+            members.append(item)
+        python = f"tuple[{', '.join(members)}]" if members else "tuple[()]"
+        return {**_site(out), "type": "string", "x-python-type": python}  # the type is replaced whole
+
+    def _map(self, out: dict[str, Any], name: str, at: str) -> None:
+        """`additionalProperties`/`patternProperties` schemas type the values of an object without properties."""
+        patterns = list(_dict(out.pop("patternProperties", None)).values())
+        extra = out.get("additionalProperties")
+        if out.get("properties"):
+            if extra is not False:
+                out.pop("additionalProperties", None)
+            return
+        values = patterns + ([extra] if isinstance(extra, dict) else [])
+        if not values:
+            if extra is not False:
+                out.pop("additionalProperties", None)
+            return
+        typed = [self._field(v, name + "Value", at) if len(values) == 1 else self.node(v, name + "Value", at)
+                 for v in values]  # fmt: skip
+        out["additionalProperties"] = typed[0] if len(typed) == 1 or any(not t for t in typed) else {"anyOf": typed}
+
+    def _ref(self, ref: str, hint: str, at: str) -> dict[str, Any]:
+        target = self.resolver.resolve(ref, at)
+        if target is None:
+            return {}  # a reference the types cannot follow: `Any`, checked by the schema
+        key = (target.path, target.pointer)
+        name = self.names.get(key)
+        if name is None:
+            name = self.names[key] = self._fresh(target.pointer, target.path)
+            self.declare(name, target.schema, target.path)
+        return {"$ref": f"#/$defs/{name}"}
+
+    def _fresh(self, pointer: str, path: str) -> str:
+        """A class name for a `$ref` target: `<TypeName>` + its definition's name (or its file's)."""
+        last = (
+            pointer.rstrip("/").rsplit("/", 1)[-1]
+            if pointer
+            else path.rsplit("/", 2)[-2 if path.count("/") >= 2 else -1]
+        )
+        base = self.line.type_name + _pascal(last.removesuffix(".json").removesuffix(".yaml"))
+        name, n = base, 2
+        while name in self.into.defs or name in self.names.values():
+            name, n = f"{base}{n}", n + 1
+        return name
+
+    def _field(self, schema: Any, name: str, at: str) -> dict[str, Any]:
         """A field's schema; an object with properties becomes its own class, referenced."""
+        if isinstance(schema, dict) and "allOf" in schema:
+            schema = merged(schema, self.resolver, at)
         if not isinstance(schema, dict) or not schema.get("properties") or "$ref" in schema:
-            return self.node(schema, name)
-        self.declare(name, _without_null({k: v for k, v in schema.items() if k != "default"}))
+            return self.node(schema, name, at)
+        self.declare(name, _without_null({k: v for k, v in schema.items() if k != "default"}), at)
         ref = {"$ref": f"#/$defs/{name}"}
         return {**_site(schema), "anyOf": [ref, {"type": "null"}]} if _nullable(schema) else {**_site(schema), **ref}
+
+
+def _root_union(root: dict[str, Any]) -> list[Any] | None:
+    """The members of a contract whose root is only a union (`oneOf`/`anyOf`) of objects."""
+    if root.get("properties"):
+        return None
+    for kw in ("oneOf", "anyOf"):
+        members = root.get(kw)
+        if isinstance(members, list) and members and all(_objectish(m) for m in members):
+            return members
+    return None
+
+
+def _objectish(schema: Any) -> bool:
+    return isinstance(schema, dict) and ("$ref" in schema or bool(schema.get("properties")))
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
 
 
 def _nullable(schema: dict[str, Any]) -> bool:
@@ -223,17 +455,22 @@ def _site(schema: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in schema.items() if k in SITE}
 
 
-def _both(format_regex: str, pattern: str) -> str:
-    """One regex for a string that must match a format and a pattern (msgspec takes one)."""
-    return f"(?={format_regex})(?=(?s:.*?)(?:{pattern}))"
-
-
 def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", name) if part)
 
 
 def iter_classes(source: str) -> Iterator[str]:
-    """Public class names a generated module defines, in order."""
+    """Public names a generated module defines for apps to use, in order: its classes, and the
+    union of a contract whose root is a union (`ShapeV1`)."""
     for node in ast.parse(source).body:
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
             yield node.name
+        elif _alias_name(node) and _CONTRACT_TYPE.search(_alias_name(node)):
+            yield _alias_name(node)
+
+
+def _alias_name(node: ast.stmt) -> str:
+    """The name a top-level `Name: TypeAlias = ...` defines; "" for any other statement."""
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return node.target.id if ast.unparse(node.annotation) == "TypeAlias" else ""
+    return ""

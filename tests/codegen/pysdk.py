@@ -132,11 +132,11 @@ class FakeCollector:
         return Handler
 
 
-def rejecting(*indexes: int) -> Script:
+def rejecting(*indexes: int, kind: str = "invalid_payload") -> Script:
     """A 207 that rejects the events at `indexes`, as the collector words it."""
 
     def reply(events: list[dict[str, Any]]) -> Reply:
-        errors = [{"index": i, "id": events[i]["id"], "schema": events[i]["schema"], "type": "invalid_payload",
+        errors = [{"index": i, "id": events[i]["id"], "schema": events[i]["schema"], "type": kind,
                    "failures": [{"path": "$.order_id", "keyword": "minimum", "message": "…"}]} for i in indexes]  # fmt: skip
         return Reply(207, body={"accepted": len(events) - len(indexes), "rejected": len(indexes), "errors": errors})
 

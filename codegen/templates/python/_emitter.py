@@ -22,6 +22,7 @@ from .failures import FailedEvent, Failure, InvalidEvent, Reason, Stats
 log = logging.getLogger("charter_events")
 OnFailure = Callable[[Failure], None]
 RETRY_STATUSES = frozenset({429, 503})
+RULES_NOTE = "rule_violation: contract rules (x-contract.rules, CEL) are checked by the collector, not by this SDK"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +170,8 @@ class Emitter:
         rejected = [_failed(batch[e["index"]], e) for e in verdict.errors if _index_in(e, len(batch))]
         self.count(sent=len(batch) - len(rejected), rejected=len(rejected))
         message = f"the collector rejected {len(rejected)} of {len(batch)} events (written to its dead-letter topic)"
+        if any(e.error.get("type") == "rule_violation" for e in rejected if isinstance(e.error, dict)):
+            message += f"; {RULES_NOTE}"
         self.report(Failure("rejected", message, tuple(rejected)))
 
     def give_up(self, batch: list[Pending], answer: Answer, attempts: int) -> None:

@@ -1,4 +1,4 @@
-"""Events on the wire: the local contract check, ids, timestamps and the request body."""
+"""Events on the wire: encoding and the local contract check, ids, timestamps and the request body."""
 
 from __future__ import annotations
 
@@ -7,16 +7,15 @@ import gzip
 import random
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import msgspec
 
+from ._check import check
 from .event import Event
 from .failures import InvalidEvent
 
 ENVELOPE_BYTES = 120  # what `schema`, `id` and `sent_at` add to an event's data in the body
 _encoder = msgspec.json.Encoder()
-_decoders: dict[type[Event], msgspec.json.Decoder[Any]] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +46,20 @@ def schema_of(event: object) -> str:
 
 
 def encode(event: Event) -> Pending:
-    """Encode the event's data and check it against its own type, as the collector will.
+    """Encode the event's data and check it against its contract, as the collector will.
 
-    A Struct's constructor checks no types or constraints; decoding the encoded data with the
-    same type does, with the same msgspec rules as the collector (`Expected `int` >= 1 - at `$.order_id``).
+    A Struct's constructor checks no types or constraints; the check runs on the encoded JSON,
+    with the collector's engine and the contract it loads (see `_check`), so what passes here
+    passes the collector's schema check (`$.order_id: must be >= 1` otherwise).
     """
     schema = schema_of(event)
     try:
         data = _encoder.encode(event)
-    except (TypeError, ValueError, msgspec.EncodeError) as exc:
-        raise InvalidEvent(schema, str(exc)) from None
-    cls = type(event)
-    decoder = _decoders.get(cls)
-    if decoder is None:
-        decoder = _decoders[cls] = msgspec.json.Decoder(cls)
-    try:
-        decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise InvalidEvent(schema, str(exc)) from None
+    except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+        raise InvalidEvent(schema, f"not encodable as JSON: {exc}") from None
+    reason = check(schema, data)
+    if reason is not None:
+        raise InvalidEvent(schema, reason)
     return Pending(schema, uuid7(), data)
 
 

@@ -64,8 +64,7 @@ class PaymentV1(Event, kw_only=True, forbid_unknown_fields=True):
     cc_number: Annotated[
         str,
         Meta(
-            description="Card number used for the payment; encrypted at the collector (AES-256-SIV, deterministic so it still joins).",
-            pattern="^[0-9]{12,19}$",
+            description="Card number used for the payment; encrypted at the collector (AES-256-SIV, deterministic so it still joins)."
         ),
     ]
     """Card number used for the payment; encrypted at the collector (AES-256-SIV, deterministic so it still joins)."""

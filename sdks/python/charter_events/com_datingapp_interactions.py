@@ -27,10 +27,7 @@ class MessagesV1(Event, kw_only=True, forbid_unknown_fields=True):
     updated_at: Annotated[AwareDatetime, Meta(description="Time that the message was last updated.")]
     """Time that the message was last updated."""
     cloudinary_url: (
-        Annotated[
-            str,
-            Meta(description="If a voice message, the URL of the CDN content.", max_length=64, pattern="^[A-Za-z][A-Za-z0-9+.\\-]*:[^\\s]+$"),
-        ]
+        Annotated[str, Meta(description="If a voice message, the URL of the CDN content.", max_length=64)]
         | None
         | UnsetType
     ) = UNSET

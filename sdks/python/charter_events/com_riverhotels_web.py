@@ -19,14 +19,11 @@ class ClickstreamV1(Event, kw_only=True, forbid_unknown_fields=True):
     customer_email: Annotated[
         str,
         Meta(
-            description="E-mail of the signed-in customer; keyed-hashed at the collector like customer.email, so the two still join.",
-            pattern="^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
+            description="E-mail of the signed-in customer; keyed-hashed at the collector like customer.email, so the two still join."
         ),
     ]
     """E-mail of the signed-in customer; keyed-hashed at the collector like customer.email, so the two still join."""
-    hotel_id: Annotated[
-        str, Meta(description="Hotel the page is about (joins to hotel.hotel_id).", pattern="^H[0-9]{5}$")
-    ]
+    hotel_id: Annotated[str, Meta(description="Hotel the page is about (joins to hotel.hotel_id).")]
     """Hotel the page is about (joins to hotel.hotel_id)."""
     action: Annotated[
         Literal["page-view", "booking-click", "search", "add-to-wishlist"], Meta(description="What the customer did.")
@@ -34,18 +31,13 @@ class ClickstreamV1(Event, kw_only=True, forbid_unknown_fields=True):
     """What the customer did."""
     event_duration: Annotated[int, Meta(description="Seconds spent on the action.", ge=0, le=86400)]
     """Seconds spent on the action."""
-    url: Annotated[str, Meta(description="Page URL.", max_length=2048, pattern="^[A-Za-z][A-Za-z0-9+.\\-]*:[^\\s]+$")]
+    url: Annotated[str, Meta(description="Page URL.", max_length=2048)]
     """Page URL."""
     created_at: Annotated[AwareDatetime, Meta(description="When the interaction happened (client clock).")]
     """When the interaction happened (client clock)."""
-    referrer: (
-        Annotated[
-            str,
-            Meta(description="Referring page URL, if any (added in 1.1.0).", pattern="^[A-Za-z][A-Za-z0-9+.\\-]*:[^\\s]+$"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
+    referrer: Annotated[str, Meta(description="Referring page URL, if any (added in 1.1.0).")] | None | UnsetType = (
+        UNSET
+    )
     """Referring page URL, if any (added in 1.1.0)."""
 
 
@@ -60,7 +52,6 @@ class CustomerV1(Event, kw_only=True, forbid_unknown_fields=True):
         Meta(
             description="Customer e-mail address; unique per customer. Keyed-hashed (HMAC-SHA256) at the collector, so it still joins with clickstream.customer_email.",
             max_length=254,
-            pattern="^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$",
         ),
     ]
     """Customer e-mail address; unique per customer. Keyed-hashed (HMAC-SHA256) at the collector, so it still joins with clickstream.customer_email."""
@@ -78,7 +69,7 @@ class HotelV1(Event, kw_only=True, forbid_unknown_fields=True):
     """A hotel in the River Hotels portfolio, emitted when a hotel is listed or updated."""
     __charter_schema__: ClassVar[str] = "com.riverhotels.web/hotel/1"
 
-    hotel_id: Annotated[str, Meta(description="Hotel identifier, e.g. H00042 (primary key).", pattern="^H[0-9]{5}$")]
+    hotel_id: Annotated[str, Meta(description="Hotel identifier, e.g. H00042 (primary key).")]
     """Hotel identifier, e.g. H00042 (primary key)."""
     name: Annotated[str, Meta(description="Hotel name.", max_length=200, min_length=1)]
     """Hotel name."""
@@ -88,9 +79,7 @@ class HotelV1(Event, kw_only=True, forbid_unknown_fields=True):
     """Hotel class."""
     city: Annotated[str, Meta(description="City the hotel is in.", min_length=1)]
     """City the hotel is in."""
-    country: Annotated[
-        str, Meta(description="ISO 3166-1 alpha-2 country code.", max_length=2, min_length=2, pattern="^[A-Z]{2}$")
-    ]
+    country: Annotated[str, Meta(description="ISO 3166-1 alpha-2 country code.", max_length=2, min_length=2)]
     """ISO 3166-1 alpha-2 country code."""
     room_capacity: Annotated[int, Meta(description="Number of rooms.", ge=1, le=5000)]
     """Number of rooms."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, TypeAlias
+from typing import Annotated, ClassVar
 
 from charter_events.event import AwareDatetime, Event
 from msgspec import UNSET, Meta, UnsetType
@@ -18,14 +18,7 @@ class ObjectImagesNormalizedV1(Event, kw_only=True, forbid_unknown_fields=True):
     """Identifying number for each artwork (unique, can be used as key field)."""
     created_at: Annotated[AwareDatetime, Meta(description="Timestamp when this record was created in the database.")]
     """Timestamp when this record was created in the database."""
-    image: (
-        Annotated[
-            str,
-            Meta(description="URL to the image of an object (JPEG).", pattern="^[A-Za-z][A-Za-z0-9+.\\-]*:[^\\s]+$"),
-        ]
-        | None
-        | UnsetType
-    ) = UNSET
+    image: Annotated[str, Meta(description="URL to the image of an object (JPEG).")] | None | UnsetType = UNSET
     """URL to the image of an object (JPEG)."""
     is_primary_image: (
         Annotated[bool, Meta(description="Whether the image is the primary image of the object.")] | None | UnsetType
@@ -44,23 +37,12 @@ class ObjectImagesV1(Event, kw_only=True, forbid_unknown_fields=True):
     created_at: Annotated[AwareDatetime, Meta(description="Timestamp when this record was created in the database.")]
     """Timestamp when this record was created in the database."""
     primary_image: (
-        Annotated[
-            str,
-            Meta(description="URL to the primary image of an object (JPEG).", pattern="^[A-Za-z][A-Za-z0-9+.\\-]*:[^\\s]+$"),
-        ]
-        | None
-        | UnsetType
+        Annotated[str, Meta(description="URL to the primary image of an object (JPEG).")] | None | UnsetType
     ) = UNSET
     """URL to the primary image of an object (JPEG)."""
     additional_images: (
-        Annotated[
-            list[ObjectImagesV1AdditionalImage],
-            Meta(description="Array of URLs to additional JPEG images of the object."),
-        ]
+        Annotated[list[str], Meta(description="Array of URLs to additional JPEG images of the object.")]
         | None
         | UnsetType
     ) = UNSET
     """Array of URLs to additional JPEG images of the object."""
-
-
-ObjectImagesV1AdditionalImage: TypeAlias = Annotated[str, Meta(pattern="^[A-Za-z][A-Za-z0-9+.\\-]*:[^\\s]+$")]
