@@ -17,18 +17,19 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 log = logging.getLogger("charter")
 
 # (reason, HTTP status, write key name or ""): requests refused
 refused: Counter[tuple[str, int, str]] = Counter()
 MAX_ERRORS_LISTED = 100  # a 207 lists at most this many rejected events, then counts the rest
+LINGER_S = 2.0  # after refusing a request, how long unread bytes are still read and dropped
 
 
 def refuse(reason: str, status: int, key: str = "") -> None:
@@ -80,6 +81,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._header_timer: asyncio.TimerHandle | None = None
         self._refusal: tuple[int, str, str] | None = None
+        self._lingering = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -90,8 +92,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refusal is not None:
-            return
+        if self._refusal is not None or self._lingering:
+            return  # refused: what the client still sends is read and dropped
         if self._in_headers:
             self._header_bytes += len(data)
             self._arm_header_timer()
@@ -124,8 +126,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 super().on_headers_complete()
             finally:
                 self.app = real
+            self.cycle.transport = cast(asyncio.Transport, _LingeringClose(self, self.cycle))
             return
         super().on_headers_complete()
+        if self.cycle is not None:
+            self.cycle.transport = cast(asyncio.Transport, _LingeringClose(self, self.cycle))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -152,7 +157,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         head = [STATUS_LINE[status], b"content-type: application/json\r\n",
                 b"content-length: %d\r\n" % len(body), b"connection: close\r\n\r\n"]  # fmt: skip
         self.transport.write(b"".join(head) + body)
-        self.transport.close()
+        self.close_lingering()
+
+    def close_lingering(self) -> None:
+        """Send the answer and a FIN, keep reading (and dropping) for a moment, then close.
+
+        Closing a socket that still has unread request bytes makes the kernel answer with a
+        reset, which can destroy the 408/431 before the client reads it.
+        """
+        if self._lingering or self.transport.is_closing():
+            return
+        self._lingering = True
+        self.flow.resume_reading()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_S, self.transport.close)
 
     def _arm_header_timer(self) -> None:
         if self._header_timer is None and self._in_headers:
@@ -178,6 +197,26 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         headers = json_headers(body, (b"retry-after", b"%d" % self.limits.retry_after), (b"connection", b"close"))
         await send({"type": "http.response.start", "status": 503, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+class _LingeringClose:
+    """A response cycle's view of the transport: closing before the body was read lingers.
+
+    uvicorn closes the connection after a `connection: close` response (a 408 for a slow
+    body, a 503); the request bytes still on their way would turn that close into a reset.
+    """
+
+    def __init__(self, protocol: GuardedHttpToolsProtocol, cycle: RequestResponseCycle) -> None:
+        self._protocol, self._cycle, self._transport = protocol, cycle, protocol.transport
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+    def close(self) -> None:
+        if self._cycle.more_body:
+            self._protocol.close_lingering()
+        else:
+            self._transport.close()
 
 
 _RESOLUTIONS = {

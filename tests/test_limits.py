@@ -102,6 +102,22 @@ def test_a_connection_that_never_sends_a_request_is_closed(server: str) -> None:
     assert status_of(answer) == 408 and seconds < 5
 
 
+def test_half_open_connections_are_all_closed_after_the_header_timeout(server: str) -> None:
+    idle = [_connect(server) for _ in range(200)]  # connect, then send nothing: a half-open flood
+    deadline = time.monotonic() + 10
+    open_ = list(idle)
+    while open_ and time.monotonic() < deadline:
+        readable, _, _ = select.select(open_, [], [], 0.5)
+        for sock in readable:
+            while sock.recv(65536):  # the 408, then the close
+                pass
+            open_.remove(sock)
+    for sock in idle:
+        sock.close()
+    assert open_ == [], f"{len(open_)} of 200 idle connections still held after 10 s"
+    assert httpx.get(f"{server}/health").status_code == 200
+
+
 def test_a_client_trickling_its_body_is_cut_off_with_408(server: str) -> None:
     head = b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n["
     answer, seconds = exchange(server, head, trickle=b" " * 200)
