@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urldefrag, urljoin, urlparse
+from urllib.parse import quote, unquote, urldefrag, urljoin, urlparse
 
 import jsonschema_rs
 
@@ -56,6 +56,7 @@ ASSERTIONS = frozenset(
 )  # fmt: skip
 KEYWORDS = ANNOTATIONS | ASSERTIONS  # every keyword of drafts 4, 6, 7, 2019-09 and 2020-12
 _REF_KEYWORDS = ("$ref", "$dynamicRef", "$recursiveRef")
+_URI_SAFE = ":/?#[]@!$&'()*+,;=-._~%"  # RFC 3986 reserved and unreserved characters, and escapes
 # A pathological pattern stops at this many backtracking steps and fails the event, not the process.
 _PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000)
 
@@ -98,6 +99,7 @@ def compile_schema(schema: Any, file: str, *, root: Path | None = None, load: Lo
     """Compile a schema (a contract's, or any). `root` is the schemas tree that relative `$ref`s
     may reach (with `load` reading a file there); without it only in-document references work."""
     draft = draft_of(schema, file)
+    schema = _uri_safe_refs(schema)
     base = Path(file).resolve().as_uri() if root is not None else None
     refused: list[str] = []
     retrieve = _retriever(root, load, refused)
@@ -116,6 +118,25 @@ def compile_schema(schema: Any, file: str, *, root: Path | None = None, load: Lo
             raise _remote(schema, file, base, refused[0]) from None
         raise SchemaError(file, "$", "schema", str(exc)) from None
     return Compiled(validator, draft)
+
+
+def _uri_safe_refs(node: Any) -> Any:
+    """The schema with characters a URI may not hold (`<`, `>`, spaces, non-ASCII) percent-encoded in
+    its references — `#/definitions/Spec<T>` is a valid JSON pointer but not a valid URI, and the
+    validator resolves URIs. A schema that needs no change is returned as it is, not copied."""
+    if isinstance(node, dict):
+        out = {}
+        changed = False
+        for key, value in node.items():
+            new = quote(value, safe=_URI_SAFE) if key in _REF_KEYWORDS and isinstance(value, str) else value
+            new = _uri_safe_refs(new) if new is value else new
+            changed |= new is not value
+            out[key] = new
+        return out if changed else node
+    if isinstance(node, list):
+        items = [_uri_safe_refs(v) for v in node]
+        return items if any(a is not b for a, b in zip(items, node, strict=True)) else node
+    return node
 
 
 def _retriever(root: Path | None, load: Loader | None, refused: list[str]) -> Callable[[str], Any]:
@@ -143,8 +164,8 @@ def _local_file(uri: str, root: Path | None) -> Path | None:
 def _remote(schema: Any, file: str, base: str | None, uri: str) -> SchemaError:
     """Name the `$ref` that points outside the schemas tree."""
     for path, ref in _refs(schema, "$"):
-        target = urldefrag(urljoin(base or "", ref))[0]
-        if target and (target == uri or uri.endswith(ref.split("#", 1)[0])):
+        target, file_part = urldefrag(urljoin(base or "", ref))[0], ref.split("#", 1)[0]
+        if target == uri or (file_part and uri.endswith(file_part)):
             where, value = path, ref
             break
     else:

@@ -312,3 +312,21 @@ def test_rejected_event_reports_every_failing_field_at_once() -> None:
 def test_odd_property_names_are_quoted_in_paths() -> None:
     compiled = compile_schema({"properties": {'say "hi"': {"type": "string"}, "a.b": {"type": "string"}}}, "a.json")
     assert [f.path for f in validate(compiled, {'say "hi"': 1, "a.b": 2})] == ['$["say \\"hi\\""]', '$["a.b"]']
+
+
+def test_a_pointer_that_is_no_valid_uri_still_resolves() -> None:
+    # `TopLevel<Spec>` is a fine JSON pointer token but not a URI character (vega-lite's schema has these)
+    compiled = compile_schema(
+        {"$ref": "#/definitions/Top<Spec>", "definitions": {"Top<Spec>": {"type": "integer"}}}, "a.json"
+    )
+    assert validate(compiled, 1) == [] and validate(compiled, "x")[0].keyword == "type"
+
+
+def test_an_unresolvable_ref_reached_through_another_ref_is_the_one_named(tmp_path: Path) -> None:
+    main = tmp_path / "x.json"
+    main.write_text("{}")
+    schema = {"$ref": "#/$defs/a", "$defs": {"a": {"properties": {"s": {"$ref": "other.json"}}}}}
+    with pytest.raises(
+        SchemaError, match=r"\$\.\$defs\.a\.properties\.s\.\$ref: `\$ref`: cannot resolve 'other\.json'"
+    ):
+        compile_schema(schema, str(main), root=tmp_path, load=lambda p: json.loads(p.read_text()))
