@@ -9,7 +9,7 @@ and `compat` then reports it as breaking.
 Annotations and `x-` keywords are removed first: they never change which events pass.
 One assumption is Charter's own (see `compat`): data written with a version carries no field
 that version does not declare, even where its object is open. So before comparing, a field the
-reader declares and the writer's open object does not is added to the writer as `false`.
+reader declares and the writer's open object does not is added to the writer as never valid.
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def assume_declared(writer: Any, reader: Any) -> Any:
     if isinstance(wp, dict) and isinstance(rp, dict):
         props = {name: assume_declared(sub, rp.get(name)) for name, sub in wp.items()}
         if _open(writer):
-            props |= {name: False for name in rp if name not in wp}
+            # `{"not": {}}`, not `false`: draft 4 has no boolean schemas
+            props |= {name: {"not": {}} for name in rp if name not in wp}
         out["properties"] = props
     if isinstance(writer.get("items"), dict):
         out["items"] = assume_declared(writer["items"], reader.get("items"))

@@ -6,6 +6,7 @@ FORWARD: consumers on the old version read data written with the new one.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ import pytest
 from codegen.check.compat import diff
 from codegen.check.findings import Change
 from codegen.check.modes import Mode, breaks
-from tests.check.helpers import contract
+from tests.check.helpers import contract, report, write
 
 ALL = frozenset(Mode)
 BACK = frozenset({Mode.BACKWARD, Mode.BACKWARD_TRANSITIVE, Mode.NONE})  # breaks FORWARD only
@@ -177,3 +178,12 @@ def test_fields_of_different_types_are_a_removal_and_an_addition_not_a_rename() 
 
 def test_identical_contracts_have_no_changes() -> None:
     assert diff(contract({"id": INT}), contract({"id": INT})) == []
+
+
+def test_draft_4_open_object_gaining_an_optional_field_is_compatible(tmp_path: Path) -> None:
+    # the containment proof must not use boolean schemas, which draft 4 does not have
+    draft4 = {"$schema": "http://json-schema.org/draft-04/schema#"}
+    write(tmp_path, "1.0.0", contract({"a": {"type": "string"}}, closed=False, **draft4))
+    write(tmp_path, "1.1.0", contract({"a": {"type": "string"}, "b": {"type": "integer"}}, closed=False, **draft4))
+    code, doc = report(tmp_path)
+    assert code == 0, doc["findings"]
