@@ -8,6 +8,7 @@ counted in `charter_requests_refused_total`.
 from __future__ import annotations
 
 import select
+import selectors
 import socket
 import time
 from collections.abc import Iterator
@@ -103,18 +104,25 @@ def test_a_connection_that_never_sends_a_request_is_closed(server: str) -> None:
 
 
 def test_half_open_connections_are_all_closed_after_the_header_timeout(server: str) -> None:
-    idle = [_connect(server) for _ in range(200)]  # connect, then send nothing: a half-open flood
-    deadline = time.monotonic() + 10
-    open_ = list(idle)
-    while open_ and time.monotonic() < deadline:
-        readable, _, _ = select.select(open_, [], [], 0.5)
-        for sock in readable:
-            while sock.recv(65536):  # the 408, then the close
-                pass
-            open_.remove(sock)
-    for sock in idle:
-        sock.close()
-    assert open_ == [], f"{len(open_)} of 200 idle connections still held after 10 s"
+    idle = [_connect(server) for _ in range(2000)]  # connect, send nothing: the half-open flood
+    held = set(idle)
+    with selectors.DefaultSelector() as waiting:  # epoll: select() stops at descriptor 1024
+        for sock in idle:
+            waiting.register(sock, selectors.EVENT_READ)
+        deadline = time.monotonic() + 10
+        try:
+            while held and time.monotonic() < deadline:
+                for key, _ in waiting.select(timeout=0.5):
+                    sock = key.fileobj
+                    assert isinstance(sock, socket.socket)
+                    while sock.recv(65536):  # the 408, then the close
+                        pass
+                    waiting.unregister(sock)
+                    held.discard(sock)
+        finally:
+            for sock in idle:
+                sock.close()
+    assert not held, f"{len(held)} of 2000 idle connections still held after 10 s"
     assert httpx.get(f"{server}/health").status_code == 200
 
 
