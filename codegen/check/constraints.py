@@ -13,6 +13,7 @@ from typing import Any
 
 from codegen.check.findings import Change, Keys
 from collector.schema import ANNOTATIONS, KEYWORDS
+from collector.validate import json_type
 
 Schema = dict[str, Any]
 TIGHTENED, LOOSENED, CHANGED, SAME = (False, True), (True, False), (False, False), (True, True)
@@ -76,7 +77,7 @@ def types_of(schema: Schema) -> frozenset[str]:
     if "items" in schema:
         return frozenset(["array"])
     values = _values(schema)
-    return frozenset(_json_type(json.loads(v)) for v in values) if values is not None else frozenset()
+    return frozenset(json_type(json.loads(v)) for v in values) if values is not None else frozenset()
 
 
 def covers(wide: frozenset[str], narrow: frozenset[str]) -> bool:
@@ -202,17 +203,6 @@ def _values(schema: Schema) -> frozenset[str] | None:
 
 def _list(values: frozenset[str] | None) -> str:
     return ", ".join(sorted(values or ()))
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    names = {float: "number", str: "string", list: "array", dict: "object"}
-    return names.get(type(value), "string")
 
 
 def _types(types: frozenset[str]) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.contracts import Contract
+from collector.validate import json_type
 
 # Constraint keywords in the order people read them.
 CONSTRAINTS = (
@@ -120,7 +121,7 @@ def _types(node: dict[str, Any]) -> list[str]:
         types = [raw] if isinstance(raw, str) else list(raw)
     elif "enum" in node or "const" in node:
         values = node["enum"] if "enum" in node else [node["const"]]
-        types = list(dict.fromkeys(_json_type(v) for v in values))
+        types = list(dict.fromkeys(json_type(v) for v in values))
     elif "properties" in node:
         types = ["object"]
     elif "items" in node:
@@ -130,18 +131,6 @@ def _types(node: dict[str, Any]) -> list[str]:
     if "integer" in types and "number" in types:
         types.remove("integer")
     return types
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "integer" if isinstance(value, int) else "number"
-    if isinstance(value, dict):
-        return "object"
-    return "array" if isinstance(value, list) else "string"
 
 
 def _enum(node: dict[str, Any]) -> tuple[Any, ...] | None:
