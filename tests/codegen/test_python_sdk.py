@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +223,93 @@ def test_each_contract_is_embedded_as_the_collector_loads_it(registry: Registry)
     for entry in index.values():
         doc = json.loads(files[f"charter_events/contracts/{entry['file']}"])
         assert doc == registry.get(f"{entry['file'].rsplit('/', 1)[0]}/{entry['version']}").schema
+
+
+# --- every keyword: typed where a type can say it, checked by the schema where it cannot -------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
+
+
+@pytest.fixture(scope="module")
+def kitchen(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The SDK of the keyword fixtures (`kitchen_events`): its directory and its namespace module's source."""
+    out = tmp_path_factory.mktemp("kitchen")
+    files = generate(load_registry(FIXTURES), "kitchen_events")
+    write(files, out, "kitchen_events")
+    return out, files["kitchen_events/com_example_kitchen.py"].decode()
+
+
+@pytest.mark.parametrize(
+    "expected",
+    [
+        pytest.param("    kind: Literal[\"sink\"]\n", id="const-literal"),
+        pytest.param("    level: Literal[1, 2, 3] | UnsetType = UNSET\n", id="enum-literal"),
+        pytest.param("    mixed: str | int | float | bool | list[Any] | dict[str, Any] | None | UnsetType", id="mixed-enum"),
+        pytest.param("    contact: str | SinkV1ContactOption2 | UnsetType = UNSET\n", id="anyOf-union"),
+        pytest.param("    payment: SinkV1PaymentOption1 | SinkV1PaymentOption2 | UnsetType = UNSET\n", id="oneOf-union"),
+        pytest.param("    labels: dict[str, SinkV1LabelsAdditionalProperty] | UnsetType", id="additionalProperties-map"),
+        pytest.param("    scores: dict[str, int] | UnsetType = UNSET\n", id="patternProperties-map"),
+        pytest.param("    point: tuple[SinkV1PointItem1, SinkV1PointItem2] | UnsetType = UNSET\n", id="prefixItems-tuple"),
+        pytest.param("LegacyV1Pair: TypeAlias = tuple[LegacyV1PairItem1, LegacyV1PairItem2]\n", id="draft7-items-tuple"),
+        pytest.param("class SinkV1Window(Struct, kw_only=True):\n    start: AwareDatetime\n", id="allOf-merged"),
+        pytest.param("    price: SinkV1Money\n", id="ref-shared-file"),
+        pytest.param("    ship_to: SinkV1Address | UnsetType = UNSET\n", id="ref-other-contract"),
+        pytest.param("SinkV1Currency: TypeAlias = Literal[\"EUR\", \"USD\", \"GBP\"]\n", id="ref-inside-shared-file"),
+        pytest.param("    name: LegacyV1Name\n", id="definitions"),
+        pytest.param("    count: Annotated[int, Meta(gt=0, le=10)]\n", id="draft4-exclusive-flag"),
+        pytest.param("    self: SinkV1 | UnsetType = UNSET\n", id="recursive-ref"),
+        pytest.param("    note: str | UnsetType = UNSET\n", id="not-stays-a-check"),
+        pytest.param("ShapeV1: TypeAlias = ShapeV1Circle | ShapeV1Square\n", id="root-union"),
+        pytest.param('class ShapeV1Circle(Event, kw_only=True, forbid_unknown_fields=True):\n    __charter_schema__: ClassVar[str] = "com.example.kitchen/shape/1"', id="root-union-members-are-events"),
+    ],
+)  # fmt: skip
+def test_new_keywords_become_python_types(kitchen: tuple[Path, str], expected: str) -> None:
+    assert expected in kitchen[1]
+
+
+KITCHEN_APP = """\
+import datetime, uuid
+from kitchen_events import ShapeV1, ShapeV1Circle, SinkV1, SinkV1Money, Tracker
+
+tracker = Tracker("http://localhost:8080")
+shape: ShapeV1 = ShapeV1Circle(kind="circle", radius=1.5)
+tracker.track(shape)
+tracker.track(SinkV1(id=uuid.uuid4(), kind="sink", price=SinkV1Money(amount=9.5, currency="EUR"), point=(1.0, 2.0), labels={"a": "b"}))
+tracker.track(SinkV1(id=uuid.uuid4(), kind="tap", price=SinkV1Money(amount=9.5, currency="EUR")))
+"""
+
+
+def test_mypy_strict_passes_the_kitchen_sdk_and_refuses_a_value_outside_a_const(
+    kitchen: tuple[Path, str], tmp_path: Path
+) -> None:
+    (tmp_path / "app.py").write_text(KITCHEN_APP)
+    cmd = [sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--cache-dir", os.devnull, "app.py"]
+    done = subprocess.run(cmd, cwd=tmp_path, env={**os.environ, "MYPYPATH": str(kitchen[0])},
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    errors = [line for line in done.stdout.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and errors[0].startswith('app.py:8: error: Argument "kind" to "SinkV1"'), done.stdout
+
+
+def test_what_no_type_can_say_is_still_checked_before_sending(kitchen: tuple[Path, str]) -> None:
+    sys.path.insert(0, str(kitchen[0]))
+    try:
+        sdk = importlib.import_module("kitchen_events")
+        from kitchen_events._wire import encode
+    finally:
+        sys.path.remove(str(kitchen[0]))
+    money = sdk.SinkV1Money(amount=9.5, currency="EUR")
+    ok = sdk.SinkV1(id=uuid.uuid4(), kind="sink", price=money, gift=True, gift_message="hi",
+                    ship_to=sdk.SinkV1Address(street="1 Main St", country="NO"))  # fmt: skip
+    assert encode(ok).schema == "com.example.kitchen/sink/1"
+    broken = {
+        "$.ship_to: required property is missing": {"gift": True},  # if/then
+        "$.gift: required property is missing": {"gift_message": "hi"},  # dependentRequired
+        "$.note: must not match the schema in `not`": {"note": "  "},
+        "$.price.amount: must be a multiple of 0.01": {"price": sdk.SinkV1Money(amount=1.001, currency="EUR")},
+        "$.ship_to.country: must match the pattern": {"ship_to": sdk.SinkV1Address(street="x", country="no")},
+        "$.payment: must match exactly one schema in `oneOf`": {"payment": sdk.SinkV1PaymentOption2(iban="short")},
+        "$.scores.x: property not allowed": {"scores": {"x": 1}},
+    }
+    for message, fields in broken.items():
+        with pytest.raises(sdk.InvalidEvent, match=re.escape(message)):
+            encode(sdk.SinkV1(**{"id": uuid.uuid4(), "kind": "sink", "price": money, **fields}))

@@ -109,6 +109,8 @@ def _reason(error: jsonschema_rs.ValidationError) -> str:
         return f"{_path([*at, kind.property])}: required property is missing"
     if name in ("additionalProperties", "unevaluatedProperties"):
         return "; ".join(f"{_path([*at, p])}: property not allowed (`{name}`)" for p in kind.unexpected)
+    if name == "oneOf":  # one kind name for two failures; the kind's class tells them apart
+        name = type(kind).__name__
     return f"{_path(at)}: {_EXPLAIN.get(name, lambda k: f'does not satisfy `{keyword}`')(kind)}"
 
 
@@ -129,8 +131,8 @@ _EXPLAIN: dict[str, Any] = {
     "pattern": lambda k: f"must match the pattern {_show(k.pattern)}",
     "format": lambda k: f"must be a valid {k.format}",
     "anyOf": lambda k: "must match at least one schema in `anyOf`",
-    "oneOfNotValid": lambda k: "must match exactly one schema in `oneOf`, matches none",
-    "oneOfMultipleValid": lambda k: "must match exactly one schema in `oneOf`, matches more than one",
+    "OneOfNotValid": lambda k: "must match exactly one schema in `oneOf`, matches none",
+    "OneOfMultipleValid": lambda k: "must match exactly one schema in `oneOf`, matches more than one",
     "not": lambda k: "must not match the schema in `not`",
     "falseSchema": lambda k: "no value is allowed here (the schema is `false`)",
 }
