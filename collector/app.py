@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from collector.access_log import AccessLogMiddleware
 from collector.annotate import now_rfc3339, source_of
 from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
 from collector.contracts import Registry, load_registry
@@ -327,7 +328,10 @@ def create_app(
         Route("/v1/memory/bad", memory_bad),
         Route("/v1/memory/reset", memory_reset, methods=["POST"]),
     ]
-    middleware = [Middleware(RequestIdMiddleware), Middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts)]
+    middleware = [Middleware(RequestIdMiddleware)]
+    if settings.access_log:  # inside the request id, outside every refusal: refused requests are logged too
+        middleware.append(Middleware(AccessLogMiddleware, anonymize=settings.anonymize_ip))
+    middleware.append(Middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts))
     if settings.cors_origins:  # browsers (the TypeScript SDK) POST cross-origin
         middleware.append(
             Middleware(

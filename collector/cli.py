@@ -213,6 +213,13 @@ def main() -> None:
     default=_defaults.body_timeout,
     help="Seconds for a request's whole body to arrive (408).",
 )
+@_opt(
+    "--access-log",
+    env="ACCESS_LOG",
+    is_flag=True,
+    default=False,
+    help="One JSON log line per request (method, path, query with keys redacted, status, ms, client).",
+)
 def serve(**options: Any) -> None:
     """Run the collector (uvicorn)."""
     if options["kafka_compression"] == "none":

@@ -40,6 +40,7 @@ class Settings:
     max_headers: int = 100
     header_timeout: float = 10.0
     body_timeout: float = 30.0
+    access_log: bool = False  # one JSON line per request (credentials in the query string redacted)
     keys: Path | None = None
     dedupe_max_keys: int = 500_000
     anonymize_ip: bool = False
