@@ -130,6 +130,7 @@ def test_no_valid_key_answers_401_and_is_recorded_without_the_key(
     ours = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records if not r.name.startswith("httpx"))
     everything = [json.dumps(sink.envelopes("bad")), r.text, client.get("/v1/stats").text, ours]
     assert not [place for place in everything if WRONG_KEY in place]
+    assert not [place for place in everything if payment()["cc_number"] in place]  # the payload is protected
     assert grew(before, refused(client)) == {("unauthorized", "401", ""): 1}
 
 
@@ -146,6 +147,7 @@ def test_a_contract_outside_the_keys_namespaces_answers_403_and_records_the_requ
     [bad] = sink.envelopes("bad")
     assert bad["id"] == body["recorded_as"]
     assert bad["source"]["key"] == "web-shop"
+    assert payment()["cc_number"] not in json.dumps(bad)  # the payload is protected
     assert grew(before, refused(client)) == {("forbidden", "403", "web-shop"): 1}
 
 
