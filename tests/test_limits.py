@@ -183,3 +183,12 @@ def test_a_207_lists_at_most_100_errors_and_counts_the_rest(registry: Registry) 
     assert (r.status_code, body["rejected"]) == (207, 150)
     assert len(body["errors"]) == MAX_ERRORS_LISTED == 100
     assert body["errors_omitted"] == 50
+
+
+def test_the_issues_event_with_60000_unknown_fields_gets_a_small_answer(registry: Registry) -> None:
+    data = {**payment(), **{f"f{i}": 1 for i in range(60_000)}}  # ~0.8 MB; its answer was 6 MB
+    app = create_app(Settings(keys=TEST_KEYS), registry, MemorySink())
+    with TestClient(app) as client:
+        r = client.post("/v1/events", json={"schema": "com.acme.shop/payment/1", "data": data})
+    assert r.status_code == 207
+    assert len(r.content) < 16 * 1024
