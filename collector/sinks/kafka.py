@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaError,
@@ -51,6 +50,7 @@ from collector.route import Record
 from collector.sinks import Refused, SinkUnavailable
 from collector.sinks.batching import Delivery, GroupCommitter
 from collector.sinks.breaker import Breaker
+from collector.sinks.kafka_limits import MAX_REQUEST_BYTES, Batch, append, fits, read_limits, record_bytes
 
 if TYPE_CHECKING:
     from collector.settings import Settings
@@ -58,26 +58,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("charter.kafka")
 _FATAL = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 _TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
-MAX_REQUEST_BYTES = 1024 * 1024  # the producer's max_request_size and batch size
-_BATCH_OVERHEAD = 128  # record batch header, with room to spare
-_RECORD_OVERHEAD = 32  # per record: length, attributes, deltas, header counts (varints)
-
-
-def record_bytes(r: Record) -> int:
-    """An upper bound on a record's size in a batch, uncompressed."""
-    return len(r.key) + len(r.value) + sum(len(k) + len(v) + 10 for k, v in r.headers) + _RECORD_OVERHEAD
-
-
-def _fits(size: int, limit: int) -> bool:
-    # lz4/zstd/snappy can grow incompressible data by a fraction of a percent
-    return size + size // 128 + _BATCH_OVERHEAD <= limit
-
-
-class _Batch:
-    """One BatchBuilder and the records in it (to tell each request what became of its records)."""
-
-    def __init__(self, builder: Any) -> None:
-        self.builder, self.records, self.size = builder, list[Record](), 0
 
 
 @lru_cache(maxsize=65536)
@@ -107,7 +87,7 @@ class KafkaSink:
     async def start(self) -> None:
         try:
             await self._create_topics()
-            self._limits = await self._read_limits(list(self.topics))
+            self._limits = await read_limits(self.bootstrap, list(self.topics))
             self._producer = await self._new_producer()
             for topic in self.topics:
                 self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
@@ -218,32 +198,6 @@ class KafkaSink:
         finally:
             await admin.close()
 
-    async def _read_limits(self, topics: list[str]) -> dict[str, int]:
-        """Each topic's `max.message.bytes` (the broker default if the topic sets none).
-
-        A cluster that will not describe its configs (no DescribeConfigs permission) leaves
-        the producer's own limit in force; the broker's refusals are then handled as they come.
-        """
-        if not topics:
-            return {}
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="charter-admin")
-        try:
-            await admin.start()
-            resources = [ConfigResource(ConfigResourceType.TOPIC, t, {"max.message.bytes": None}) for t in topics]
-            responses = await admin.describe_configs(resources)
-        except KafkaError as exc:
-            log.warning("cannot read the topics' max.message.bytes (%r); assuming %d", exc, MAX_REQUEST_BYTES)
-            return {}
-        finally:
-            await admin.close()
-        limits: dict[str, int] = {}
-        for response in responses:
-            for error, _, _, topic, entries in (r[:5] for r in response.resources):
-                for name, value, *_ in entries if error == 0 else ():
-                    if name == "max.message.bytes" and value is not None:
-                        limits[topic] = int(value)
-        return limits
-
     def _limit(self, topic: str) -> int:
         return min(self._limits.get(topic, MAX_REQUEST_BYTES), MAX_REQUEST_BYTES)
 
@@ -259,23 +213,28 @@ class KafkaSink:
         if producer is None:
             raise SinkUnavailable("Kafka producer is stopped")
         delivery = Delivery()
-        sent: list[tuple[_Batch, asyncio.Future[Any]]] = []
+        sent: list[tuple[Batch, asyncio.Future[Any]]] = []
+        unsent: list[Record] = []  # not enqueued because another commit replaced the producer meanwhile
         try:
             # One commit enqueues at a time: concurrent send_batch calls on the same partition
             # race for its slot and aiokafka times the losers out early (aio-libs/aiokafka#814).
             async with self._enqueue_lock:
                 await self._send_batches(producer, records, sent, delivery, alone=not retry)
         except KafkaError as exc:
-            raise SinkUnavailable(f"Kafka did not accept the records: {exc}") from exc
+            if not retry or self._producer is producer:
+                raise SinkUnavailable(f"Kafka did not accept the records: {exc}") from exc
+            enqueued = {id(r) for batch, _ in sent for r in batch.records}
+            unsent = [r for r in records if id(r) not in enqueued and id(r) not in delivery.refused]
         finally:
             for _, fut in sent:  # read every outcome, even if we stop early
                 fut.add_done_callback(_consume)
         results = await asyncio.gather(*(fut for _, fut in sent), return_exceptions=True)
-        again: list[Record] = []  # refused by a broken sequence or as too large: worth one more try
+        replaced = self._producer is not producer
+        again = unsent  # refused by a broken sequence, a replaced producer or as too large: one more try
         for (batch, _), result in zip(sent, results, strict=True):
             if not isinstance(result, BaseException):
                 continue
-            if retry and isinstance(result, (*_FATAL, *_TOO_LARGE)):
+            if retry and (replaced or isinstance(result, (*_FATAL, *_TOO_LARGE))):
                 again += batch.records
             elif isinstance(result, _TOO_LARGE) and len(batch.records) == 1:
                 reason = f"the Kafka broker refused the record as too large ({type(result).__name__})"
@@ -283,49 +242,45 @@ class KafkaSink:
             else:
                 error = SinkUnavailable(f"Kafka did not acknowledge a batch: {result!r}")
                 delivery.failed.update((id(r), error) for r in batch.records)
-        if any(isinstance(r, (*_FATAL, *_TOO_LARGE)) for r in results):
-            await self._reset(producer)  # its sequence numbers no longer match the broker's
-        if again:
-            if any(isinstance(r, _TOO_LARGE) for r in results):
-                self._limits.update(await self._read_limits(sorted({r.topic for r in again})))
-            retried = await self._commit(again, retry=False)
-            delivery.refused.update(retried.refused)
-            delivery.failed.update(retried.failed)
+        try:
+            if any(isinstance(r, (*_FATAL, *_TOO_LARGE)) for r in results):
+                await self._reset(producer)  # its sequence numbers no longer match the broker's
+            if again:
+                if any(isinstance(r, _TOO_LARGE) for r in results):
+                    self._limits.update(await read_limits(self.bootstrap, sorted({r.topic for r in again})))
+                retried = await self._commit(again, retry=False)
+                delivery.refused.update(retried.refused)
+                delivery.failed.update(retried.failed)
+        except (KafkaError, SinkUnavailable) as exc:  # only the records sent again are in doubt
+            error = exc if isinstance(exc, SinkUnavailable) else SinkUnavailable(f"Kafka producer reset failed: {exc}")
+            delivery.failed.update((id(r), error) for r in again)
         return delivery
 
     async def _send_batches(
-        self, producer: AIOKafkaProducer, records: list[Record], out: list[tuple[_Batch, asyncio.Future[Any]]],
+        self, producer: AIOKafkaProducer, records: list[Record], out: list[tuple[Batch, asyncio.Future[Any]]],
         delivery: Delivery, alone: bool,
     ) -> None:  # fmt: skip
         """One batch per topic-partition, cut at the topic's size limit (`alone`: one record per batch)."""
-        batches: dict[tuple[str, int], _Batch] = {}
+        batches: dict[tuple[str, int], Batch] = {}
         deadline = time.monotonic() + self._timeout
         for r in records:
             size, limit = record_bytes(r), self._limit(r.topic)
-            if not _fits(size, limit):
+            if not fits(size, limit):
                 reason = f"the {len(r.value)}-byte record exceeds the {limit} bytes that topic {r.topic} accepts"
                 delivery.refused[id(r)] = reason
                 continue
             parts = await self._partitions_for(r.topic)
             tp = (r.topic, parts[_hash(r.key) % len(parts)])
             batch = batches.get(tp)
-            if batch is not None and (alone or not _fits(batch.size + size, limit) or not _append(batch, r, size)):
+            if batch is not None and (alone or not fits(batch.size + size, limit) or not append(batch, r, size)):
                 out.append((batch, await _enqueue(producer, batch.builder, tp, deadline)))
                 batch = None
             if batch is None:
-                batch = batches[tp] = _Batch(producer.create_batch())
-                if not _append(batch, r, size):  # cannot happen: the first record always fits a new batch
+                batch = batches[tp] = Batch(producer.create_batch())
+                if not append(batch, r, size):  # cannot happen: the first record always fits a new batch
                     raise SinkUnavailable(f"aiokafka refused a {size}-byte record in an empty batch")
         for tp, batch in batches.items():
             out.append((batch, await _enqueue(producer, batch.builder, tp, deadline)))
-
-
-def _append(batch: _Batch, r: Record, size: int) -> bool:
-    if batch.builder.append(timestamp=None, key=r.key, value=r.value, headers=r.headers) is None:
-        return False
-    batch.records.append(r)
-    batch.size += size
-    return True
 
 
 async def _enqueue(producer: AIOKafkaProducer, batch: Any, tp: tuple[str, int], deadline: float) -> Any:
