@@ -59,14 +59,14 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     log = cwd / "serve.log"
     surfaces: dict[str, str] = {}
     statuses: dict[str, int] = {}
-    with charter_serve(cwd, log=log, max_events="5", max_body_bytes="8192", log_level="debug") as url:
-        with httpx.Client(base_url=url, timeout=10) as http:
-            for name, body, headers, _ in SHAPES:
-                r = http.post("/v1/events", content=body, headers=headers)
-                statuses[name] = r.status_code
-                surfaces[f"response to {name}"] = r.text
-            for page in ("/v1/stats", "/ui", "/metrics", "/v1/schemas"):
-                surfaces[page] = http.get(page).text
+    serve = charter_serve(cwd, log=log, max_events="5", max_body_bytes="8192", log_level="debug", access_log="1")
+    with serve as url, httpx.Client(base_url=url, timeout=10) as http:
+        for name, body, headers, _ in SHAPES:
+            r = http.post("/v1/events", content=body, headers=headers)
+            statuses[name] = r.status_code
+            surfaces[f"response to {name}"] = r.text
+        for page in ("/v1/stats", "/ui", "/metrics", "/v1/schemas"):
+            surfaces[page] = http.get(page).text
     surfaces["log"] = log.read_text()
     for path in sorted((cwd / "data").glob("*.jsonl")):
         surfaces[path.name] = path.read_text()
@@ -78,6 +78,7 @@ def test_every_shape_gets_its_documented_status(sent: dict[str, Any]) -> None:
 
 
 def test_the_card_number_is_in_no_record_log_response_or_page(sent: dict[str, Any]) -> None:
+    assert '"path":"/v1/events"' in sent["surfaces"]["log"].replace(" ", "")  # the access log was on
     leaks = [where for where, text in sent["surfaces"].items() if CARD in text]
     assert leaks == []
 
