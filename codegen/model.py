@@ -136,6 +136,15 @@ class Resolver:
         return None if node is None else Target(path, fragment, node)
 
 
+def ref_name(pointer: str, path: str) -> str:
+    """What a `$ref` target is called: its definition's name (`money` of `#/$defs/money`), else
+    the contract's name for a whole contract file, or the file's stem for a shared file."""
+    if pointer.strip("/"):
+        return pointer.rstrip("/").rsplit("/", 1)[-1]
+    parts = path.split("/")
+    return parts[1] if len(parts) == 3 and not parts[0].startswith("_") else PurePosixPath(path).stem
+
+
 def _pointer(doc: Any, pointer: str) -> Any:
     node = doc
     for part in pointer.split("/")[1:]:
@@ -224,7 +233,8 @@ def merged(schema: dict[str, Any], resolver: Resolver, at: str) -> dict[str, Any
         member = merged(member, resolver, at)
         for key, value in member.items():
             if key == "properties" and isinstance(value, dict):
-                out["properties"] = {**value, **out.get("properties", {})}
+                known = out.get("properties", {})
+                out["properties"] = {**known, **{k: v for k, v in value.items() if k not in known}}  # the first wins
             elif key == "required" and isinstance(value, list):
                 out["required"] = list(dict.fromkeys([*out.get("required", []), *value]))
             else:

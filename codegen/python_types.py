@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen.model import Line, Resolver, is_literal, json_types, merged
+from codegen.model import Line, Resolver, is_literal, json_types, merged, ref_name
 
 DROPPED = frozenset({"$schema", "$id", "$comment", "title", "examples"})
 SITE = ("description", "default", "deprecated")  # what stays with a field when its type moves
@@ -394,12 +394,7 @@ class _Rewriter:
 
     def _fresh(self, pointer: str, path: str) -> str:
         """A class name for a `$ref` target: `<TypeName>` + its definition's name (or its file's)."""
-        last = (
-            pointer.rstrip("/").rsplit("/", 1)[-1]
-            if pointer
-            else path.rsplit("/", 2)[-2 if path.count("/") >= 2 else -1]
-        )
-        base = self.line.type_name + _pascal(last.removesuffix(".json").removesuffix(".yaml"))
+        base = self.line.type_name + _pascal(ref_name(pointer, path))
         name, n = base, 2
         while name in self.into.defs or name in self.names.values():
             name, n = f"{base}{n}", n + 1

@@ -371,3 +371,81 @@ def test_browser_page_sends_with_fetch_and_beacons_on_page_hide(
     assert all("Chrome" in e["source"]["user_agent"] for e in good.values())
     assert screenshot.stat().st_size > 0
     print(f"screenshot: {screenshot}")
+
+
+# --- every keyword: types where TypeScript can say it ----------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
+
+
+@pytest.fixture(scope="module")
+def kitchen_ts() -> str:
+    from collector.contracts import load_registry
+
+    return events_ts(lines(load_registry(FIXTURES)))
+
+
+@pytest.mark.parametrize(
+    "expected",
+    [
+        pytest.param('  kind: "sink";\n', id="const-literal"),
+        pytest.param('  mixed?: "a" | 1 | 2.5 | null | true | [1, 2] | {"k": "v"};\n', id="enum-of-any-json"),
+        pytest.param("  contact?: string | SinkV1ContactOption2;\n", id="anyOf-union"),
+        pytest.param("  payment?: SinkV1PaymentOption1 | SinkV1PaymentOption2;\n", id="oneOf-union"),
+        pytest.param("  labels?: Record<string, string>;\n", id="additionalProperties-record"),
+        pytest.param("  scores?: Record<string, number>;\n", id="patternProperties-record"),
+        pytest.param("  point?: [number, number];\n", id="closed-prefixItems-tuple"),
+        pytest.param("  row?: [string?, number?, ...unknown[]];\n", id="open-prefixItems-tuple"),
+        pytest.param("export type LegacyV1Pair = [string?, number?];\n", id="draft7-items-tuple"),
+        pytest.param("export interface SinkV1Window {\n  /** @format date-time */\n  start: string;\n", id="allOf-merged"),
+        pytest.param("  price: SinkV1Money;\n", id="ref-shared-file"),
+        pytest.param("  ship_to?: SinkV1Address;\n", id="ref-other-contract"),
+        pytest.param('export type SinkV1Currency = "EUR" | "USD" | "GBP";\n', id="ref-inside-shared-file"),
+        pytest.param("  name: LegacyV1Name;\n", id="definitions"),
+        pytest.param("  self?: SinkV1;\n", id="recursive-ref"),
+        pytest.param("export type ShapeV1 = ShapeV1Circle | ShapeV1Square;\n", id="root-union"),
+        pytest.param('  "com.example.kitchen/shape/1": ShapeV1;\n', id="root-union-tracked"),
+    ],
+)  # fmt: skip
+def test_new_keywords_become_typescript_types(kitchen_ts: str, expected: str) -> None:
+    assert expected in kitchen_ts
+
+
+KITCHEN_USAGE = """\
+import { Tracker, type ShapeV1, type SinkV1 } from "../src/index.js";
+
+const tracker = new Tracker({ endpoint: "http://localhost:8080" });
+const shape: ShapeV1 = { kind: "circle", radius: 1 };
+tracker.track("com.example.kitchen/shape/1", shape);
+const sink: SinkV1 = {
+  id: "0192f8a0-0000-7000-8000-000000000000", kind: "sink", price: { amount: 1, currency: "EUR" },
+  point: [1, 2], row: ["a"], labels: { a: "b" }, mixed: { k: "v" }, payment: { iban: "NO9386011117947" },
+};
+tracker.track("com.example.kitchen/sink/1", sink);
+// @ts-expect-error a circle has no side
+export const notACircle: ShapeV1 = { kind: "circle", side: 1 };
+// @ts-expect-error a point is two numbers
+export const notAPoint: SinkV1["point"] = [1, 2, 3];
+// @ts-expect-error a const
+export const notSink: SinkV1["kind"] = "tap";
+// @ts-expect-error a value outside the enum of a shared file
+export const notACurrency: SinkV1["price"] = { amount: 1, currency: "NOK" };
+"""
+
+
+@needs_node
+def test_the_keyword_fixtures_package_builds_and_its_types_refuse_misuse(
+    built_sdk: Built, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from collector.contracts import load_registry
+
+    root = tmp_path_factory.mktemp("kitchen") / "kitchen-events"
+    write(generate(load_registry(FIXTURES), "kitchen-events"), root)
+    (root / "node_modules").symlink_to(built_sdk.root / "node_modules")
+    build = _run([str(NPM), "run", "build"], root)
+    assert build.returncode == 0, build.stdout + build.stderr
+    (root / "usage").mkdir()
+    (root / "usage" / "usage.ts").write_text(KITCHEN_USAGE)
+    flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"]
+    done = _run([str(NODE), "node_modules/typescript/bin/tsc", *flags, "usage/usage.ts"], root)
+    assert done.returncode == 0, done.stdout  # every @ts-expect-error line is an error, and nothing else is
