@@ -98,6 +98,10 @@ def reject_refused(outcome: Outcome, written: list[tuple[Refused, Record]], regi
             labels = (contract.namespace, contract.name, contract.version_str)
             outcome.tally[(*labels, "accepted", "")] -= 1
             outcome.tally[(*labels, "rejected", ErrorType.TOO_LARGE.value)] += 1
+            at = _decoder.decode(stand_in.value).collected_at or ""
+            outcome.failures.append({"schema_key": "/".join(labels), "at": at, "id": stand_in.key.decode(),
+                                     "type": ErrorType.TOO_LARGE.value, "path": "$", "keyword": "size",
+                                     "message": ref.reason, "excerpt": ""})  # fmt: skip
     outcome.rejections.sort(key=lambda r: r.index)
     for key in [k for k, n in outcome.tally.items() if n <= 0]:
         del outcome.tally[key]

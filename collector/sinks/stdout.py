@@ -8,7 +8,7 @@ import sys
 import msgspec
 
 from collector.route import Record
-from collector.sinks import Refused
+from collector.sinks import Refused, SinkUnavailable
 
 
 class _Line(msgspec.Struct):
@@ -32,7 +32,10 @@ class StdoutSink:
     async def send(self, records: list[Record]) -> list[Refused]:
         data = b"".join(_encoder.encode(_Line(r.topic, r.key.decode(), msgspec.Raw(r.value))) + b"\n" for r in records)
         async with self._lock:
-            await asyncio.to_thread(self._write, data)
+            try:
+                await asyncio.to_thread(self._write, data)
+            except OSError as exc:  # a closed pipe or a full disk behind the redirect: retriable, never a 500
+                raise SinkUnavailable(f"cannot write to stdout: {type(exc).__name__}: {exc}") from exc
         return []
 
     async def flush(self) -> None:
