@@ -31,7 +31,8 @@ RESOLUTIONS: dict[ErrorType, str] = {
         "Send Content-Type application/json or application/x-ndjson (optionally with Content-Encoding: gzip)."
     ),
     ErrorType.TOO_LARGE: (
-        "Split the request: stay under the body byte limit (after gzip inflation) and the per-request event limit."
+        "Split the request: stay under the body byte limit (after gzip inflation) and the per-request event limit; "
+        "an event whose record is too large for the broker (failures say the limit) must be made smaller."
     ),
     ErrorType.MALFORMED_EVENT: (
         'Each event must be an object {"schema": "<namespace>/<name>/<version>", "data": {...}} '
