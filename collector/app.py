@@ -30,13 +30,14 @@ from collector.annotate import now_rfc3339, source_of
 from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
 from collector.contracts import Registry, load_registry
 from collector.decode import BodyError, check_content_type, inflate, split_events
-from collector.dedupe import Deduper
+from collector.dedupe import DedupeUnavailable, make_store
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
 from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.logs import RequestIdMiddleware
-from collector.pipeline import Context, process, reject_body, reject_items
+from collector.pipeline import Context, Outcome, process, reject_body, reject_items, settle
 from collector.privacy import Privacy
+from collector.reload import Reloader
 from collector.route import Record
 from collector.security import AllowedHostsMiddleware, OperatorAccessMiddleware, page_headers
 from collector.settings import Settings
@@ -56,12 +57,14 @@ class _Collector:
 
     def __init__(self, settings: Settings, registry: Registry, sink: Sink, privacy: Privacy) -> None:
         self.settings, self.registry, self.sink, self.privacy = settings, registry, sink, privacy
-        self.dedupe = Deduper(settings.dedupe_max_keys)
+        self.dedupe = make_store(settings.dedupe_store, settings.dedupe_max_keys, settings.dedupe_store_timeout,
+                                 settings.dedupe_store_fail == "open")  # fmt: skip
         self.auth = load_write_keys(settings.auth) if settings.auth is not None else None
         self.telemetry = Telemetry(len(registry), settings.otlp_endpoint, settings.metrics)
         dirs = settings.metrics_dir
         self.shared = SharedMetrics(dirs, self.telemetry.prometheus) if dirs is not None else None
         self.inflight = 0
+        self.reloads = Reloader(settings, self)  # swaps `registry` whole: read it once per request
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -101,13 +104,16 @@ async def post_events(request: Request) -> Response:
         return await _refuse_body(c, items, body, ctx)
     if key is not None and (refusal := await _within_key(c, key, items, body, ctx)) is not None:
         return refusal
-    outcome = process(items, c.registry, ctx)
+    registry = c.registry  # one set for the whole request, even if a reload swaps it meanwhile
+    outcome = process(items, registry, ctx)
+    if outcome.pending and not await _settle(c, outcome, registry, ctx):
+        return _unavailable(503, "the dedupe store did not answer; see the collector log", s.retry_after)
     written: list[tuple[Refused, Record]] = []
     if not await _send(c, outcome.records, written):
-        c.dedupe.release(outcome.reserved)  # the client will retry: its events are not duplicates
+        await c.dedupe.release(outcome.reserved)  # the client will retry: its events are not duplicates
         return _unavailable(503, "the sink did not accept the events; see the collector log", s.retry_after)
     if written:  # records the sink can never take (too large) were recorded as too_large: a 207
-        reject_refused(outcome, written, c.registry)
+        reject_refused(outcome, written, registry)
     c.telemetry.record(outcome.tally, outcome.failures)
     elapsed = time.perf_counter() - started
     c.telemetry.request(len(body), elapsed)
@@ -118,6 +124,17 @@ async def post_events(request: Request) -> Response:
         return json_response({"accepted": outcome.accepted, "rejected": 0})
     body_out = {"accepted": outcome.accepted, "rejected": len(outcome.rejections), **cap_errors(outcome.rejections)}
     return json_response(body_out, 207)
+
+
+async def _settle(c: _Collector, outcome: Outcome, registry: Registry, ctx: Context) -> bool:
+    """Ask the shared dedupe store about all of the request's keys at once; False (503) if it did not answer."""
+    try:
+        fresh = await c.dedupe.claim([p.claim for p in outcome.pending])
+    except DedupeUnavailable as exc:
+        log.warning("dedupe store unavailable, answered 503: %s", exc)
+        return False
+    settle(outcome, fresh, registry, ctx)
+    return True
 
 
 async def _send(c: _Collector, records: list[Record], written: list[tuple[Refused, Record]] | None = None) -> bool:
@@ -235,6 +252,11 @@ async def ready(request: Request) -> Response:
     body["sink_ready"] = c.sink.ready()
     if not body["sink_ready"]:  # say why, so an operator need not dig through the log
         body["sink_problem"] = c.sink.problem() or "not ready"
+    body["dedupe_store"] = c.dedupe.name
+    if (store_problem := c.dedupe.problem()) is not None:  # deduping contracts get 503 until it answers
+        body["dedupe_problem"] = store_problem
+    if (reload := c.reloads.status()) is not None:  # a failed reload: the previous set keeps serving
+        body["contracts_reload"] = reload
     return json_response(body, 200 if ok else 503, None if ok else {"Retry-After": str(c.settings.retry_after)})
 
 
@@ -304,15 +326,23 @@ def create_app(
         snk = sink if sink is not None else make_sink(settings, reg.topics())
         await snk.start()
         app.state.collector = c = _Collector(settings, reg, snk, prv)
+        try:
+            await c.dedupe.start()
+        except DedupeUnavailable:
+            await snk.stop()
+            raise
+        c.reloads.start()
         publisher = asyncio.create_task(c.shared.run()) if c.shared is not None else None
         log.info("charter ready: %d contracts, sink=%s", len(reg), snk.name)
         try:
             yield
         finally:
+            await c.reloads.stop()
             if publisher is not None and c.shared is not None:
                 publisher.cancel()
                 c.shared.remove()
             await snk.stop()  # every sink flushes what it holds before it stops
+            await c.dedupe.stop()
             app.state.collector.telemetry.shutdown()
 
     routes = [
@@ -351,7 +381,9 @@ def create_app(
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --workers N`: each worker rebuilds the app from the CLI's settings."""
     import os
+    import signal
 
     from collector.settings import SETTINGS_ENV, load
 
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the lifespan listens: a SIGHUP reloads, never kills
     return create_app(load(os.environ[SETTINGS_ENV]))

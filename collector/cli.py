@@ -146,6 +146,41 @@ def main() -> None:
     help="Dedupe keys kept per contract line (about 100 bytes each).",
 )
 @_opt(
+    "--dedupe-store",
+    env="DEDUPE_STORE",
+    default=None,
+    help="Share dedupe keys between workers and instances: redis://HOST:PORT/DB (Redis or Valkey; rediss:// "
+    "for TLS). Without it each process keeps its own keys.",
+)
+@_opt(
+    "--dedupe-store-fail",
+    env="DEDUPE_STORE_FAIL",
+    type=click.Choice(["closed", "open"]),
+    default=_defaults.dedupe_store_fail,
+    help="When the store does not answer: closed = 503 + Retry-After (never a silent double); "
+    "open = forward without dedupe (logged).",
+)
+@_opt(
+    "--dedupe-store-timeout",
+    env="DEDUPE_STORE_TIMEOUT",
+    type=click.FloatRange(min=0.01),
+    default=_defaults.dedupe_store_timeout,
+    help="Seconds to wait for the dedupe store before it counts as unreachable.",
+)
+@_opt(
+    "--watch/--no-watch",
+    env="WATCH",
+    default=False,
+    help="Reload contracts when files under --schemas change (SIGHUP always reloads).",
+)
+@_opt(
+    "--watch-interval",
+    env="WATCH_INTERVAL",
+    type=click.FloatRange(min=0.05),
+    default=_defaults.watch_interval,
+    help="Seconds between two looks at the files under --schemas (with --watch).",
+)
+@_opt(
     "--keys",
     env="KEYS",
     type=click.Path(path_type=Path),
@@ -231,6 +266,7 @@ def serve(**options: Any) -> None:
     registry = load_or_exit(settings.schemas)
     _check_keys(settings, registry)
     _check_auth(settings)
+    _check_dedupe(settings, registry)
     _run(settings, registry)
 
 
@@ -256,6 +292,24 @@ def _check_keys(settings: Settings, registry: Registry) -> None:
         build_privacy(settings, registry)
     except (KeyRingError, MissingKey) as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _check_dedupe(settings: Settings, registry: Registry) -> None:
+    """A store URL that cannot work, or --workers N deduping in each process alone, stops the start."""
+    from collector.dedupe import refuse_unshared
+
+    if settings.dedupe_store is not None:
+        from collector.dedupe_redis import store_url
+
+        try:
+            store_url(settings.dedupe_store)
+        except ValueError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USAGE)
+    refusal = refuse_unshared(settings.workers, settings.dedupe_store, [c.ref for c in registry if c.meta.dedupe])
+    if refusal is not None:
+        click.echo(f"error: {refusal}", err=True)
         sys.exit(EXIT_USAGE)
 
 
@@ -290,6 +344,9 @@ def _run(settings: Settings, registry: Registry) -> None:
     common: dict[str, Any] = {"host": settings.host, "port": settings.port, "log_level": settings.log_level,
                               "access_log": False, "server_header": False, "log_config": log_config,
                               "http": _protocol(settings), "limit_concurrency": settings.max_connections}  # fmt: skip
+    import signal
+
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the app listens for it: SIGHUP reloads, never kills
     if settings.workers == 1:
         uvicorn.run(create_app(settings, registry), **common)
         return
@@ -300,7 +357,9 @@ def _run(settings: Settings, registry: Registry) -> None:
     shared = Path(tempfile.mkdtemp(prefix="charter-metrics-"))  # so /metrics adds up all workers
     settings = dataclasses.replace(settings, metrics_dir=shared)
     os.environ[SETTINGS_ENV] = dump(settings)  # workers are new processes: hand them the settings
-    uvicorn.run("collector.app:app_from_env", factory=True, workers=settings.workers, **common)
+    from collector.reload import serve_workers
+
+    serve_workers(uvicorn.Config("collector.app:app_from_env", factory=True, workers=settings.workers, **common))
 
 
 def _protocol(settings: Settings) -> Any:

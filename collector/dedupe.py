@@ -1,10 +1,13 @@
 """Drop duplicates at the collector: per contract, within a time window, in bounded memory.
 
 `x-contract.dedupe: {by: id | fingerprint | [field, ...], window: "10m"}`. The guarantee is
-exactly this: one collector process forwards at most one good event per key per window.
-Keys are kept in time buckets (a window is ten buckets), as 16-byte digests, and the total
+exactly this: the collectors that share one dedupe store forward at most one good event per
+key per window. Without `--dedupe-store` the store is this process's memory (`Deduper`):
+keys are kept in time buckets (a window is ten buckets), as 16-byte digests, and the total
 is capped (`--dedupe-max-keys`); when the cap forces the oldest bucket out early, that is
-counted and logged, and the window is shorter than configured until traffic drops.
+counted and logged, and the window is shorter than configured until traffic drops. With
+`--dedupe-store redis://…` every worker and instance asks Redis or Valkey
+(`collector.dedupe_redis`), once per request for all of its keys.
 
 A key is only reserved while its request waits for the sink: if the sink fails (503), the
 reservation is released, so the client's retry is not taken for a duplicate.
@@ -12,12 +15,14 @@ reservation is released, so the client's retry is not taken for a duplicate.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import re
+import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Protocol
 
 import msgspec
 
@@ -28,6 +33,32 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 BUCKETS = 10
 
 
+class DedupeUnavailable(Exception):
+    """The dedupe store did not answer: the request's events cannot be told apart from duplicates (503)."""
+
+    retriable = True
+
+
+class Claim(NamedTuple):
+    """One event's dedupe key, as the store is asked to reserve it."""
+
+    line: str  # namespace/name: windows are per contract line
+    key: bytes  # the 16-byte digest of `dedupe_key`
+    window: float  # seconds
+
+
+class DedupeStore(Protocol):
+    """Where dedupe keys live: this process's memory (`Deduper`) or a shared Redis/Valkey."""
+
+    name: str
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def claim(self, claims: list[Claim]) -> list[bool]: ...  # per claim: True if newly reserved
+    async def release(self, claims: list[Claim]) -> None: ...  # the request's sink failed: not duplicates
+    def problem(self) -> str | None: ...  # why the store cannot answer now (for /ready), or None
+
+
 class DedupeSpec(msgspec.Struct, forbid_unknown_fields=True):
     """The `x-contract.dedupe` block."""
 
@@ -36,6 +67,7 @@ class DedupeSpec(msgspec.Struct, forbid_unknown_fields=True):
     topic: str | None = None  # where duplicates are recorded; default the contract's dlq_topic
 
 
+@functools.lru_cache(maxsize=1024)  # read once per deduped event
 def parse_window(text: str) -> float:
     m = _DURATION.match(text)
     if m is None or int(m[1]) == 0:
@@ -112,18 +144,56 @@ class Window:
 
 
 class Deduper:
-    """One window per contract line that asks for deduplication."""
+    """The in-process store: one window per contract line that asks for deduplication."""
+
+    name = "memory"
 
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
         self.windows: dict[str, Window] = {}
 
-    def window(self, line: str, spec: DedupeSpec) -> Window:
+    def window(self, line: str, seconds: float) -> Window:
         w = self.windows.get(line)
         if w is None:
-            w = self.windows[line] = Window(parse_window(spec.window), self.max_keys)
+            w = self.windows[line] = Window(seconds, self.max_keys)
         return w
 
-    def release(self, reserved: list[tuple[Window, bytes]]) -> None:
-        for w, key in reserved:
-            w.release(key)
+    def take(self, claims: list[Claim], now: float) -> list[bool]:
+        """Reserve each key not seen within its window; False for those that were (in order, so
+        the second of two equal keys in one request is the duplicate)."""
+        return [not self.window(c.line, c.window).seen_or_add(c.key, now) for c in claims]
+
+    async def claim(self, claims: list[Claim]) -> list[bool]:
+        return self.take(claims, time.monotonic())
+
+    async def release(self, claims: list[Claim]) -> None:
+        for c in claims:
+            self.window(c.line, c.window).release(c.key)
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    def problem(self) -> str | None:
+        return None
+
+
+def make_store(url: str | None, max_keys: int, timeout: float, fail_open: bool) -> DedupeStore:
+    """The store `--dedupe-store` names: None for this process's memory, `redis://` or `rediss://`."""
+    if url is None:
+        return Deduper(max_keys)
+    from collector.dedupe_redis import RedisStore
+
+    return RedisStore(url, timeout, fail_open)
+
+
+def refuse_unshared(workers: int, store: str | None, deduping: list[str]) -> str | None:
+    """Why `--workers N` cannot serve contracts that dedupe without a shared store, or None."""
+    if workers == 1 or store is not None or not deduping:
+        return None
+    named = ", ".join(deduping[:3]) + (f" and {len(deduping) - 3} more" if len(deduping) > 3 else "")
+    return (f"--workers {workers} with contracts that dedupe ({named}) needs a shared store: "
+            "--dedupe-store redis://HOST:PORT/DB (or CHARTER_DEDUPE_STORE); each worker process would keep "
+            "its own keys and forward duplicates")  # fmt: skip

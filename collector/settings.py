@@ -43,6 +43,11 @@ class Settings:
     access_log: bool = False  # one JSON line per request (credentials in the query string redacted)
     keys: Path | None = None
     dedupe_max_keys: int = 500_000
+    dedupe_store: str | None = None  # redis://HOST:PORT/DB shared by workers and instances; None: this process
+    dedupe_store_fail: Literal["closed", "open"] = "closed"  # store unreachable: 503 (closed) or no dedupe (open)
+    dedupe_store_timeout: float = 1.0
+    watch: bool = False  # reload contracts when files under `schemas` change (SIGHUP always reloads)
+    watch_interval: float = 1.0
     anonymize_ip: bool = False
     record_headers: tuple[str, ...] = ("user-agent",)
     otlp_endpoint: str | None = None

@@ -75,8 +75,10 @@ class Telemetry:
         meter.create_observable_gauge(
             "charter.sink.inflight", [self._observe_inflight], "{event}", "Events waiting for the sink"
         )
-        loaded = [Observation(contracts_loaded)]
-        meter.create_observable_gauge("charter.contracts.loaded", [lambda _: loaded], "{contract}", "Contracts loaded")
+        self.contracts_loaded = contracts_loaded  # a contract reload updates it
+        meter.create_observable_gauge(
+            "charter.contracts.loaded", [self._observe_loaded], "{contract}", "Contracts loaded"
+        )
         meter.create_observable_counter(
             "charter.requests.refused", [_observe_refused], "{request}",
             "Requests refused at a limit or an access check, by reason (error.type), status and write key",
@@ -151,6 +153,9 @@ class Telemetry:
 
     def _observe_inflight(self, options: CallbackOptions) -> list[Observation]:
         return [Observation(self.inflight)]
+
+    def _observe_loaded(self, options: CallbackOptions) -> list[Observation]:
+        return [Observation(self.contracts_loaded)]
 
 
 def _summary(key: str, s: _ContractStats, current: int) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import httpx
 
 from collector.workers import merge
 from tests.conftest import charter_serve, payment
+from tests.redis_server import redis_server
 
 
 def test_merge_sums_counters_and_buckets_but_not_identical_gauges() -> None:
@@ -30,7 +31,10 @@ def accepted_total(url: str) -> float:
 
 
 def test_two_workers_metrics_add_up_to_what_was_sent(tmp_path: Path) -> None:
-    with charter_serve(tmp_path, log=tmp_path / "serve.log", sink="memory", workers="2") as url:
+    with (
+        redis_server(tmp_path / "redis") as store,  # --workers 2 with the deduping payment contract needs one
+        charter_serve(tmp_path, log=tmp_path / "serve.log", sink="memory", workers="2", dedupe_store=store.url) as url,
+    ):
         for i in range(60):  # a new connection each time, so both workers get requests
             with httpx.Client(headers={"Connection": "close"}) as c:
                 r = c.post(
