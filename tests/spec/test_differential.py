@@ -1,0 +1,163 @@
+"""Charter's verdicts against a reference validator, on generated and mutated events for every
+contract in `schemas/`; and the server's verdicts against `charter validate`'s on the same events.
+
+The reference is python `jsonschema` with ECMA-262 patterns and RFC-exact formats
+(`tests/spec/reference.py`), itself first checked against the official suite, so a disagreement
+is Charter's to explain. Every instance goes through a JSON round trip first: the data Charter
+validates is what the server decodes, not a Python value JSON cannot carry.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from collector.app import create_app
+from collector.cli import main
+from collector.contracts import Contract, load_registry
+from collector.schema import ASSERTIONS, compile_schema
+from collector.settings import Settings
+from collector.sinks.memory import MemorySink
+from collector.validate import validate
+from tests.conftest import SCHEMAS, TEST_KEYS
+from tests.spec.generate import instances, mutated, unhandled
+from tests.spec.reference import reference_for
+from tests.spec.suite import DRAFTS, groups, needs_remote
+from tests.spec.test_json_schema_suite import expected
+
+REGISTRY = load_registry(SCHEMAS)
+CONTRACTS = list(REGISTRY)
+# Fixed and fast: the same examples on every machine, no example database, no timing flakes.
+PROFILE = settings(
+    max_examples=200, derandomize=True, database=None, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)  # fmt: skip
+_REFERENCE_SUITE_EXTRAS = ("optional/ecmascript-regex.json", "optional/non-bmp-regex.json", "optional/bignum.json",
+                           "optional/float-overflow.json")  # fmt: skip
+
+
+# Engine disagreements this test found: each is pinned as a strict xfail (it fails CI the day the
+# engine is fixed, so the exclusion below gets removed) and kept out of the generated comparison.
+_ACE_BUG = (
+    "jsonschema-rs 0.61.2 treats the IDNA ACE prefix `xn--` as case-sensitive: it accepts "
+    "`xn--4gbwdl.xn--wgbh1c` (the suite's valid A-labels) but rejects the same host name in upper "
+    "case, while DNS names are case-insensitive (RFC 4343) and `EXAMPLE.COM` passes"
+)
+KNOWN_ENGINE_BUGS = [
+    pytest.param({"format": "hostname"}, "XN--4GBWDL.XN--WGBH1C", id="hostname: upper-case ACE prefix"),
+    pytest.param({"format": "email"}, "joe@example.XN--30RR7Y", id="email: domain with an upper-case ACE prefix"),
+]
+_UPPER_ACE = re.compile(r"(?<![A-Za-z0-9-])(?!xn--)[Xx][Nn]--")
+
+
+def _meets_known_bug(data: Any) -> bool:
+    if isinstance(data, str):
+        return _UPPER_ACE.search(data) is not None
+    if isinstance(data, dict):
+        return any(_meets_known_bug(v) for v in data.values())
+    return isinstance(data, list) and any(_meets_known_bug(v) for v in data)
+
+
+def events(contract: Contract) -> st.SearchStrategy[Any]:
+    """A contract's `data`: half built to be valid, half pushed over one keyword's edge."""
+    return st.one_of(instances(contract.schema, contract.schema), mutated(contract.schema, contract.schema))
+
+
+def as_received(value: Any) -> Any:
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
+def _formats(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        own = {node["format"]} if isinstance(node.get("format"), str) else set()
+        return own.union(*(_formats(v) for k, v in node.items() if not k.startswith("x-")))
+    if isinstance(node, list):
+        return set().union(*(_formats(v) for v in node))
+    return set()
+
+
+CONTRACT_FORMATS = set().union(*(_formats(c.schema) for c in CONTRACTS))
+
+
+@pytest.mark.parametrize("draft", DRAFTS)
+def test_the_reference_agrees_with_the_official_suite(draft: str) -> None:
+    """The judge is checked first: every required group, and the optional files for regex,
+    big numbers and every format a contract uses."""
+    wrong = []
+    for group in groups(draft):
+        formats = group.file.startswith("optional/format/") and Path(group.file).stem in CONTRACT_FORMATS
+        if needs_remote(group.schema, draft) or (
+            group.optional and not formats and group.file not in _REFERENCE_SUITE_EXTRAS
+        ):
+            continue
+        reference = reference_for(group.schema)
+        wrong += [
+            f"{group.id}: {t['description']}"
+            for t in group.tests
+            if reference.is_valid(t["data"]) != expected(group, t)
+        ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_generator_reads_every_keyword_the_contracts_use() -> None:
+    """A keyword the generator ignores would be tested only by chance: name it instead."""
+    assert {c.ref: unhandled(c.schema, ASSERTIONS) for c in CONTRACTS} == {c.ref: set() for c in CONTRACTS}
+
+
+@pytest.mark.parametrize("contract", CONTRACTS, ids=lambda c: c.ref)
+def test_charter_agrees_with_the_reference_on_generated_and_mutated_events(contract: Contract) -> None:
+    reference = reference_for(contract.schema)
+    verdicts: Counter[bool] = Counter()
+
+    @PROFILE
+    @given(events(contract))
+    def agree(data: Any) -> None:
+        data = as_received(data)
+        assume(not _meets_known_bug(data))
+        charter = not validate(contract.compiled, data)
+        verdicts[charter] += 1
+        assert charter == reference.is_valid(data), (
+            f"{contract.ref}: Charter says {'valid' if charter else 'invalid'}, the reference the opposite, "
+            f"for data {json.dumps(data)[:2000]}"
+        )
+
+    agree()
+    assert verdicts[True] >= 20 and verdicts[False] >= 20, f"both verdicts must be exercised: {dict(verdicts)}"
+
+
+@settings(PROFILE, max_examples=15)
+@given(st.lists(st.sampled_from(CONTRACTS).flatmap(lambda c: events(c).map(lambda d: {"schema": c.ref, "data": d})),
+                min_size=1, max_size=20))  # fmt: skip
+def test_the_server_and_charter_validate_give_identical_verdicts(batch: list[dict[str, Any]]) -> None:
+    ndjson = "\n".join(msgspec.json.encode(e).decode() for e in batch)
+    with TestClient(create_app(Settings(keys=TEST_KEYS), REGISTRY, MemorySink()), client=("127.0.0.1", 50000)) as c:
+        answer = c.post("/v1/events", content=ndjson, headers={"Content-Type": "application/x-ndjson"}).json()
+    server = {i: None for i in range(len(batch))} | {
+        e["index"]: (e["type"], e["failures"]) for e in answer.get("errors", [])
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.ndjson"
+        path.write_text(ndjson, encoding="utf-8")
+        result = CliRunner().invoke(main, ["validate", str(path), "--schemas", str(SCHEMAS), "--json"])
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    offline = {v["index"]: None if v["valid"] else (v["error"]["type"], v["error"]["failures"]) for v in lines}
+    assert offline == server
+    assert result.exit_code == (1 if any(server.values()) else 0)
+
+
+@pytest.mark.xfail(strict=True, reason=_ACE_BUG)
+@pytest.mark.parametrize(("schema", "data"), KNOWN_ENGINE_BUGS)
+def test_a_valid_host_name_with_an_upper_case_ace_prefix_is_accepted(schema: dict[str, Any], data: str) -> None:
+    assert reference_for(schema).is_valid(data)
+    assert validate(compile_schema(schema, "known-bug.json"), data) == []
