@@ -106,7 +106,7 @@ async def post_events(request: Request) -> Response:
         return refusal
     registry = c.registry  # one set for the whole request, even if a reload swaps it meanwhile
     outcome = process(items, registry, ctx)
-    if outcome.pending and not await _settle(c, outcome, registry, ctx):
+    if outcome.pending and not await _settle(c, outcome, registry):
         return _unavailable(503, "the dedupe store did not answer; see the collector log", s.retry_after)
     written: list[tuple[Refused, Record]] = []
     if not await _send(c, outcome.records, written):
@@ -126,14 +126,14 @@ async def post_events(request: Request) -> Response:
     return json_response(body_out, 207)
 
 
-async def _settle(c: _Collector, outcome: Outcome, registry: Registry, ctx: Context) -> bool:
+async def _settle(c: _Collector, outcome: Outcome, registry: Registry) -> bool:
     """Ask the shared dedupe store about all of the request's keys at once; False (503) if it did not answer."""
     try:
         fresh = await c.dedupe.claim([p.claim for p in outcome.pending])
     except DedupeUnavailable as exc:
         log.warning("dedupe store unavailable, answered 503: %s", exc)
         return False
-    settle(outcome, fresh, registry, ctx)
+    settle(outcome, fresh, registry)
     return True
 
 
