@@ -26,6 +26,8 @@ class Source(msgspec.Struct, omit_defaults=True):
     user_agent: str | None = None
     headers: dict[str, str] | None = None  # only those on the --record-headers allow-list
     key: str | None = None  # the write key's name (with --auth); never the key itself
+    protocol: str | None = None  # the input protocol, when not Charter's own (snowplow, segment, cloudevents)
+    client: dict[str, Any] | None = None  # that protocol's own fields (tracker, app, user ids, client times)
 
 
 NEVER_RECORDED = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
@@ -72,6 +74,14 @@ class GoodEnvelope(msgspec.Struct):
     source: Source
     collector: CollectorInfo
     flags: list[str] | UnsetType = UNSET  # rules with on_failure: flag that this event broke
+    contexts: list[Entity] | UnsetType = UNSET  # entities attached to the event, each valid against its own contract
+
+
+class Entity(msgspec.Struct):
+    """An entity attached to an event (a Snowplow context): its contract and its data."""
+
+    schema: str
+    data: Any
 
 
 class FailureOut(msgspec.Struct, omit_defaults=True):

@@ -57,6 +57,15 @@ class Redirect(msgspec.Struct, forbid_unknown_fields=True):
     dlq_topic: str | None = None
 
 
+class Segment(msgspec.Struct, forbid_unknown_fields=True):
+    """`x-contract.segment`: the Segment calls this contract governs: a track event by name
+    (its `properties`), pages or screens (by `event`, their name, or all), identify or group
+    (their `traits`), alias."""
+
+    type: Literal["track", "identify", "page", "screen", "group", "alias"]
+    event: str | None = None
+
+
 class ContractMeta(msgspec.Struct, forbid_unknown_fields=True):
     """The `x-contract` block. Unknown keys are refused so a typo never goes unnoticed."""
 
@@ -77,6 +86,8 @@ class ContractMeta(msgspec.Struct, forbid_unknown_fields=True):
     rules: list[RuleSpec] = []
     dedupe: DedupeSpec | None = None
     redirect: Redirect | None = None
+    segment: Segment | None = None
+    cloudevents_type: str | None = None  # the CloudEvents `type` whose data this contract governs
 
 
 @dataclass(frozen=True, slots=True)

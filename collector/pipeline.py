@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import logging
 import time
@@ -21,6 +22,7 @@ from msgspec import UNSET, Meta
 from collector.annotate import (
     COLLECTOR,
     BadEnvelope,
+    Entity,
     GoodEnvelope,
     Source,
     error_info,
@@ -65,6 +67,19 @@ _ENVELOPE = compile_schema(
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """An event that arrived in another wire protocol (collector/protocols translated it to a
+    Charter event): what its records keep of the original. The pipeline never asks which protocol."""
+
+    protocol: str
+    raw: bytes  # the event as received (JSON): its bad record keeps this, protected, not the translation
+    client: dict[str, Any] | None = None  # the protocol's own fields, for the envelope's source.client
+    entities: tuple[tuple[str, Any], ...] = ()  # attached entities (reference, data): each checked on its own
+    failure: tuple[ErrorType, Failure] | None = None  # why the protocol could not translate the event
+    headers: tuple[tuple[str, bytes], ...] = ()  # extra headers for its good record
+
+
+@dataclass(frozen=True, slots=True)
 class Context:
     """What a request contributes to each of its envelopes."""
 
@@ -73,6 +88,7 @@ class Context:
     privacy: Privacy = REDACT_ONLY
     dedupe: DedupeStore | None = None
     clock: float = field(default_factory=time.monotonic)  # for the in-process store's windows
+    origin: Origin | None = None  # per event, for events that came in another protocol
 
 
 class Rejection(msgspec.Struct, omit_defaults=True):
@@ -110,12 +126,13 @@ class Outcome:
     failures: list[dict[str, Any]] = field(default_factory=list)  # for /v1/stats: what broke, PII protected
 
 
-def process(items: list[bytes], registry: Registry, ctx: Context) -> Outcome:
+def process(items: list[bytes], registry: Registry, ctx: Context, origins: list[Origin] | None = None) -> Outcome:
     """Verdicts for every event. Dedupe keys are asked of the store once per request: the
-    in-process store answers here; for a shared store `out.pending` waits for `settle`."""
+    in-process store answers here; for a shared store `out.pending` waits for `settle`.
+    `origins` (one per item) come with events an input protocol translated."""
     out = Outcome()
     for index, item in enumerate(items):
-        _one(index, item, registry, ctx, out)
+        _one(index, item, registry, ctx if origins is None else _from(ctx, origins[index]), out)
     if out.pending and isinstance(ctx.dedupe, Deduper):
         settle(out, ctx.dedupe.take([p.claim for p in out.pending], ctx.clock), registry)
     return out
@@ -164,6 +181,10 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
     except (msgspec.DecodeError, RecursionError) as exc:
         _unreadable(index, item, exc, registry, ctx, out)
         return
+    if ctx.origin is not None and ctx.origin.failure is not None:
+        kind, failure = ctx.origin.failure
+        _reject(out, index, event.id, kind, [failure], event.schema or None, None, ctx, registry)
+        return
     contract = registry.get(event.schema)
     if contract is None:
         if parse_reference(event.schema):
@@ -177,6 +198,8 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
     restricted = contract.redirected(event.data)
     dlq = contract.meta.redirect.dlq_topic if restricted and contract.meta.redirect else None
     failures = validate(contract.compiled, event.data)
+    if ctx.origin is not None and ctx.origin.entities:
+        failures += _entity_failures(ctx.origin.entities, registry)
     if failures:
         payload = _protected(item, contract.pii, ctx, registry)
         _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry, dlq)
@@ -196,7 +219,7 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
     if spec is not None and (key := dedupe_key(spec, event.id, fp, event.data)) is not None:
         claim = Claim(f"{contract.namespace}/{contract.name}", key, parse_window(spec.window))
         out.pending.append(_Pending(claim, len(out.records), index, item, event, contract, dlq, ctx))
-    _accept(out, event, contract, ctx, flags, fp, restricted)
+    _accept(out, event, contract, ctx, flags, fp, restricted, registry)
 
 
 def _unreadable(index: int, item: bytes, exc: Exception, registry: Registry, ctx: Context, out: Outcome) -> None:
@@ -233,8 +256,9 @@ def _rfc3339(value: datetime.datetime | None) -> str | None:
 
 
 def _accept(
-    out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str, restricted: bool
-) -> None:
+    out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str, restricted: bool,
+    registry: Registry,
+) -> None:  # fmt: skip
     data = ctx.privacy.protect(event.data, contract.pii) if contract.pii else event.data
     event_id = event.id or uuid7()
     env = GoodEnvelope(
@@ -245,7 +269,12 @@ def _accept(
     if contract.meta.partition_key is not None and isinstance(data, dict):
         value = data.get(contract.meta.partition_key)
         key = event_id if value is None else str(value)
-    out.records.append(good_record(contract, env, key, restricted))
+    if ctx.origin is not None and ctx.origin.entities:
+        env.contexts = _entities(ctx.origin.entities, registry, ctx)
+    record = good_record(contract, env, key, restricted)
+    if ctx.origin is not None and ctx.origin.headers:
+        record = msgspec.structs.replace(record, headers=record.headers + list(ctx.origin.headers))
+    out.records.append(record)
     out.accepted += 1
     out.tally[(contract.namespace, contract.name, contract.version_str, "accepted", "")] += 1
 
@@ -255,6 +284,8 @@ def _reject(
     schema: str | None, payload: Any, ctx: Context, registry: Registry, topic: str | None = None,
 ) -> None:  # fmt: skip
     event_id = event_id or uuid7()
+    if ctx.origin is not None:  # the event as it came, not Charter's translation of it
+        payload = _as_received(ctx.origin, schema, registry, ctx)
     env = BadEnvelope(event_id, ctx.collected_at, schema, error_info(kind, failures), payload, ctx.source, COLLECTOR)
     out.records.append(bad_record(env, registry, topic))
     out.rejections.append(Rejection(index, event_id, schema, kind, failures))
@@ -351,3 +382,41 @@ def _protected(item: bytes, pii: tuple[PiiField, ...], ctx: Context, registry: R
         return _sealed(item, registry, ctx)
     obj["data"] = ctx.privacy.protect(obj["data"], pii)
     return obj
+
+
+def _from(ctx: Context, origin: Origin) -> Context:
+    source = msgspec.structs.replace(ctx.source, protocol=origin.protocol, client=origin.client)
+    return dataclasses.replace(ctx, source=source, origin=origin)
+
+
+def _entity_failures(entities: tuple[tuple[str, Any], ...], registry: Registry) -> list[Failure]:
+    """Each attached entity against its own contract; a failure's path says which entity, its
+    schema_path which contract."""
+    failures = []
+    for i, (ref, data) in enumerate(entities):
+        contract = registry.get(ref)
+        if contract is None:
+            failures.append(Failure(f"$.contexts[{i}]", "schema", f"no contract {ref!r} is loaded for this entity"))
+            continue
+        for f in validate(contract.compiled, data):
+            path = f"$.contexts[{i}].data" + f.path[1:]
+            failures.append(Failure(path, f.keyword, f"{contract.ref}: {f.message}", f"{contract.ref}{f.schema_path}"))
+    return failures
+
+
+def _entities(entities: tuple[tuple[str, Any], ...], registry: Registry, ctx: Context) -> list[Entity]:
+    out = []
+    for ref, data in entities:
+        contract = registry.get(ref)
+        assert contract is not None  # checked by _entity_failures
+        out.append(Entity(contract.ref, ctx.privacy.protect(data, contract.pii) if contract.pii else data))
+    return out
+
+
+def _as_received(origin: Origin, schema: str | None, registry: Registry, ctx: Context) -> Any:
+    """The event in its own protocol's form: as is when no contract it names protects a field,
+    else sealed as a whole (its fields cannot be mapped to one contract's)."""
+    refs = [schema or "", *(ref for ref, _ in origin.entities)]
+    if not registry.has_pii or all(registry.knows_line(r) and not registry.pii_for(r) for r in refs):
+        return msgspec.Raw(origin.raw)
+    return ctx.privacy.seal(origin.raw, SEALED_LIMIT)

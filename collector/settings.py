@@ -49,6 +49,8 @@ class Settings:
     watch: bool = False  # reload contracts when files under `schemas` change (SIGHUP always reloads)
     watch_interval: float = 1.0
     anonymize_ip: bool = False
+    unplanned: Literal["reject", "accept"] = "reject"  # Segment calls no contract claims: dead-letter, or forward
+    cloudevents_headers: bool = False  # CloudEvents' good records carry the Kafka binding's ce_* headers
     record_headers: tuple[str, ...] = ("user-agent",)
     otlp_endpoint: str | None = None
     metrics: bool = True

@@ -1,0 +1,163 @@
+"""Segment's HTTP tracking API: `POST /v1/track|identify|page|screen|group|alias|batch`.
+
+What Segment's libraries send, with the write key as HTTP Basic user name. A contract
+claims calls with `x-contract.segment`: `{type: track, event: "Order Completed"}` governs
+that event's `properties`; `{type: page}` / `{type: screen}` (optionally with `event`: the
+page's name) their `properties`; `{type: identify}` / `{type: group}` their `traits`;
+`{type: alias}` `{previousId, userId}`. A call no contract claims is rejected (the dead-letter
+topic) or, with `--unplanned accept`, forwarded as `com.segment/unplanned`, like a tracking
+plan that does not block unplanned events. `messageId` is the event id, `sentAt` its
+`sent_at`; the rest of the call (ids, `timestamp`, `context` without `traits` and `ip`) is
+kept in `source.client`. Clients get `{"success": true}`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Literal
+
+import msgspec
+from starlette.responses import Response
+
+from collector.contracts import Registry
+from collector.decode import BodyError, check_content_type
+from collector.errors import ErrorType
+from collector.pipeline import Origin
+from collector.protocols.base import Batch, Incoming, charter_event, encode, event_id, too_many
+from collector.validate import Failure
+
+CALLS = ("track", "identify", "page", "screen", "group", "alias")
+UNPLANNED = "com.segment/unplanned/1"
+Unplanned = Literal["reject", "accept"]
+_CLIENT = ("type", "event", "name", "category", "userId", "anonymousId", "groupId", "previousId",
+           "timestamp", "originalTimestamp", "sentAt", "receivedAt")  # fmt: skip
+_PRIVATE_CONTEXT = frozenset({"traits", "ip"})  # traits may hold what contracts protect; ip obeys --anonymize-ip
+_decoder = msgspec.json.Decoder()
+log = logging.getLogger("charter")
+
+
+class SegmentInput:
+    name = "segment"
+
+    def __init__(self, call: str | None, unplanned: Unplanned = "reject") -> None:
+        self.call, self.unplanned = call, unplanned  # call None: /v1/batch, each message says its type
+        self._plans: tuple[Registry, dict[tuple[str, str | None], str]] | None = None
+
+    def accepts(self, content_type: str | None) -> BodyError | None:
+        return check_content_type(content_type)
+
+    def decode(self, incoming: Incoming, registry: Registry, max_events: int) -> Batch | BodyError:
+        messages = _messages(incoming.body, self.call)
+        if isinstance(messages, BodyError):
+            return messages
+        plans = self.plans(registry)
+        items, origins = [], []
+        for message in messages:
+            item, origin = self.translate(message, plans)
+            items.append(item)
+            origins.append(origin)
+        return too_many(items, max_events) or Batch(items, origins)
+
+    def reply(self, incoming: Incoming, response: Response) -> Response:
+        """What Segment clients expect: 200 `{"success": true}` once the batch is written (its
+        rejected calls in the dead-letter topic); an error's `code` and `message` otherwise."""
+        body = _decoder.decode(response.body) if response.body else {}
+        if response.status_code in (200, 207):
+            return _json({"success": True, **body}, 200)
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            body = {"success": False, "code": error.get("type"), "message": error.get("message"), **body}
+        return _json(body, response.status_code, response.headers)
+
+    def plans(self, registry: Registry) -> dict[tuple[str, str | None], str]:
+        """(call type, event or page name or None) → the contract that claims it; the newest
+        version of a contract line wins, and two lines claiming one call is logged."""
+        if self._plans is not None and self._plans[0] is registry:
+            return self._plans[1]
+        plans: dict[tuple[str, str | None], str] = {}
+        lines: dict[tuple[str, str | None], str] = {}
+        for c in registry:  # sorted oldest first: the newest version wins
+            spec = c.meta.segment
+            if spec is None:
+                continue
+            claim, line = (spec.type, spec.event), f"{c.namespace}/{c.name}"
+            if lines.get(claim, line) != line:
+                log.error("x-contract.segment %s is claimed by %s and %s; %s wins", claim, lines[claim], line, line)
+            plans[claim], lines[claim] = c.ref, line
+        self._plans = (registry, plans)
+        return plans
+
+    def translate(self, message: dict[str, Any], plans: dict[tuple[str, str | None], str]) -> tuple[bytes, Origin]:
+        raw = encode(message)
+        call = self.call or message.get("type")
+        mid, sent_at = event_id(message.get("messageId")), message.get("sentAt")
+        sent_at = sent_at if isinstance(sent_at, str) else None
+        client = {k: message[k] for k in _CLIENT if k in message}
+        context = message.get("context")
+        if isinstance(context, dict):
+            client["context"] = {k: v for k, v in context.items() if k not in _PRIVATE_CONTEXT}
+        problem = _problem(call, message)
+        if problem is not None:
+            return charter_event("", None, mid, sent_at), Origin(self.name, raw, client, failure=problem)
+        assert isinstance(call, str)
+        name = message.get("event") if call == "track" else message.get("name")
+        name = name if isinstance(name, str) else None
+        ref = plans.get((call, name)) or (plans.get((call, None)) if call != "track" else None)
+        if ref is not None:
+            return charter_event(ref, _data(call, message), mid, sent_at), Origin(self.name, raw, client)
+        if self.unplanned == "accept":
+            data = {"type": call, "event": name, "data": _data(call, message)}
+            return charter_event(UNPLANNED, data, mid, sent_at), Origin(self.name, raw, client)
+        what = f"{call} {name!r}" if name is not None else call
+        failure = Failure("$.event" if call == "track" else "$.type", "schema",
+                          f"no contract claims the Segment {what} call: declare it with x-contract.segment, "
+                          "or run with --unplanned accept")  # fmt: skip
+        return charter_event("", None, mid, sent_at), Origin(
+            self.name, raw, client, failure=(ErrorType.UNKNOWN_SCHEMA, failure)
+        )
+
+
+def _messages(body: bytes, call: str | None) -> list[dict[str, Any]] | BodyError:
+    try:
+        obj = _decoder.decode(body)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        return BodyError(ErrorType.MALFORMED_BODY, 400, f"invalid JSON: {exc}")
+    if call is not None:
+        if not isinstance(obj, dict):
+            return BodyError(ErrorType.MALFORMED_BODY, 400, f"a /v1/{call} body is one JSON object")
+        return [obj]
+    batch = obj.get("batch") if isinstance(obj, dict) else None
+    if not isinstance(batch, list) or not all(isinstance(m, dict) for m in batch):
+        return BodyError(ErrorType.MALFORMED_BODY, 400, 'a /v1/batch body is {"batch": [{…}, …]}')
+    if not batch:
+        return BodyError(ErrorType.MALFORMED_BODY, 400, "the batch holds no calls")
+    shared = {k: obj[k] for k in ("context", "integrations", "sentAt") if k in obj}
+    return [{**shared, **m} for m in batch]  # the batch's context and sentAt apply to each call
+
+
+def _problem(call: Any, message: dict[str, Any]) -> tuple[ErrorType, Failure] | None:
+    """What Segment's API refuses in a call: an unknown type, or no user."""
+    if call not in CALLS:
+        return ErrorType.MALFORMED_EVENT, Failure("$.type", "enum", f"type must be one of {', '.join(CALLS)}")
+    if not message.get("userId") and not message.get("anonymousId"):
+        return ErrorType.MALFORMED_EVENT, Failure("$", "required", "a Segment call needs userId or anonymousId")
+    if call == "track" and not isinstance(message.get("event"), str):
+        return ErrorType.MALFORMED_EVENT, Failure("$.event", "required", "a track call needs its event name")
+    return None
+
+
+def _data(call: str, message: dict[str, Any]) -> Any:
+    """The part of a call its contract governs."""
+    if call in ("identify", "group"):
+        return message.get("traits", {})
+    if call == "alias":
+        return {k: message[k] for k in ("previousId", "userId") if k in message}
+    return message.get("properties", {})
+
+
+def _json(body: Any, status: int, headers: Any = None) -> Response:
+    response = Response(encode(body), status, media_type="application/json")
+    for name in ("retry-after", "www-authenticate"):
+        if headers is not None and name in headers:
+            response.headers[name] = headers[name]
+    return response
