@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from opentelemetry.metrics import CallbackOptions, Observation
 
+from collector import __version__
 from collector.contracts import Registry, load_registry
 from collector.dedupe import refuse_unshared
 
@@ -71,7 +72,7 @@ class Reloader:
         self._wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._signal = False
-        meter = target.telemetry.provider.get_meter("charter.reload")
+        meter = target.telemetry.provider.get_meter("charter", __version__)  # the scope of the other meters
         meter.create_observable_counter(
             "charter.contracts.reloads", [self._observe], "{reload}", "Contract reloads, by outcome (ok, failed)"
         )
@@ -87,8 +88,8 @@ class Reloader:
             loop.add_signal_handler(signal.SIGHUP, self.request)
             self._signal = True
         self._tasks.append(asyncio.create_task(self._serve()))
-        if self.settings.watch:
-            self._tasks.append(asyncio.create_task(self._watch()))
+        if self.settings.watch:  # the files as they are now are the set just loaded
+            self._tasks.append(asyncio.create_task(self._watch(snapshot(self.settings.schemas))))
 
     async def stop(self) -> None:
         if self._signal:
@@ -150,9 +151,8 @@ class Reloader:
             self._wanted.clear()
             await self.reload()
 
-    async def _watch(self) -> None:
+    async def _watch(self, seen: Snapshot) -> None:
         root, interval = self.settings.schemas, self.settings.watch_interval
-        seen = await asyncio.to_thread(snapshot, root)
         while True:
             await asyncio.sleep(interval)  # polling the files' times, not synchronising on time
             now = await asyncio.to_thread(snapshot, root)

@@ -184,6 +184,19 @@ class KafkaSink:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def add_topics(self, topics: dict[str, int]) -> None:
+        """A contract reload: create the topics the new set writes to, before it serves."""
+        new = {t: n for t, n in topics.items() if t not in self.topics}
+        if not new:
+            return
+        self.topics = {**self.topics, **new}
+        try:
+            await self._create_topics()
+            self._limits.update(await read_limits(self.bootstrap, list(new)))
+        except KafkaError as exc:
+            self.topics = {t: n for t, n in self.topics.items() if t not in new}
+            raise SinkUnavailable(f"cannot create topics {', '.join(new)} on Kafka at {self.bootstrap}: {exc}") from exc
+
     async def _create_topics(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="charter-admin")
         await admin.start()
