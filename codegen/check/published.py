@@ -74,7 +74,7 @@ def _modified(old: Document, doc: Document, line: list[Document], ref: str) -> F
         text += " (it changes only the file's formatting)"
     elif edit is not None:
         _, should, a = edit
-        text += f" and publish it as {should} ({doc.contract}/{should}{_suffix(doc)}), a {a.need.name} change"
+        text += f" and publish it as {should} ({doc.contract}/{should}{_suffix(doc)}), a {a.need_name} change"
         text += ". Changes:" + change_list(a)
     line_no = locate.first_difference(old.data, doc.data)
     return Finding("error", "published-modified", doc.file, text, line_no, "", doc.contract, doc.owner)
@@ -92,12 +92,12 @@ def _suggest(line: list[Document], published: list[Document], allow_mode_change:
         a = assess(earlier[-1], doc, earlier[:-1], allow_mode_change)
         base = _v(earlier[-1])
         ok = bump_between(base, _v(doc)) >= a.need
-        return Suggestion(doc.contract, str(base), str(doc.version), str(next_version(base, a.need)), a.need.name, ok)
+        return Suggestion(doc.contract, str(base), str(doc.version), str(next_version(base, a.need)), a.need_name, ok)
     edit = _edit(known[edited[-1].rel], edited[-1], published) if edited else None
     if edit is None:
         return None
     newest, should, a = edit
-    return Suggestion(edited[-1].contract, str(newest), str(edited[-1].version), str(should), a.need.name, False)
+    return Suggestion(edited[-1].contract, str(newest), str(edited[-1].version), str(should), a.need_name, False)
 
 
 def _edit(old: Document, doc: Document, published: list[Document]) -> tuple[Version, Version, Assessment] | None:

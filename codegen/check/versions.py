@@ -13,6 +13,11 @@
 
 A bump larger than needed is allowed; a smaller one fails with the change list and the
 version it should have been. Skipping a version (1.0.0 → 1.2.0) is a warning.
+
+SchemaVer: when both versions carry a top-level `x-iglu` (imported from Iglu), the numbers are
+Iglu's `MODEL-REVISION-ADDITION`, so the step is classified by SchemaVer instead: ADDITION
+(the third number) for a change compatible with all historical data (docs, a new optional
+field), REVISION (the second) for a change that may break some, MODEL for anything.
 """
 
 from __future__ import annotations
@@ -36,6 +41,13 @@ class Bump(IntEnum):
     MINOR = 2
     MAJOR = 3
 
+    def label(self, schemaver: bool) -> str:
+        """The bump's name in the versioning scheme of the step: `MINOR`, or `REVISION` in SchemaVer."""
+        return _SCHEMAVER_NAMES[self] if schemaver else self.name
+
+
+_SCHEMAVER_NAMES = {Bump.NONE: "NONE", Bump.PATCH: "ADDITION", Bump.MINOR: "REVISION", Bump.MAJOR: "MODEL"}
+
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
@@ -47,6 +59,15 @@ class Assessment:
     mode_change: Change | None = None
     mode_change_ok: bool = False  # stricter, or `--allow-mode-change`
     allow_mode_change: bool = False
+    schemaver: bool = False  # both versions carry `x-iglu`: `need` is a SchemaVer position
+
+    @property
+    def need_name(self) -> str:
+        return self.need.label(self.schemaver)
+
+    @property
+    def scheme(self) -> str:
+        return "SchemaVer MODEL-REVISION-ADDITION, as both versions carry x-iglu" if self.schemaver else "SemVer"
 
     def verdict(self, change: Change, new_major: bool) -> Verdict:
         if new_major:
@@ -93,10 +114,18 @@ def assess(
     allowed = allow_mode_change or mode_of(doc.body or {}).covers(mode)
     major = breaking or (mode_change is not None and not allowed)
     need = Bump.MAJOR if major else Bump.MINOR if any(not c.docs for c in changes) else Bump(bool(changes))
+    iglu = is_schemaver(base) and is_schemaver(doc)
+    if iglu:  # SchemaVer: breaking is a REVISION, compatible or docs an ADDITION
+        need = Bump.MINOR if major else Bump.PATCH if changes else Bump.NONE
     where = f"{base.contract}/{_v(base)}" if base.version is not None else base.rel
     return Assessment(
-        mode, origin(base.body or {}, where), changes, breaking, need, mode_change, allowed, allow_mode_change
+        mode, origin(base.body or {}, where), changes, breaking, need, mode_change, allowed, allow_mode_change, iglu
     )
+
+
+def is_schemaver(doc: Document) -> bool:
+    """Whether the document was imported from Iglu (a top-level `x-iglu` object): its version is SchemaVer."""
+    return isinstance((doc.body or {}).get("x-iglu"), dict)
 
 
 def source(doc: Document) -> Source | None:
@@ -148,7 +177,8 @@ def judge(base: Document, doc: Document, a: Assessment) -> list[Finding]:
 def suggest(base: Document, doc: Document, a: Assessment) -> Suggestion:
     old, new = _v(base), _v(doc)
     suggested = next_version(old, a.need)
-    return Suggestion(doc.contract, str(old), str(new), str(suggested), a.need.name, bump_between(old, new) >= a.need)
+    ok = bump_between(old, new) >= a.need
+    return Suggestion(doc.contract, str(old), str(new), str(suggested), a.need_name, ok)
 
 
 def change_list(a: Assessment, new_major: bool = False) -> str:
@@ -158,14 +188,20 @@ def change_list(a: Assessment, new_major: bool = False) -> str:
 def _breaking(doc: Document, a: Assessment) -> list[Finding]:
     out = []
     major = next_version(_v(doc), Bump.MAJOR)
+    if a.schemaver:
+        major = next_version(_v(doc), Bump.MINOR)
     for old, c in a.breaking:
         reason = why(c, a.mode, str(_v(old)), str(_v(doc)))
         owner = doc.owner or "(none: set x-contract.owner)"
+        publish = (
+            f"Publish this change as {major} (a REVISION in SchemaVer, as both versions carry x-iglu)"
+            if a.schemaver
+            else f"Publish this change as {major} (a new major line that coexists with {_v(old)})"
+        )
         text = (
             f"{doc.contract} {_v(doc)}: `{c.path}`: {c.message} — breaks {a.mode} compatibility with {_v(old)} "
-            f"({reason}). {a.mode} is {a.origin}. Publish this change as {major} (a new major line that "
-            f"coexists with {_v(old)}), or make it compatible; another mode can only be set in a new major."
-            f"\nOwner: {owner}"
+            f"({reason}). {a.mode} is {a.origin}. {publish}, or make it compatible; another mode can only be "
+            f"set in a new major.\nOwner: {owner}"
         )
         out.append(
             Finding("error", "breaking-change", doc.file, text, doc.line(c.keys), c.path, doc.contract, doc.owner)
@@ -197,12 +233,17 @@ def _wrong_bump(base: Document, doc: Document, a: Assessment, actual: Bump) -> F
     old, new = _v(base), _v(doc)
     should = next_version(old, a.need)
     text = (
-        f"{doc.contract} {new} is a {actual.name} bump from {old}, but its changes need a {a.need.name} "
-        f"under {a.mode} ({a.origin}): it should have been {should}"
+        f"{doc.contract} {new} is {_a(actual.label(a.schemaver))} bump from {old}, but its changes need "
+        f"{_a(a.need_name)} under {a.mode} ({a.origin}){' in ' + a.scheme if a.schemaver else ''}: "
+        f"it should have been {should}"
     )
     if a.need is Bump.MAJOR:
         text += f" (a new major line that coexists with {old}) or a new contract"
     return _finding(doc, "error", "wrong-bump", text + ". Changes:" + change_list(a))
+
+
+def _a(word: str) -> str:
+    return ("an " if word[0] in "AEIOU" else "a ") + word
 
 
 def _entries(base: Document, doc: Document, a: Assessment) -> list[ChangeEntry]:
