@@ -29,7 +29,7 @@ from collector.access_log import AccessLogMiddleware
 from collector.annotate import now_rfc3339, source_of
 from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
 from collector.contracts import Registry, load_registry
-from collector.decode import BodyError, check_content_type, inflate, split_events
+from collector.decode import BodyError, inflate
 from collector.dedupe import DedupeUnavailable, make_store
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
@@ -37,6 +37,9 @@ from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.logs import RequestIdMiddleware
 from collector.pipeline import Context, Outcome, process, reject_body, reject_items, settle
 from collector.privacy import Privacy
+from collector.protocols import CHARTER, SNOWPLOW_PATHS, Incoming, Input
+from collector.protocols import routes as input_routes
+from collector.protocols.cors import CredentialedCorsMiddleware
 from collector.reload import Reloader
 from collector.route import Record
 from collector.security import AllowedHostsMiddleware, OperatorAccessMiddleware, page_headers
@@ -83,6 +86,19 @@ def _unavailable(status: int, message: str, retry_after: int) -> Response:
 
 
 async def post_events(request: Request) -> Response:
+    return await _collect(request, CHARTER)
+
+
+def _input_route(path: str, inp: Input, methods: list[str]) -> Route:
+    """An input protocol's route: its decoding and answers around the one collection path."""
+
+    async def endpoint(request: Request) -> Response:
+        return inp.reply(request.method, await _collect(request, inp))
+
+    return Route(path, endpoint, methods=methods)
+
+
+async def _collect(request: Request, inp: Input) -> Response:
     started = time.perf_counter()
     c = _state(request)
     s = c.settings
@@ -91,21 +107,21 @@ async def post_events(request: Request) -> Response:
     client_ip = request.client.host if request.client else None
     source = source_of(client_ip, request.headers, s.record_headers, s.anonymize_ip)
     ctx = Context(now_rfc3339(), source, c.privacy, c.dedupe)
-    body, error = await _read_body(request, s)
+    body, error = await _read_body(request, s, inp)
     key = c.auth.identify(request.headers, request.query_params) if c.auth is not None else None
     if c.auth is not None and key is None:
         return await _unauthorized(c, body, ctx)
     source.key = key.name if key is not None else None
-    items: list[bytes] | BodyError = (
-        error if error is not None else split_events(body, request.headers.get("content-type"), s.max_events)
-    )
-    if isinstance(items, BodyError):
-        c.telemetry.request(len(body), None)
-        return await _refuse_body(c, items, body, ctx)
-    if key is not None and (refusal := await _within_key(c, key, items, body, ctx)) is not None:
-        return refusal
     registry = c.registry  # one set for the whole request, even if a reload swaps it meanwhile
-    outcome = process(items, registry, ctx)
+    headers = request.headers
+    incoming = Incoming(request.method, body, headers.get("content-type"), headers, request.query_params)
+    batch = error if error is not None else inp.decode(incoming, registry, s.max_events)
+    if isinstance(batch, BodyError):
+        c.telemetry.request(len(body), None)
+        return await _refuse_body(c, batch, body, ctx)
+    if key is not None and (refusal := await _within_key(c, key, batch.items, body, ctx)) is not None:
+        return refusal
+    outcome = process(batch.items, registry, ctx, batch.origins)
     if outcome.pending and not await _settle(c, outcome, registry):
         return _unavailable(503, "the dedupe store did not answer; see the collector log", s.retry_after)
     written: list[tuple[Refused, Record]] = []
@@ -164,9 +180,9 @@ async def _send(c: _Collector, records: list[Record], written: list[tuple[Refuse
     return True
 
 
-async def _read_body(request: Request, s: Settings) -> tuple[bytes, BodyError | None]:
-    """Read at most the byte limit; then refuse bad content types and inflate gzip."""
-    error = check_content_type(request.headers.get("content-type"))
+async def _read_body(request: Request, s: Settings, inp: Input) -> tuple[bytes, BodyError | None]:
+    """Read at most the byte limit; then refuse content types the input does not take and inflate gzip."""
+    error = inp.accepts(request.headers.get("content-type"))
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -357,11 +373,14 @@ def create_app(
         Route("/v1/memory/good", memory_good),
         Route("/v1/memory/bad", memory_bad),
         Route("/v1/memory/reset", memory_reset, methods=["POST"]),
+        *(_input_route(path, inp, methods) for path, inp, methods in input_routes(settings)),
     ]
     middleware = [Middleware(RequestIdMiddleware)]
     if settings.access_log:  # inside the request id, outside every refusal: refused requests are logged too
         middleware.append(Middleware(AccessLogMiddleware, anonymize=settings.anonymize_ip))
     middleware.append(Middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts))
+    # browser trackers send with credentials: their paths answer CORS themselves, before --cors-origins' policy
+    middleware.append(Middleware(CredentialedCorsMiddleware, paths=SNOWPLOW_PATHS, origins=settings.cors_origins))
     if settings.cors_origins:  # browsers (the TypeScript SDK) POST cross-origin
         middleware.append(
             Middleware(

@@ -201,6 +201,20 @@ def main() -> None:
     help="Write keys file (YAML or JSON): without it anyone who reaches the port may post.",
 )
 @_opt(
+    "--unplanned",
+    env="UNPLANNED",
+    type=click.Choice(["reject", "accept"]),
+    default=_defaults.unplanned,
+    help="Segment calls no contract claims (x-contract.segment): reject = dead-letter topic; "
+    "accept = forward them as com.segment/unplanned.",
+)
+@_opt(
+    "--cloudevents-headers/--no-cloudevents-headers",
+    env="CLOUDEVENTS_HEADERS",
+    default=False,
+    help="Good records of CloudEvents inputs carry the CloudEvents Kafka binding's ce_* headers.",
+)
+@_opt(
     "--admin-token",
     env="ADMIN_TOKEN",
     default=None,

@@ -19,7 +19,7 @@ class CharterInput:
         items = split_events(incoming.body, incoming.content_type, max_events)
         return items if isinstance(items, BodyError) else Batch(items)
 
-    def reply(self, incoming: Incoming, response: Response) -> Response:
+    def reply(self, method: str, response: Response) -> Response:
         return response
 
 

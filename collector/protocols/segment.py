@@ -58,7 +58,7 @@ class SegmentInput:
             origins.append(origin)
         return too_many(items, max_events) or Batch(items, origins)
 
-    def reply(self, incoming: Incoming, response: Response) -> Response:
+    def reply(self, method: str, response: Response) -> Response:
         """What Segment clients expect: 200 `{"success": true}` once the batch is written (its
         rejected calls in the dead-letter topic); an error's `code` and `message` otherwise."""
         body = _decoder.decode(response.body) if response.body else {}

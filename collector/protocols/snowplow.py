@@ -89,11 +89,11 @@ class SnowplowInput:
             origins.append(origin)
         return too_many(items, max_events) or Batch(items, origins)
 
-    def reply(self, incoming: Incoming, response: Response) -> Response:
+    def reply(self, method: str, response: Response) -> Response:
         """200 as a Snowplow collector answers (rejected events are in the dead-letter topic); the GIF to a pixel."""
         if response.status_code not in (200, 207):
             return response
-        if incoming.method == "GET":
+        if method == "GET":
             return Response(PIXEL, 200, _NO_CACHE, media_type="image/gif")
         return Response(response.body, 200, media_type="application/json")
 
