@@ -409,6 +409,30 @@ def codegen() -> None:
     """Generate a typed tracking SDK from the contracts."""
 
 
+CODEGEN_EXTRA = "pip install 'charter[codegen]'"
+
+
+def _needs_extra(command: click.Command, module: str) -> click.Command:
+    """Make `command` exit 2 with the install line when `module`, which the `codegen` extra
+    brings, is missing: a serve-only install still lists the command and shows its --help."""
+    import functools
+    import importlib.util
+
+    callback = command.callback
+    assert callback is not None
+
+    @functools.wraps(callback)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        if importlib.util.find_spec(module) is None:
+            path = click.get_current_context().command_path
+            click.echo(f"error: `{path}` needs the codegen extra ({module} is missing): {CODEGEN_EXTRA}", err=True)
+            sys.exit(EXIT_USAGE)
+        return callback(*args, **kwargs)
+
+    command.callback = guarded
+    return command
+
+
 def _attach() -> None:
     from codegen.check.command import check_command
     from codegen.exports.command import docs_command, export_group
@@ -422,8 +446,8 @@ def _attach() -> None:
     main.add_command(decrypt)
     main.add_command(export_group)
     main.add_command(import_group)
-    main.add_command(docs_command)
-    codegen.add_command(python_command)
+    main.add_command(_needs_extra(docs_command, "jinja2"))
+    codegen.add_command(_needs_extra(python_command, "datamodel_code_generator"))
     codegen.add_command(typescript_command)
 
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from codegen.exports import ExportError, asyncapi, dbt, ddl, docs
+from codegen.exports import ExportError, asyncapi, dbt, ddl
 from collector.cliutil import load_or_exit, schemas_option
 from collector.contracts import Registry
 
@@ -78,4 +78,6 @@ def asyncapi_command(schemas: Path, out: Path) -> None:
 @_options
 def docs_command(schemas: Path, out: Path) -> None:
     """Static HTML catalog of the contracts (index.html, style.css, search.js), with search."""
+    from codegen.exports import docs  # jinja2 comes with charter[codegen]; `serve` must start without it
+
     _generate(schemas, out, docs.render)
