@@ -30,7 +30,7 @@ from collector.annotate import now_rfc3339, source_of
 from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
 from collector.contracts import Registry, load_registry
 from collector.decode import BodyError, inflate
-from collector.dedupe import DedupeUnavailable, make_store
+from collector.dedupe import DedupeUnavailable, make_store, observe
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
 from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
@@ -64,6 +64,7 @@ class _Collector:
                                  settings.dedupe_store_fail == "open")  # fmt: skip
         self.auth = load_write_keys(settings.auth) if settings.auth is not None else None
         self.telemetry = Telemetry(len(registry), settings.otlp_endpoint, settings.metrics)
+        observe(self.dedupe, self.telemetry.provider)
         dirs = settings.metrics_dir
         self.shared = SharedMetrics(dirs, self.telemetry.prometheus) if dirs is not None else None
         self.inflight = 0

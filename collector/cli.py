@@ -321,9 +321,31 @@ def _check_dedupe(settings: Settings, registry: Registry) -> None:
         except ValueError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
+        _ping_store(settings)
     refusal = refuse_unshared(settings.workers, settings.dedupe_store, [c.ref for c in registry if c.meta.dedupe])
     if refusal is not None:
         click.echo(f"error: {refusal}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _ping_store(settings: Settings) -> None:
+    """A store that cannot be reached (or refuses the password) stops the start with one line."""
+    import asyncio
+
+    from collector.dedupe import DedupeUnavailable
+    from collector.dedupe_redis import RedisStore
+
+    assert settings.dedupe_store is not None
+    store = RedisStore(settings.dedupe_store, settings.dedupe_store_timeout)
+
+    async def ping() -> None:
+        await store.start()
+        await store.stop()
+
+    try:
+        asyncio.run(ping())
+    except DedupeUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
 
 

@@ -22,9 +22,13 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 
 import msgspec
+from opentelemetry.metrics import Observation
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.metrics import MeterProvider
 
 log = logging.getLogger("charter.dedupe")
 _canonical = msgspec.json.Encoder(order="sorted")
@@ -51,6 +55,8 @@ class DedupeStore(Protocol):
     """Where dedupe keys live: this process's memory (`Deduper`) or a shared Redis/Valkey."""
 
     name: str
+    errors: int  # requests the store did not answer
+    failed_open: int  # events forwarded without dedupe because it did not (--dedupe-store-fail open)
 
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -147,6 +153,7 @@ class Deduper:
     """The in-process store: one window per contract line that asks for deduplication."""
 
     name = "memory"
+    errors = failed_open = 0  # memory always answers
 
     def __init__(self, max_keys: int) -> None:
         self.max_keys = max_keys
@@ -187,6 +194,21 @@ def make_store(url: str | None, max_keys: int, timeout: float, fail_open: bool) 
     from collector.dedupe_redis import RedisStore
 
     return RedisStore(url, timeout, fail_open)
+
+
+def observe(store: DedupeStore, provider: MeterProvider) -> None:
+    """The store's own metrics, beside the duplicates counted per contract."""
+    from collector import __version__
+
+    meter = provider.get_meter("charter", __version__)
+    meter.create_observable_counter(
+        "charter.dedupe.store.errors", [lambda _: [Observation(store.errors)]], "{request}",
+        "Requests the dedupe store did not answer (503, or forwarded without dedupe with --dedupe-store-fail open)",
+    )  # fmt: skip
+    meter.create_observable_counter(
+        "charter.dedupe.store.unchecked", [lambda _: [Observation(store.failed_open)]], "{event}",
+        "Events forwarded without dedupe because the store did not answer (--dedupe-store-fail open)",
+    )  # fmt: skip
 
 
 def refuse_unshared(workers: int, store: str | None, deduping: list[str]) -> str | None:

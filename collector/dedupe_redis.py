@@ -70,6 +70,7 @@ class RedisStore:
         self._client: Redis | None = None
         self._problem: str | None = None
         self._unreleased: list[str] = []
+        self.errors = 0  # requests the store did not answer
         self.failed_open = 0  # events forwarded without dedupe because the store was away (fail open)
 
     async def start(self) -> None:
@@ -152,6 +153,7 @@ class RedisStore:
 
     def _unanswered(self, claims: list[Claim], exc: Exception) -> list[bool]:
         cause = _cause(exc)
+        self.errors += 1
         if self._problem is None:
             log.warning("dedupe store %s does not answer: %s", self.shown, cause)
         self._problem = f"the dedupe store at {self.shown} does not answer: {cause}"

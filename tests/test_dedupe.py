@@ -9,8 +9,8 @@ import pytest
 
 from collector.annotate import Source
 from collector.contracts import ContractLoadError, Registry
-from collector.dedupe import Deduper, DedupeSpec, Window, parse_window
-from collector.pipeline import Context, Outcome, process
+from collector.dedupe import Claim, Deduper, DedupeSpec, Window, parse_window
+from collector.pipeline import Context, Outcome, process, settle
 from tests.conftest import make_contract, payment
 
 
@@ -85,3 +85,44 @@ def test_bad_dedupe_settings_fail_the_load(spec: dict[str, Any], message: str) -
 def test_window_durations_parse() -> None:
     assert [parse_window(w) for w in ("30s", "10m", "2h", "1d")] == [30, 600, 7200, 86400]
     assert DedupeSpec().by == "fingerprint"
+
+
+class SharedStore:
+    """A store the pipeline cannot answer for itself (as Redis): keys wait for `settle`."""
+
+    name, errors, failed_open = "shared", 0, 0
+
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def claim(self, claims: list[Claim]) -> list[bool]:
+        raise AssertionError("the pipeline never awaits the store")
+
+    async def release(self, claims: list[Claim]) -> None: ...
+    def problem(self) -> None:
+        return None
+
+
+def test_a_shared_store_answers_after_the_pipeline_and_duplicates_take_their_place(registry: Registry) -> None:
+    events = [pay(order_id=1), {"schema": "com.acme.shop/payment/1", "data": {}}, pay(order_id=2), pay(order_id=1)]
+    outcome = process([msgspec.json.encode(e) for e in events], registry, Context("t", Source(), dedupe=SharedStore()))
+    assert [p.claim.line for p in outcome.pending] == ["com.acme.shop/payment"] * 3  # one question per deduped event
+    assert (outcome.accepted, [r.kind for r in outcome.records]) == (3, ["good", "bad", "good", "good"])
+    settle(outcome, [True, False, False], registry)  # the store: order 2 and the repeat of 1 were seen before
+    assert (outcome.accepted, [r.kind for r in outcome.records]) == (1, ["good", "bad", "bad", "bad"])
+    assert [(r.index, r.type.value) for r in outcome.rejections] == [
+        (1, "invalid_payload"),
+        (2, "duplicate"),
+        (3, "duplicate"),
+    ]
+    assert [c.key for c in outcome.reserved] == [outcome.reserved[0].key] and not outcome.pending
+    assert sum(n for k, n in outcome.tally.items() if k[3] == "accepted") == 1
+
+
+def test_the_in_process_store_releases_what_a_failed_request_reserved(registry: Registry) -> None:
+    import asyncio
+
+    deduper = Deduper(100)
+    first = send(registry, deduper, [pay()])
+    assert first.reserved and isinstance(first.reserved[0], Claim)
+    asyncio.run(deduper.release(first.reserved))  # the sink said 503
+    assert send(registry, deduper, [pay()]).accepted == 1

@@ -175,6 +175,8 @@ def test_a_store_that_goes_away_gives_503_and_writes_nothing(registry: Registry,
         assert (r.status_code, r.headers["Retry-After"]) == (503, "1")
         ready = c.get("/ready").json()
         assert ready["dedupe_store"] == "redis" and "does not answer" in ready["dedupe_problem"]
+        errors = [x for x in c.get("/metrics").text.splitlines() if x.startswith("charter_dedupe_store_errors_total")]
+        assert errors and errors[0].endswith(" 1.0")
         # contracts without dedupe never ask the store
         click = {"schema": "com.riverhotels.web/clickstream/1", "data": {}}
         assert c.post("/v1/events", json=click).status_code in (200, 207)
@@ -207,3 +209,20 @@ def test_serve_with_workers_and_no_store_stops_at_start_naming_the_flag(tmp_path
     )  # fmt: skip
     assert r.returncode == 2
     assert "--dedupe-store redis://HOST:PORT/DB" in r.stderr and "com.acme.shop/payment/1.0.0" in r.stderr
+
+
+def test_serve_with_a_store_it_cannot_reach_stops_at_start_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.conftest import SCHEMAS, free_port
+
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    r = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "serve", "--schemas", str(SCHEMAS), "--dedupe-store", url],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "CHARTER_KEYS": str(TEST_KEYS)},
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: cannot reach the dedupe store at redis://:***@127.0.0.1:")
+    assert len(r.stderr.strip().splitlines()) == 1 and "hunter2" not in r.stderr
