@@ -20,6 +20,8 @@ request's pipeline, so this collector never takes its own client's retry for a d
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from typing import TYPE_CHECKING
@@ -33,6 +35,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("charter.dedupe")
 PREFIX = "charter:dedupe:"
 SCHEMES = {"redis": "redis", "rediss": "rediss", "valkey": "redis", "valkeys": "rediss", "unix": "unix"}
+PROBE_EVERY = 1.0  # while the store does not answer: how often a PING checks it is back (for /ready)
 MAX_UNRELEASED = 100_000  # releases kept while the store is away; past this, the oldest keys just expire
 
 
@@ -70,6 +73,7 @@ class RedisStore:
         self._client: Redis | None = None
         self._problem: str | None = None
         self._unreleased: list[str] = []
+        self._probe: asyncio.Task[None] | None = None
         self.errors = 0  # requests the store did not answer
         self.failed_open = 0  # events forwarded without dedupe because the store was away (fail open)
 
@@ -91,6 +95,10 @@ class RedisStore:
         log.info("dedupe store: %s", self.shown)
 
     async def stop(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
         client, self._client = self._client, None
         if client is None:
             return
@@ -127,9 +135,7 @@ class RedisStore:
         except Exception as exc:
             self._keep(releases)
             return self._unanswered(claims, exc)
-        if self._problem is not None:
-            log.info("dedupe store %s answers again", self.shown)
-            self._problem = None
+        self._answered()
         fresh = {key: old is None or old == token for key, old in zip(windows, answers, strict=True)}
         return [fresh.pop(key, False) for key in keys]  # a key's later events in this request are its duplicates
 
@@ -148,6 +154,19 @@ class RedisStore:
     def problem(self) -> str | None:
         return self._problem
 
+    def _answered(self) -> None:
+        if self._problem is not None:
+            log.info("dedupe store %s answers again", self.shown)
+            self._problem = None
+
+    async def _probing(self) -> None:
+        """PING until the store answers, so /ready clears without waiting for traffic."""
+        while self._problem is not None and self._client is not None:
+            await asyncio.sleep(PROBE_EVERY)  # a probe's period, not a synchronisation
+            with contextlib.suppress(Exception):
+                await self._client.ping()
+                self._answered()
+
     def _keep(self, keys: list[str]) -> None:
         self._unreleased = list(dict.fromkeys(keys + self._unreleased))[:MAX_UNRELEASED]
 
@@ -157,6 +176,8 @@ class RedisStore:
         if self._problem is None:
             log.warning("dedupe store %s does not answer: %s", self.shown, cause)
         self._problem = f"the dedupe store at {self.shown} does not answer: {cause}"
+        if self._probe is None or self._probe.done():
+            self._probe = asyncio.create_task(self._probing())
         if not self.fail_open:
             raise DedupeUnavailable(self._problem) from exc
         self.failed_open += len(claims)

@@ -28,8 +28,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from opentelemetry.metrics import CallbackOptions, Observation
 
 from collector import __version__
-from collector.contracts import Registry, load_registry
+from collector.contracts import ContractLoadError, Registry, load_registry
 from collector.dedupe import refuse_unshared
+from collector.privacy import MissingKey
+from collector.sinks import SinkUnavailable
 
 if TYPE_CHECKING:
     import uvicorn
@@ -61,6 +63,9 @@ class CreatesTopics(Protocol):
 
 class ReloadRefused(Exception):
     """The new set loaded but cannot serve here; the message says why and what to do."""
+
+
+_EXPECTED = (ContractLoadError, ReloadRefused, MissingKey, SinkUnavailable)  # their messages say it all
 
 
 class Reloader:
@@ -116,7 +121,8 @@ class Reloader:
                 await self.target.sink.add_topics(new.topics())
         except Exception as exc:  # whatever stops the new set, the old one keeps serving
             self.failed += 1
-            self.problem = f"{exc} ({type(exc).__name__}; the previous {len(old)} contracts keep serving)"
+            why = str(exc) if isinstance(exc, _EXPECTED) else f"{type(exc).__name__}: {exc}"
+            self.problem = f"{why} (the previous set, {len(old)} versions, keeps serving)"
             self.last = time.time()
             log.error("contracts not reloaded: %s", self.problem)
             return False

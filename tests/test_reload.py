@@ -114,7 +114,7 @@ def test_a_set_that_does_not_load_keeps_the_old_one_serving_and_says_which_file(
         ready = client.get("/ready")
         assert ready.status_code == 200  # the old set serves
         problem = ready.json()["contracts_reload"]["problem"]
-        assert str(broken) in problem and "the previous 1 contracts keep serving" in problem
+        assert str(broken) in problem and "the previous set, 1 versions, keeps serving" in problem
         assert str(broken) in caplog.text
         assert metric(client, "charter_contracts_reloads_total", outcome="failed") == 1
         assert metric(client, "charter_contracts_reload_failing") == 1
