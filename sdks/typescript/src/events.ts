@@ -286,6 +286,108 @@ export interface HotelV1 {
 }
 
 /**
+ * Unplanned Segment call: A Segment call that no contract claims (x-contract.segment), forwarded with `charter serve --unplanned accept`: its type, its event or page name, and the properties or traits it carried, unchecked.
+ *
+ * Contract `com.segment/unplanned/1` (versions 1.0.0, owned by Charter (input protocols)).
+ */
+export interface UnplannedV1 {
+  /** The Segment call. */
+  type: "track" | "identify" | "page" | "screen" | "group" | "alias";
+  /** The track event's name, or the page's or screen's name. */
+  event?: string | null;
+  /** The call's properties (track, page, screen), traits (identify, group) or ids (alias). */
+  data: unknown;
+}
+
+/**
+ * Snowplow page ping: A Snowplow tracker's page ping (e=pp): activity on a page, with the scroll offsets seen since the last ping.
+ *
+ * Contract `com.snowplowanalytics.snowplow/page_ping/1` (versions 1.0.0, owned by Charter (input protocols)).
+ */
+export interface PagePingV1 {
+  /**
+   * The page's URL (tracker field url).
+   * @minLength 1
+   * @maxLength 8192
+   */
+  page_url: string;
+  /**
+   * The page's title (tracker field page).
+   * @maxLength 2000
+   */
+  page_title?: string;
+  /**
+   * The referring URL (tracker field refr).
+   * @maxLength 8192
+   */
+  page_referrer?: string;
+  /** Minimum horizontal scroll offset (tracker field pp_mix). */
+  pp_xoffset_min?: number;
+  /** Maximum horizontal scroll offset (tracker field pp_max). */
+  pp_xoffset_max?: number;
+  /** Minimum vertical scroll offset (tracker field pp_miy). */
+  pp_yoffset_min?: number;
+  /** Maximum vertical scroll offset (tracker field pp_may). */
+  pp_yoffset_max?: number;
+}
+
+/**
+ * Snowplow page view: A Snowplow tracker's page view (e=pv): the tracker fields url, page and refr, under Snowplow's atomic column names.
+ *
+ * Contract `com.snowplowanalytics.snowplow/page_view/1` (versions 1.0.0, owned by Charter (input protocols)).
+ */
+export interface PageViewV1 {
+  /**
+   * The page's URL (tracker field url).
+   * @minLength 1
+   * @maxLength 8192
+   */
+  page_url: string;
+  /**
+   * The page's title (tracker field page).
+   * @maxLength 2000
+   */
+  page_title?: string;
+  /**
+   * The referring URL (tracker field refr).
+   * @maxLength 8192
+   */
+  page_referrer?: string;
+}
+
+/**
+ * Snowplow structured event: A Snowplow tracker's structured event (e=se): category, action, label, property and value.
+ *
+ * Contract `com.snowplowanalytics.snowplow/structured_event/1` (versions 1.0.0, owned by Charter (input protocols)).
+ */
+export interface StructuredEventV1 {
+  /**
+   * The event's category (tracker field se_ca).
+   * @minLength 1
+   * @maxLength 1000
+   */
+  se_category: string;
+  /**
+   * The action performed (tracker field se_ac).
+   * @minLength 1
+   * @maxLength 1000
+   */
+  se_action: string;
+  /**
+   * What the action was performed on (tracker field se_la).
+   * @maxLength 4096
+   */
+  se_label?: string;
+  /**
+   * A property of that object (tracker field se_pr).
+   * @maxLength 1000
+   */
+  se_property?: string;
+  /** A value for the action (tracker field se_va). */
+  se_value?: number;
+}
+
+/**
  * Object Images: Image URLs and metadata for museum objects, including primary images, additional images, and creation timestamps.
  *
  * Contract `org.metmuseum.collection/object_images/1` (versions 1.0.0, owned by Data Engineering Team).
@@ -354,6 +456,14 @@ export interface Events {
   "com.riverhotels.web/customer/1": CustomerV1;
   /** Hotel, newest version 1.0.0. */
   "com.riverhotels.web/hotel/1": HotelV1;
+  /** Unplanned Segment call, newest version 1.0.0. */
+  "com.segment/unplanned/1": UnplannedV1;
+  /** Snowplow page ping, newest version 1.0.0. */
+  "com.snowplowanalytics.snowplow/page_ping/1": PagePingV1;
+  /** Snowplow page view, newest version 1.0.0. */
+  "com.snowplowanalytics.snowplow/page_view/1": PageViewV1;
+  /** Snowplow structured event, newest version 1.0.0. */
+  "com.snowplowanalytics.snowplow/structured_event/1": StructuredEventV1;
   /** Object Images, newest version 1.0.0. */
   "org.metmuseum.collection/object_images/1": ObjectImagesV1;
   /** Object Images Normalized, newest version 1.0.0. */

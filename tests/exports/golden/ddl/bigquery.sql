@@ -163,6 +163,100 @@ CREATE TABLE `com_riverhotels_web`.`hotel_v1` (
 )
 OPTIONS(description="Hotel: A hotel in the River Hotels portfolio, emitted when a hotel is listed or updated. Contract com.riverhotels.web/hotel/1 (versions 1.0.0), topic riverhotels.hotel, owner River Hotels Data Platform <data-platform@riverhotels.example>.");
 
+-- com.segment/unplanned/1 (versions 1.0.0) -> com_segment.unplanned_v1
+CREATE SCHEMA IF NOT EXISTS `com_segment`;
+
+CREATE TABLE `com_segment`.`unplanned_v1` (
+    `event_id` STRING NOT NULL OPTIONS(description="Event id: the client's `id`, else a UUIDv7 made by the collector."),
+    `schema` STRING NOT NULL OPTIONS(description="Exact contract version the event was validated against, `<namespace>/<name>/<version>`."),
+    `version` STRING NOT NULL OPTIONS(description="Contract version (`MAJOR.MINOR.PATCH`) of this row."),
+    `collected_at` TIMESTAMP NOT NULL OPTIONS(description="When the collector received the event (collector clock, UTC)."),
+    `sent_at` TIMESTAMP OPTIONS(description="When the client sent the event (client clock), if it said."),
+    `fingerprint` STRING NOT NULL OPTIONS(description="Hash of the contract and the canonical data: retries and duplicates share it."),
+    `source_ip` STRING OPTIONS(description="IP address the event came from."),
+    `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
+    `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
+    `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
+    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
+    `type` STRING NOT NULL OPTIONS(description="The Segment call."),
+    `event` STRING OPTIONS(description="The track event's name, or the page's or screen's name."),
+    `data` JSON NOT NULL OPTIONS(description="The call's properties (track, page, screen), traits (identify, group) or ids (alias)."),
+    PRIMARY KEY (`event_id`) NOT ENFORCED
+)
+OPTIONS(description="Unplanned Segment call: A Segment call that no contract claims (x-contract.segment), forwarded with `charter serve --unplanned accept`: its type, its event or page name, and the properties or traits it carried, unchecked. Contract com.segment/unplanned/1 (versions 1.0.0), topic events.com.segment.unplanned.v1, owner Charter (input protocols) <data-platform@charter.example>.");
+
+-- com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.page_ping_v1
+CREATE SCHEMA IF NOT EXISTS `com_snowplowanalytics_snowplow`;
+
+CREATE TABLE `com_snowplowanalytics_snowplow`.`page_ping_v1` (
+    `event_id` STRING NOT NULL OPTIONS(description="Event id: the client's `id`, else a UUIDv7 made by the collector."),
+    `schema` STRING NOT NULL OPTIONS(description="Exact contract version the event was validated against, `<namespace>/<name>/<version>`."),
+    `version` STRING NOT NULL OPTIONS(description="Contract version (`MAJOR.MINOR.PATCH`) of this row."),
+    `collected_at` TIMESTAMP NOT NULL OPTIONS(description="When the collector received the event (collector clock, UTC)."),
+    `sent_at` TIMESTAMP OPTIONS(description="When the client sent the event (client clock), if it said."),
+    `fingerprint` STRING NOT NULL OPTIONS(description="Hash of the contract and the canonical data: retries and duplicates share it."),
+    `source_ip` STRING OPTIONS(description="IP address the event came from."),
+    `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
+    `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
+    `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
+    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
+    `page_url` STRING NOT NULL OPTIONS(description="The page's URL (tracker field url)."),
+    `page_title` STRING OPTIONS(description="The page's title (tracker field page)."),
+    `page_referrer` STRING OPTIONS(description="The referring URL (tracker field refr)."),
+    `pp_xoffset_min` INT64 OPTIONS(description="Minimum horizontal scroll offset (tracker field pp_mix)."),
+    `pp_xoffset_max` INT64 OPTIONS(description="Maximum horizontal scroll offset (tracker field pp_max)."),
+    `pp_yoffset_min` INT64 OPTIONS(description="Minimum vertical scroll offset (tracker field pp_miy)."),
+    `pp_yoffset_max` INT64 OPTIONS(description="Maximum vertical scroll offset (tracker field pp_may)."),
+    PRIMARY KEY (`event_id`) NOT ENFORCED
+)
+OPTIONS(description="Snowplow page ping: A Snowplow tracker's page ping (e=pp): activity on a page, with the scroll offsets seen since the last ping. Contract com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_ping.v1, owner Charter (input protocols) <data-platform@charter.example>.");
+
+-- com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.page_view_v1
+CREATE SCHEMA IF NOT EXISTS `com_snowplowanalytics_snowplow`;
+
+CREATE TABLE `com_snowplowanalytics_snowplow`.`page_view_v1` (
+    `event_id` STRING NOT NULL OPTIONS(description="Event id: the client's `id`, else a UUIDv7 made by the collector."),
+    `schema` STRING NOT NULL OPTIONS(description="Exact contract version the event was validated against, `<namespace>/<name>/<version>`."),
+    `version` STRING NOT NULL OPTIONS(description="Contract version (`MAJOR.MINOR.PATCH`) of this row."),
+    `collected_at` TIMESTAMP NOT NULL OPTIONS(description="When the collector received the event (collector clock, UTC)."),
+    `sent_at` TIMESTAMP OPTIONS(description="When the client sent the event (client clock), if it said."),
+    `fingerprint` STRING NOT NULL OPTIONS(description="Hash of the contract and the canonical data: retries and duplicates share it."),
+    `source_ip` STRING OPTIONS(description="IP address the event came from."),
+    `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
+    `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
+    `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
+    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
+    `page_url` STRING NOT NULL OPTIONS(description="The page's URL (tracker field url)."),
+    `page_title` STRING OPTIONS(description="The page's title (tracker field page)."),
+    `page_referrer` STRING OPTIONS(description="The referring URL (tracker field refr)."),
+    PRIMARY KEY (`event_id`) NOT ENFORCED
+)
+OPTIONS(description="Snowplow page view: A Snowplow tracker's page view (e=pv): the tracker fields url, page and refr, under Snowplow's atomic column names. Contract com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_view.v1, owner Charter (input protocols) <data-platform@charter.example>.");
+
+-- com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.structured_event_v1
+CREATE SCHEMA IF NOT EXISTS `com_snowplowanalytics_snowplow`;
+
+CREATE TABLE `com_snowplowanalytics_snowplow`.`structured_event_v1` (
+    `event_id` STRING NOT NULL OPTIONS(description="Event id: the client's `id`, else a UUIDv7 made by the collector."),
+    `schema` STRING NOT NULL OPTIONS(description="Exact contract version the event was validated against, `<namespace>/<name>/<version>`."),
+    `version` STRING NOT NULL OPTIONS(description="Contract version (`MAJOR.MINOR.PATCH`) of this row."),
+    `collected_at` TIMESTAMP NOT NULL OPTIONS(description="When the collector received the event (collector clock, UTC)."),
+    `sent_at` TIMESTAMP OPTIONS(description="When the client sent the event (client clock), if it said."),
+    `fingerprint` STRING NOT NULL OPTIONS(description="Hash of the contract and the canonical data: retries and duplicates share it."),
+    `source_ip` STRING OPTIONS(description="IP address the event came from."),
+    `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
+    `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
+    `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
+    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
+    `se_category` STRING NOT NULL OPTIONS(description="The event's category (tracker field se_ca)."),
+    `se_action` STRING NOT NULL OPTIONS(description="The action performed (tracker field se_ac)."),
+    `se_label` STRING OPTIONS(description="What the action was performed on (tracker field se_la)."),
+    `se_property` STRING OPTIONS(description="A property of that object (tracker field se_pr)."),
+    `se_value` FLOAT64 OPTIONS(description="A value for the action (tracker field se_va)."),
+    PRIMARY KEY (`event_id`) NOT ENFORCED
+)
+OPTIONS(description="Snowplow structured event: A Snowplow tracker's structured event (e=se): category, action, label, property and value. Contract com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.structured_event.v1, owner Charter (input protocols) <data-platform@charter.example>.");
+
 -- org.metmuseum.collection/object_images/1 (versions 1.0.0) -> public.object_images
 CREATE SCHEMA IF NOT EXISTS `public`;
 

@@ -272,6 +272,162 @@ COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."country" IS 'ISO 3166-1 alph
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."room_capacity" IS 'Number of rooms.';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."created_at" IS 'When the hotel was listed.';
 
+-- com.segment/unplanned/1 (versions 1.0.0) -> com_segment.unplanned_v1
+CREATE SCHEMA IF NOT EXISTS "com_segment";
+
+CREATE TABLE "com_segment"."unplanned_v1" (
+    "event_id" TEXT NOT NULL,
+    "schema" TEXT NOT NULL,
+    "version" TEXT NOT NULL,
+    "collected_at" TIMESTAMPTZ NOT NULL,
+    "sent_at" TIMESTAMPTZ,
+    "fingerprint" TEXT NOT NULL,
+    "source_ip" TEXT,
+    "user_agent" TEXT,
+    "collector_host" TEXT NOT NULL,
+    "flags" JSONB,
+    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "type" TEXT NOT NULL,
+    "event" TEXT,
+    "data" JSONB NOT NULL,
+    PRIMARY KEY ("event_id")
+);
+COMMENT ON TABLE "com_segment"."unplanned_v1" IS 'Unplanned Segment call: A Segment call that no contract claims (x-contract.segment), forwarded with `charter serve --unplanned accept`: its type, its event or page name, and the properties or traits it carried, unchecked. Contract com.segment/unplanned/1 (versions 1.0.0), topic events.com.segment.unplanned.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."schema" IS 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."version" IS 'Contract version (`MAJOR.MINOR.PATCH`) of this row.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."collected_at" IS 'When the collector received the event (collector clock, UTC).';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."sent_at" IS 'When the client sent the event (client clock), if it said.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."fingerprint" IS 'Hash of the contract and the canonical data: retries and duplicates share it.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."source_ip" IS 'IP address the event came from.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."type" IS 'The Segment call.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."event" IS 'The track event''s name, or the page''s or screen''s name.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."data" IS 'The call''s properties (track, page, screen), traits (identify, group) or ids (alias).';
+
+-- com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.page_ping_v1
+CREATE SCHEMA IF NOT EXISTS "com_snowplowanalytics_snowplow";
+
+CREATE TABLE "com_snowplowanalytics_snowplow"."page_ping_v1" (
+    "event_id" TEXT NOT NULL,
+    "schema" TEXT NOT NULL,
+    "version" TEXT NOT NULL,
+    "collected_at" TIMESTAMPTZ NOT NULL,
+    "sent_at" TIMESTAMPTZ,
+    "fingerprint" TEXT NOT NULL,
+    "source_ip" TEXT,
+    "user_agent" TEXT,
+    "collector_host" TEXT NOT NULL,
+    "flags" JSONB,
+    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "page_url" TEXT NOT NULL,
+    "page_title" TEXT,
+    "page_referrer" TEXT,
+    "pp_xoffset_min" BIGINT,
+    "pp_xoffset_max" BIGINT,
+    "pp_yoffset_min" BIGINT,
+    "pp_yoffset_max" BIGINT,
+    PRIMARY KEY ("event_id")
+);
+COMMENT ON TABLE "com_snowplowanalytics_snowplow"."page_ping_v1" IS 'Snowplow page ping: A Snowplow tracker''s page ping (e=pp): activity on a page, with the scroll offsets seen since the last ping. Contract com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_ping.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."schema" IS 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."version" IS 'Contract version (`MAJOR.MINOR.PATCH`) of this row.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."collected_at" IS 'When the collector received the event (collector clock, UTC).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."sent_at" IS 'When the client sent the event (client clock), if it said.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."fingerprint" IS 'Hash of the contract and the canonical data: retries and duplicates share it.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."source_ip" IS 'IP address the event came from.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."page_url" IS 'The page''s URL (tracker field url).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."page_title" IS 'The page''s title (tracker field page).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."page_referrer" IS 'The referring URL (tracker field refr).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."pp_xoffset_min" IS 'Minimum horizontal scroll offset (tracker field pp_mix).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."pp_xoffset_max" IS 'Maximum horizontal scroll offset (tracker field pp_max).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."pp_yoffset_min" IS 'Minimum vertical scroll offset (tracker field pp_miy).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."pp_yoffset_max" IS 'Maximum vertical scroll offset (tracker field pp_may).';
+
+-- com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.page_view_v1
+CREATE SCHEMA IF NOT EXISTS "com_snowplowanalytics_snowplow";
+
+CREATE TABLE "com_snowplowanalytics_snowplow"."page_view_v1" (
+    "event_id" TEXT NOT NULL,
+    "schema" TEXT NOT NULL,
+    "version" TEXT NOT NULL,
+    "collected_at" TIMESTAMPTZ NOT NULL,
+    "sent_at" TIMESTAMPTZ,
+    "fingerprint" TEXT NOT NULL,
+    "source_ip" TEXT,
+    "user_agent" TEXT,
+    "collector_host" TEXT NOT NULL,
+    "flags" JSONB,
+    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "page_url" TEXT NOT NULL,
+    "page_title" TEXT,
+    "page_referrer" TEXT,
+    PRIMARY KEY ("event_id")
+);
+COMMENT ON TABLE "com_snowplowanalytics_snowplow"."page_view_v1" IS 'Snowplow page view: A Snowplow tracker''s page view (e=pv): the tracker fields url, page and refr, under Snowplow''s atomic column names. Contract com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_view.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."schema" IS 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."version" IS 'Contract version (`MAJOR.MINOR.PATCH`) of this row.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."collected_at" IS 'When the collector received the event (collector clock, UTC).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."sent_at" IS 'When the client sent the event (client clock), if it said.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."fingerprint" IS 'Hash of the contract and the canonical data: retries and duplicates share it.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."source_ip" IS 'IP address the event came from.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."page_url" IS 'The page''s URL (tracker field url).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."page_title" IS 'The page''s title (tracker field page).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."page_referrer" IS 'The referring URL (tracker field refr).';
+
+-- com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.structured_event_v1
+CREATE SCHEMA IF NOT EXISTS "com_snowplowanalytics_snowplow";
+
+CREATE TABLE "com_snowplowanalytics_snowplow"."structured_event_v1" (
+    "event_id" TEXT NOT NULL,
+    "schema" TEXT NOT NULL,
+    "version" TEXT NOT NULL,
+    "collected_at" TIMESTAMPTZ NOT NULL,
+    "sent_at" TIMESTAMPTZ,
+    "fingerprint" TEXT NOT NULL,
+    "source_ip" TEXT,
+    "user_agent" TEXT,
+    "collector_host" TEXT NOT NULL,
+    "flags" JSONB,
+    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "se_category" TEXT NOT NULL,
+    "se_action" TEXT NOT NULL,
+    "se_label" TEXT,
+    "se_property" TEXT,
+    "se_value" DOUBLE PRECISION,
+    PRIMARY KEY ("event_id")
+);
+COMMENT ON TABLE "com_snowplowanalytics_snowplow"."structured_event_v1" IS 'Snowplow structured event: A Snowplow tracker''s structured event (e=se): category, action, label, property and value. Contract com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.structured_event.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."schema" IS 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."version" IS 'Contract version (`MAJOR.MINOR.PATCH`) of this row.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."collected_at" IS 'When the collector received the event (collector clock, UTC).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."sent_at" IS 'When the client sent the event (client clock), if it said.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."fingerprint" IS 'Hash of the contract and the canonical data: retries and duplicates share it.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."source_ip" IS 'IP address the event came from.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_category" IS 'The event''s category (tracker field se_ca).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_action" IS 'The action performed (tracker field se_ac).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_label" IS 'What the action was performed on (tracker field se_la).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_property" IS 'A property of that object (tracker field se_pr).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_value" IS 'A value for the action (tracker field se_va).';
+
 -- org.metmuseum.collection/object_images/1 (versions 1.0.0) -> public.object_images
 CREATE SCHEMA IF NOT EXISTS "public";
 

@@ -163,6 +163,100 @@ CREATE TABLE com_riverhotels_web.hotel_v1 (
 )
 COMMENT = 'Hotel: A hotel in the River Hotels portfolio, emitted when a hotel is listed or updated. Contract com.riverhotels.web/hotel/1 (versions 1.0.0), topic riverhotels.hotel, owner River Hotels Data Platform <data-platform@riverhotels.example>.';
 
+-- com.segment/unplanned/1 (versions 1.0.0) -> com_segment.unplanned_v1
+CREATE SCHEMA IF NOT EXISTS com_segment;
+
+CREATE TABLE com_segment.unplanned_v1 (
+    event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
+    "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
+    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
+    sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
+    fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
+    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
+    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
+    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    type VARCHAR COMMENT 'The Segment call.' NOT NULL,
+    event VARCHAR COMMENT 'The track event\'s name, or the page\'s or screen\'s name.',
+    data VARIANT COMMENT 'The call\'s properties (track, page, screen), traits (identify, group) or ids (alias).' NOT NULL,
+    PRIMARY KEY (event_id)
+)
+COMMENT = 'Unplanned Segment call: A Segment call that no contract claims (x-contract.segment), forwarded with `charter serve --unplanned accept`: its type, its event or page name, and the properties or traits it carried, unchecked. Contract com.segment/unplanned/1 (versions 1.0.0), topic events.com.segment.unplanned.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+
+-- com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.page_ping_v1
+CREATE SCHEMA IF NOT EXISTS com_snowplowanalytics_snowplow;
+
+CREATE TABLE com_snowplowanalytics_snowplow.page_ping_v1 (
+    event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
+    "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
+    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
+    sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
+    fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
+    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
+    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
+    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    page_url VARCHAR(8192) COMMENT 'The page\'s URL (tracker field url).' NOT NULL,
+    page_title VARCHAR(2000) COMMENT 'The page\'s title (tracker field page).',
+    page_referrer VARCHAR(8192) COMMENT 'The referring URL (tracker field refr).',
+    pp_xoffset_min NUMBER COMMENT 'Minimum horizontal scroll offset (tracker field pp_mix).',
+    pp_xoffset_max NUMBER COMMENT 'Maximum horizontal scroll offset (tracker field pp_max).',
+    pp_yoffset_min NUMBER COMMENT 'Minimum vertical scroll offset (tracker field pp_miy).',
+    pp_yoffset_max NUMBER COMMENT 'Maximum vertical scroll offset (tracker field pp_may).',
+    PRIMARY KEY (event_id)
+)
+COMMENT = 'Snowplow page ping: A Snowplow tracker\'s page ping (e=pp): activity on a page, with the scroll offsets seen since the last ping. Contract com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_ping.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+
+-- com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.page_view_v1
+CREATE SCHEMA IF NOT EXISTS com_snowplowanalytics_snowplow;
+
+CREATE TABLE com_snowplowanalytics_snowplow.page_view_v1 (
+    event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
+    "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
+    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
+    sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
+    fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
+    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
+    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
+    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    page_url VARCHAR(8192) COMMENT 'The page\'s URL (tracker field url).' NOT NULL,
+    page_title VARCHAR(2000) COMMENT 'The page\'s title (tracker field page).',
+    page_referrer VARCHAR(8192) COMMENT 'The referring URL (tracker field refr).',
+    PRIMARY KEY (event_id)
+)
+COMMENT = 'Snowplow page view: A Snowplow tracker\'s page view (e=pv): the tracker fields url, page and refr, under Snowplow\'s atomic column names. Contract com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_view.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+
+-- com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.structured_event_v1
+CREATE SCHEMA IF NOT EXISTS com_snowplowanalytics_snowplow;
+
+CREATE TABLE com_snowplowanalytics_snowplow.structured_event_v1 (
+    event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
+    "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
+    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
+    sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
+    fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
+    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
+    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
+    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    se_category VARCHAR(1000) COMMENT 'The event\'s category (tracker field se_ca).' NOT NULL,
+    se_action VARCHAR(1000) COMMENT 'The action performed (tracker field se_ac).' NOT NULL,
+    se_label VARCHAR(4096) COMMENT 'What the action was performed on (tracker field se_la).',
+    se_property VARCHAR(1000) COMMENT 'A property of that object (tracker field se_pr).',
+    se_value FLOAT COMMENT 'A value for the action (tracker field se_va).',
+    PRIMARY KEY (event_id)
+)
+COMMENT = 'Snowplow structured event: A Snowplow tracker\'s structured event (e=se): category, action, label, property and value. Contract com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.structured_event.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+
 -- org.metmuseum.collection/object_images/1 (versions 1.0.0) -> public.object_images
 CREATE SCHEMA IF NOT EXISTS public;
 
