@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import string
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -170,14 +171,18 @@ _BUILDERS = {
 }
 
 
+def mutations(schema: Schema, value: Any, root: Schema) -> Iterator[Any]:
+    """Every variant of `value` with one place inside it pushed to one of its keywords' edges."""
+    for path, site in _sites(schema, value, (), root):
+        for new in _edges(site, _get(value, path)):
+            yield _set(value, path, new)
+
+
 @st.composite
 def mutated(draw: st.DrawFn, schema: Schema, root: Schema) -> Any:
-    """A value built for `schema`, then pushed at one of its keywords' edges, somewhere inside."""
+    """One variant from `mutations`, for tests that want a few edge cases rather than all."""
     value = draw(instances(schema, root))
-    sites = list(_sites(schema, value, (), root))
-    path, site = draw(st.sampled_from(sites))
-    new = draw(_edge(site, _get(value, path), root))
-    return _set(value, path, new)
+    return draw(st.sampled_from(list(mutations(schema, value, root))))
 
 
 def _sites(schema: Any, value: Any, path: tuple[Any, ...], root: Schema) -> Any:
@@ -210,11 +215,11 @@ def _set(value: Any, path: tuple[Any, ...], new: Any) -> Any:
     return [_set(v, rest, new) if i == head else v for i, v in enumerate(value)]
 
 
-def _edge(schema: Any, value: Any, root: Schema) -> st.SearchStrategy[Any]:
+def _edges(schema: Any, value: Any) -> list[Any]:
     """Values at the edge of `schema`'s keywords, derived from the valid `value` where it helps."""
     options: list[Any] = [None, True, 0, 1, -1, 1.5, "", "x", [], {}, -0.0, 0.0]
     if not isinstance(schema, dict):
-        return st.sampled_from(options)
+        return options
     for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
         if isinstance(schema.get(key), int | float):
             b = schema[key]
@@ -260,5 +265,5 @@ def _edge(schema: Any, value: Any, root: Schema) -> st.SearchStrategy[Any]:
             [*value, *value],
         ]
         options += [[*value, dict(reversed(list(value[0].items())))]] if value and isinstance(value[0], dict) else []
-    options += [string.printable, "٣", "\u0000"]
-    return st.sampled_from(options)
+    options += [string.printable, "\u0663", "\u0000"]
+    return options

@@ -3,7 +3,7 @@
 Its stock `pattern` uses Python `re`, where JSON Schema specifies ECMA-262 (`$` would match
 before a trailing newline, `\\d` would match Arabic-Indic digits), and a few of its format
 checkers are laxer or stricter than the RFCs (`email` only looks for an `@`; `date-time`
-refuses leap seconds), and its `multipleOf` divides binary doubles (138.79 is "not a multiple" of
+refuses leap seconds; `uuid` reads Arabic-Indic digits as hex; `uri` accepts a trailing newline), and its `multipleOf` divides binary doubles (138.79 is "not a multiple" of
 0.01) where JSON Schema means the numbers' decimal values. Those pieces are replaced here by `regress` (an ECMA-262 engine) and by
 small RFC grammars; `test_differential.py` proves the replacements against the official suite
 before trusting them.
@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from fractions import Fraction
 from functools import cache
@@ -131,9 +131,33 @@ def regex(value: object) -> bool:
     return True
 
 
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", re.ASCII)
+
+
+def uuid(value: object) -> bool:
+    """RFC 9562's hyphenated hex form (the stock check calls `UUID()`, which reads any Unicode digit)."""
+    return not isinstance(value, str) or _UUID.fullmatch(value) is not None
+
+
+def _no_line_break(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    """The stock URI checkers match with Python's `$`, which accepts a trailing newline; a URI
+    never contains a raw line break."""
+    return lambda value: not (isinstance(value, str) and "\n" in value) and check(value)
+
+
 def format_checker() -> FormatChecker:
     checker = FormatChecker()
-    for name, check in (("date-time", date_time), ("time", time), ("email", email), ("regex", regex)):
+    own: dict[str, Callable[[object], bool]] = {
+        "date-time": date_time,
+        "time": time,
+        "email": email,
+        "regex": regex,
+        "uuid": uuid,
+    }
+    own |= {
+        name: _no_line_break(checker.checkers[name][0]) for name in ("uri", "uri-reference", "iri", "iri-reference")
+    }
+    for name, check in own.items():
         checker.checks(name)(check)
     return checker
 
