@@ -93,6 +93,8 @@ class SegmentInput:
         mid, sent_at = event_id(message.get("messageId")), message.get("sentAt")
         sent_at = sent_at if isinstance(sent_at, str) else None
         client = {k: message[k] for k in _CLIENT if k in message}
+        if isinstance(call, str):
+            client["type"] = call  # a single-call endpoint's messages may leave it to the path
         context = message.get("context")
         if isinstance(context, dict):
             client["context"] = {k: v for k, v in context.items() if k not in _PRIVATE_CONTEXT}
