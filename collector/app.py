@@ -109,6 +109,8 @@ async def _collect(request: Request, inp: Input) -> Response:
     source = source_of(client_ip, request.headers, s.record_headers, s.anonymize_ip)
     ctx = Context(now_rfc3339(), source, c.privacy, c.dedupe)
     body, error = await _read_body(request, s, inp)
+    if request.method == "GET":  # a pixel's event is its query string: what a refused request records
+        body = request.url.query.encode()
     key = c.auth.identify(request.headers, request.query_params) if c.auth is not None else None
     if c.auth is not None and key is None:
         return await _unauthorized(c, body, ctx)

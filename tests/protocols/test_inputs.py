@@ -1,0 +1,186 @@
+"""Each input protocol's own refusals and mappings, in-process (memory sink): what a client
+sends that its protocol cannot express as a contract's event is recorded with a precise
+reason, and the guarantees of /v1/events (limits, write keys, metrics) hold on every input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from collector.app import create_app
+from collector.contracts import load_registry
+from collector.settings import Settings
+from collector.sinks.memory import MemorySink
+from tests.conftest import ROOT, TEST_KEYS, unseal
+
+HERE = Path(__file__).parent
+PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
+UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
+CLICK = "iglu:com.acme.web/link_click/jsonschema/1-0-0"
+
+
+@pytest.fixture(scope="module")
+def schemas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("schemas")
+    for shipped in ("com.snowplowanalytics.snowplow", "com.segment"):
+        shutil.copytree(ROOT / "schemas" / shipped, root / shipped)
+    for ns in (HERE / "schemas").iterdir():
+        shutil.copytree(ns, root / ns.name)
+    return root
+
+
+@pytest.fixture
+def app(schemas: Path) -> Iterator[tuple[TestClient, MemorySink]]:
+    sink = MemorySink()
+    settings = Settings(schemas=schemas, keys=TEST_KEYS, max_events=3)
+    with TestClient(create_app(settings, load_registry(schemas), sink)) as client:
+        yield client, sink
+
+
+def tp2(*events: dict[str, Any]) -> dict[str, Any]:
+    return {"schema": PAYLOAD_DATA, "data": list(events)}
+
+
+def ue(data: Any, schema: str = CLICK) -> str:
+    return json.dumps({"schema": UE, "data": {"schema": schema, "data": data}})
+
+
+def bad(sink: MemorySink) -> list[dict[str, Any]]:
+    return sink.envelopes("bad")
+
+
+@pytest.mark.parametrize(
+    ("event", "kind", "path"),
+    [
+        pytest.param({"e": "ue", "ue_pr": "{not json"}, "malformed_event", "$.ue_pr", id="ue_pr-not-json"),
+        pytest.param({"e": "ue", "ue_px": "%%%"}, "malformed_event", "$.ue_px", id="ue_px-not-base64"),
+        pytest.param({"e": "ue", "ue_pr": ue({}, "com.acme/x/1")}, "invalid_schema_ref", "$.ue_pr.data.schema",
+                     id="not-an-iglu-uri"),
+        pytest.param({"e": "tr", "tr_id": "o-1"}, "unknown_schema", "$.e", id="event-type-without-contract"),
+        pytest.param({"url": "https://a.example/"}, "malformed_event", "$.e", id="no-event-type"),
+        pytest.param({"e": "pv", "url": "https://a.example/", "co": '{"schema": "x", "data": [{"data": {}}]}'},
+                     "invalid_schema_ref", "$.co.data[0].schema", id="context-without-schema"),
+        pytest.param({"e": "pp", "url": "https://a.example/", "pp_mix": "left"}, "invalid_payload",
+                     "$.pp_xoffset_min", id="page-ping-offset-not-a-number"),
+    ],
+)  # fmt: skip
+def test_snowplow_events_that_cannot_be_read_are_recorded_with_the_field_at_fault(
+    app: tuple[TestClient, MemorySink], event: dict[str, Any], kind: str, path: str
+) -> None:
+    client, sink = app
+    good = {"e": "se", "se_ca": "a", "se_ac": "b", "eid": "good-1"}
+    answer = client.post("/com.snowplowanalytics.snowplow/tp2", json=tp2(good, {**event, "eid": "bad-1"}))
+    assert answer.status_code == 200  # as a Snowplow collector answers; the bad event is in the dead-letter topic
+    [record] = bad(sink)
+    assert (record["id"], record["error"]["type"]) == ("bad-1", kind)
+    assert record["error"]["failures"][0]["path"] == path
+    assert record["source"]["protocol"] == "snowplow"
+    assert [e["id"] for e in sink.envelopes("good")] == ["good-1"]
+
+
+def test_snowplow_base64_fields_and_numbers_sent_as_numbers_are_read(app: tuple[TestClient, MemorySink]) -> None:
+    client, sink = app
+    px = base64.urlsafe_b64encode(ue({"target_url": "https://a.example/"}).encode()).decode().rstrip("=")
+    answer = client.post(
+        "/com.snowplowanalytics.snowplow/tp2", json=tp2({"e": "ue", "ue_px": px, "dtm": 1764576000000})
+    )
+    assert answer.status_code == 200
+    [env] = sink.envelopes("good")
+    assert (env["schema"], env["data"]) == ("com.acme.web/link_click/1.0.0", {"target_url": "https://a.example/"})
+    assert env["sent_at"] == "2025-12-01T08:00:00Z" and env["source"]["client"]["dtm"] == "1764576000000"
+
+
+def test_snowplow_body_that_is_not_payload_data_is_refused_and_recorded(app: tuple[TestClient, MemorySink]) -> None:
+    client, sink = app
+    answer = client.post("/com.snowplowanalytics.snowplow/tp2", json={"e": "pv"})
+    assert answer.status_code == 400 and answer.json()["error"]["type"] == "malformed_body"
+    assert json.loads(unseal(bad(sink)[0]["payload"])) == {"e": "pv"}  # contracts have PII: sealed whole
+
+
+def test_a_pixel_refused_for_its_write_key_records_its_query_string(schemas: Path, tmp_path: Path) -> None:
+    auth = tmp_path / "auth.yaml"
+    auth.write_text("keys:\n  - name: web\n    key: sk-web-0123456789abcdef\n    namespaces: ['*']\n")
+    sink = MemorySink()
+    settings = Settings(schemas=schemas, keys=TEST_KEYS, auth=auth)
+    with TestClient(create_app(settings, load_registry(schemas), sink)) as client:
+        refused = client.get("/i", params={"e": "pv", "url": "https://a.example/"})
+        allowed = client.get("/i", params={"e": "pv", "url": "https://a.example/", "key": "sk-web-0123456789abcdef"})
+    assert refused.status_code == 401
+    assert (allowed.status_code, allowed.headers["content-type"]) == (200, "image/gif")
+    [record] = bad(sink)
+    assert record["error"]["type"] == "unauthorized" and "url=https" in unseal(record["payload"])
+
+
+def test_every_input_keeps_the_event_limit(app: tuple[TestClient, MemorySink]) -> None:
+    client, _ = app
+    batch = {"batch": [{"type": "track", "event": "E", "userId": "u"}] * 4}
+    assert client.post("/v1/batch", json=batch).status_code == 413
+    events = [{"e": "pv", "url": "https://a.example/"}] * 4
+    assert client.post("/com.snowplowanalytics.snowplow/tp2", json=tp2(*events)).status_code == 413
+    ce = [{"specversion": "1.0", "id": str(i), "source": "/s", "type": "t"} for i in range(4)]
+    headers = {"content-type": "application/cloudevents-batch+json"}
+    assert client.post("/v1/cloudevents", content=json.dumps(ce), headers=headers).status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("message", "path"),
+    [
+        pytest.param({"type": "track", "event": "Order Completed"}, "$", id="no-user"),
+        pytest.param({"type": "launch", "userId": "u"}, "$.type", id="unknown-call"),
+        pytest.param({"type": "track", "userId": "u"}, "$.event", id="track-without-event"),
+    ],
+)
+def test_segment_calls_the_api_would_refuse_are_recorded_and_the_batch_still_succeeds(
+    app: tuple[TestClient, MemorySink], message: dict[str, Any], path: str
+) -> None:
+    client, sink = app
+    answer = client.post("/v1/batch", json={"batch": [message]})
+    assert (answer.status_code, answer.json()["success"]) == (200, True)
+    [record] = bad(sink)
+    assert (record["error"]["type"], record["error"]["failures"][0]["path"]) == ("malformed_event", path)
+
+
+def test_segment_malformed_body_answers_with_the_code_its_libraries_read(app: tuple[TestClient, MemorySink]) -> None:
+    client, _ = app
+    answer = client.post("/v1/batch", content=b"{", headers={"content-type": "application/json"})
+    assert answer.status_code == 400
+    assert (answer.json()["success"], answer.json()["code"]) == (False, "malformed_body")
+
+
+@pytest.mark.parametrize(
+    ("event", "kind", "path"),
+    [
+        pytest.param({"id": "1", "source": "/s", "type": "com.acme.orders.shipped"}, "malformed_event",
+                     "$.specversion", id="no-specversion"),
+        pytest.param({"specversion": "1.0", "id": "1", "source": "/s", "type": "t", "dataschema": "https://x/y"},
+                     "invalid_schema_ref", "$.dataschema", id="foreign-dataschema"),
+        pytest.param({"specversion": "1.0", "id": "1", "source": "/s", "type": "com.acme.orders.shipped",
+                      "datacontenttype": "text/plain", "data_base64": "aGk="}, "malformed_event",
+                     "$.datacontenttype", id="data-not-json"),
+    ],
+)  # fmt: skip
+def test_cloudevents_that_cannot_be_checked_are_recorded_with_the_attribute_at_fault(
+    app: tuple[TestClient, MemorySink], event: dict[str, Any], kind: str, path: str
+) -> None:
+    client, sink = app
+    headers = {"content-type": "application/cloudevents+json"}
+    answer = client.post("/v1/cloudevents", content=json.dumps(event), headers=headers)
+    assert answer.status_code == 207
+    [record] = bad(sink)
+    assert (record["error"]["type"], record["error"]["failures"][0]["path"]) == (kind, path)
+    assert json.loads(unseal(record["payload"])) == event  # no contract to map it to, and contracts have PII
+
+
+def test_metrics_count_protocol_events_per_contract(app: tuple[TestClient, MemorySink]) -> None:
+    client, _ = app
+    client.post("/com.snowplowanalytics.snowplow/tp2", json=tp2({"e": "pv", "url": "https://a.example/"}))
+    text = client.get("/metrics").text
+    line = next(x for x in text.splitlines() if x.startswith("charter_events_accepted_total{") and "page_view" in x)
+    assert line.endswith(" 1.0")
