@@ -44,14 +44,19 @@ _FORMATS: dict[str, st.SearchStrategy[str]] = {
 _FORMAT_EDGES: dict[str, list[str]] = {
     "date-time": ["2020-01-01 00:00:00Z", "2020-01-01t00:00:00z", "2020-01-01T00:00:00", "2020-01-01T00:00:00+0100",
                   "1998-12-31T23:59:60Z", "1998-12-31T23:59:60+01:00", "2020-01-01T24:00:00Z", "2020-02-30T00:00:00Z",
-                  "2020-01-01T00:00:00.123456789Z", "2020-01-01T00:00:00+24:00", "٢٠٢٠-01-01T00:00:00Z"],
+                  "2020-01-01T00:00:00.123456789Z", "2020-01-01T00:00:00+24:00", "٢٠٢٠-01-01T00:00:00Z",
+                  "2020-01-01T00:00:00,5Z", "2020-01-01T12:00:60Z", "2020-01-01T00:00:00.Z", "2020-01-01T00:00Z"],
     "date": ["2021-02-29", "2020-02-29", "2020-1-01", "2020-01-01T00:00:00Z", "20200101", "2020-13-01"],
     "uuid": ["2eb8aa08aa984ea8b2ef9c6f2bf3b8bd", "2EB8AA08-AA98-4EA8-B2EF-9C6F2BF3B8BD", "{2eb8aa08-aa98-4ea8-b2ef-9c6f2bf3b8bd}",
-             "urn:uuid:2eb8aa08-aa98-4ea8-b2ef-9c6f2bf3b8bd", "2eb8aa08-aa98-4ea8-b2ef-9c6f2bf3b8b", "2eb8aa0-8aa98-4ea8-b2ef-9c6f2bf3b8bd"],
+             "urn:uuid:2eb8aa08-aa98-4ea8-b2ef-9c6f2bf3b8bd", "2eb8aa08-aa98-4ea8-b2ef-9c6f2bf3b8b", "2eb8aa0-8aa98-4ea8-b2ef-9c6f2bf3b8bd",
+             "00000000-0000-0000-0000-000000000000", "2eb8aa08-aa98-4ea8-b2ef-9c6f2bf3b8bdd", "2eb8aa08_aa98_4ea8_b2ef_9c6f2bf3b8bd"],
     "email": ["a@b", "a@b@c", "a..b@c.com", ".a@b.com", '"a b"@c.com', "a@[127.0.0.1]", "a@[IPv6:::1]", "a@-b.com",
-              "ä@b.com", "a@b_c.com", "@b.com", "a@", "a b@c.com"],
+              "ä@b.com", "a@b_c.com", "@b.com", "a@", "a b@c.com", "a@127.0.0.1", "a@localhost", "a" * 65 + "@b.com",
+              "a@" + "b" * 64 + ".com", "a@b.c", "a@b.com.", "a@[IPv6:::1%eth0]"],
     "uri": ["relative/path", "//host/path", "http://exa mple.com", "http://[::1]/", "urn:isbn:0451450523", "https://ex.com/ä",
-            "mailto:a@b.com", "http://ex.com/%zz", "http:", "HTTPS://EX.COM", "1http://ex.com"],
+            "mailto:a@b.com", "http://ex.com/%zz", "http:", "HTTPS://EX.COM", "1http://ex.com", "http://ex.com:99999/",
+            "http://user@ex.com/", "http://ex.com/?q=ä", "http://ex.com/#a#b", "http://[fe80::1%25en0]/", "\\\\server\\share",
+            "http://ex.com/a b", "http://-ex.com/", "urn:uuid:00000000-0000-0000-0000-000000000000"],
 }  # fmt: skip
 
 
@@ -245,7 +250,15 @@ def _edges(schema: Any, value: Any) -> list[Any]:
         for key in ("minLength", "maxLength"):
             if isinstance(schema.get(key), int):
                 n = schema[key]
-                options += ["a" * n, "a" * (n + 1), "a" * max(n - 1, 0), "😀" * n, "😀" * (n + 1), "é" * n]
+                options += [
+                    "a" * n,
+                    "a" * (n + 1),
+                    "a" * max(n - 1, 0),
+                    "😀" * n,
+                    "😀" * (n + 1),
+                    "é" * n,
+                    "e\u0301" * n,
+                ]
         options += _FORMAT_EDGES.get(schema.get("format", ""), [])
     if "enum" in schema:
         options += [str(v).lower() if isinstance(v, str) else v for v in schema["enum"]] + [

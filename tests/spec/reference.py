@@ -104,7 +104,7 @@ def email(value: object) -> bool:
     if not isinstance(value, str):
         return True
     local, at, domain = value.rpartition("@")
-    if not at or not _LOCAL.fullmatch(local):
+    if not at or len(local) > 64 or not _LOCAL.fullmatch(local):  # RFC 5321 4.5.3.1.1: 64 octets
         return False
     if domain.startswith("[IPv6:") and domain.endswith("]"):
         return _address(domain[6:-1], ipaddress.IPv6Address)
@@ -114,6 +114,8 @@ def email(value: object) -> bool:
 
 
 def _address(text: str, kind: type[ipaddress.IPv4Address | ipaddress.IPv6Address]) -> bool:
+    if "%" in text:  # `ipaddress` reads a zone id (`::1%eth0`), which an address literal cannot carry
+        return False
     try:
         kind(text)
     except ValueError:
