@@ -257,6 +257,26 @@ CREATE TABLE `com_snowplowanalytics_snowplow`.`structured_event_v1` (
 )
 OPTIONS(description="Snowplow structured event: A Snowplow tracker's structured event (e=se): category, action, label, property and value. Contract com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.structured_event.v1, owner Charter (input protocols) <data-platform@charter.example>.");
 
+-- com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.web_page_v1
+CREATE SCHEMA IF NOT EXISTS `com_snowplowanalytics_snowplow`;
+
+CREATE TABLE `com_snowplowanalytics_snowplow`.`web_page_v1` (
+    `event_id` STRING NOT NULL OPTIONS(description="Event id: the client's `id`, else a UUIDv7 made by the collector."),
+    `schema` STRING NOT NULL OPTIONS(description="Exact contract version the event was validated against, `<namespace>/<name>/<version>`."),
+    `version` STRING NOT NULL OPTIONS(description="Contract version (`MAJOR.MINOR.PATCH`) of this row."),
+    `collected_at` TIMESTAMP NOT NULL OPTIONS(description="When the collector received the event (collector clock, UTC)."),
+    `sent_at` TIMESTAMP OPTIONS(description="When the client sent the event (client clock), if it said."),
+    `fingerprint` STRING NOT NULL OPTIONS(description="Hash of the contract and the canonical data: retries and duplicates share it."),
+    `source_ip` STRING OPTIONS(description="IP address the event came from."),
+    `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
+    `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
+    `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
+    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
+    `id` STRING NOT NULL OPTIONS(description="The page view id: the same on every event of one page view."),
+    PRIMARY KEY (`event_id`) NOT ENFORCED
+)
+OPTIONS(description="Snowplow web page context: The page view id the Snowplow browser tracker attaches to every event on a page (iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0), as a context. Contract com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.web_page.v1, owner Charter (input protocols) <data-platform@charter.example>.");
+
 -- org.metmuseum.collection/object_images/1 (versions 1.0.0) -> public.object_images
 CREATE SCHEMA IF NOT EXISTS `public`;
 

@@ -428,6 +428,38 @@ COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_lab
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_property" IS 'A property of that object (tracker field se_pr).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_value" IS 'A value for the action (tracker field se_va).';
 
+-- com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.web_page_v1
+CREATE SCHEMA IF NOT EXISTS "com_snowplowanalytics_snowplow";
+
+CREATE TABLE "com_snowplowanalytics_snowplow"."web_page_v1" (
+    "event_id" TEXT NOT NULL,
+    "schema" TEXT NOT NULL,
+    "version" TEXT NOT NULL,
+    "collected_at" TIMESTAMPTZ NOT NULL,
+    "sent_at" TIMESTAMPTZ,
+    "fingerprint" TEXT NOT NULL,
+    "source_ip" TEXT,
+    "user_agent" TEXT,
+    "collector_host" TEXT NOT NULL,
+    "flags" JSONB,
+    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "id" UUID NOT NULL,
+    PRIMARY KEY ("event_id")
+);
+COMMENT ON TABLE "com_snowplowanalytics_snowplow"."web_page_v1" IS 'Snowplow web page context: The page view id the Snowplow browser tracker attaches to every event on a page (iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0), as a context. Contract com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.web_page.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."schema" IS 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."version" IS 'Contract version (`MAJOR.MINOR.PATCH`) of this row.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."collected_at" IS 'When the collector received the event (collector clock, UTC).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."sent_at" IS 'When the client sent the event (client clock), if it said.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."fingerprint" IS 'Hash of the contract and the canonical data: retries and duplicates share it.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."source_ip" IS 'IP address the event came from.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."id" IS 'The page view id: the same on every event of one page view.';
+
 -- org.metmuseum.collection/object_images/1 (versions 1.0.0) -> public.object_images
 CREATE SCHEMA IF NOT EXISTS "public";
 

@@ -257,6 +257,26 @@ CREATE TABLE com_snowplowanalytics_snowplow.structured_event_v1 (
 )
 COMMENT = 'Snowplow structured event: A Snowplow tracker\'s structured event (e=se): category, action, label, property and value. Contract com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.structured_event.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 
+-- com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.web_page_v1
+CREATE SCHEMA IF NOT EXISTS com_snowplowanalytics_snowplow;
+
+CREATE TABLE com_snowplowanalytics_snowplow.web_page_v1 (
+    event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
+    "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
+    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
+    sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
+    fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
+    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
+    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
+    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    id VARCHAR(36) COMMENT 'The page view id: the same on every event of one page view.' NOT NULL,
+    PRIMARY KEY (event_id)
+)
+COMMENT = 'Snowplow web page context: The page view id the Snowplow browser tracker attaches to every event on a page (iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0), as a context. Contract com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.web_page.v1, owner Charter (input protocols) <data-platform@charter.example>.';
+
 -- org.metmuseum.collection/object_images/1 (versions 1.0.0) -> public.object_images
 CREATE SCHEMA IF NOT EXISTS public;
 
