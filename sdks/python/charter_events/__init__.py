@@ -10,7 +10,7 @@ from .com_acme_shop import OrderV1, OrderV1Item, PaymentV1
 from .com_datingapp_interactions import MessagesV1
 from .com_riverhotels_web import ClickstreamV1, CustomerV1, HotelV1
 from .com_segment import UnplannedV1
-from .com_snowplowanalytics_snowplow import PagePingV1, PageViewV1, StructuredEventV1
+from .com_snowplowanalytics_snowplow import PagePingV1, PageViewV1, StructuredEventV1, WebPageV1
 from .event import AwareDatetime, Event
 from .failures import FailedEvent, Failure, InvalidEvent, Stats
 from .org_metmuseum_collection import ObjectImagesNormalizedV1, ObjectImagesV1
@@ -38,4 +38,5 @@ __all__ = [
     "StructuredEventV1",
     "Tracker",
     "UnplannedV1",
+    "WebPageV1",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated, ClassVar
+from uuid import UUID
 
 from charter_events.event import Event
 from msgspec import UNSET, Meta, UnsetType
@@ -80,3 +81,11 @@ class StructuredEventV1(Event, kw_only=True, forbid_unknown_fields=True):
     """A property of that object (tracker field se_pr)."""
     se_value: Annotated[float, Meta(description="A value for the action (tracker field se_va).")] | UnsetType = UNSET
     """A value for the action (tracker field se_va)."""
+
+
+class WebPageV1(Event, kw_only=True, forbid_unknown_fields=True):
+    """The page view id the Snowplow browser tracker attaches to every event on a page (iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0), as a context."""
+    __charter_schema__: ClassVar[str] = "com.snowplowanalytics.snowplow/web_page/1"
+
+    id: Annotated[UUID, Meta(description="The page view id: the same on every event of one page view.")]
+    """The page view id: the same on every event of one page view."""

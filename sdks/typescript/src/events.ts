@@ -388,6 +388,19 @@ export interface StructuredEventV1 {
 }
 
 /**
+ * Snowplow web page context: The page view id the Snowplow browser tracker attaches to every event on a page (iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0), as a context.
+ *
+ * Contract `com.snowplowanalytics.snowplow/web_page/1` (versions 1.0.0, owned by Charter (input protocols)).
+ */
+export interface WebPageV1 {
+  /**
+   * The page view id: the same on every event of one page view.
+   * @format uuid
+   */
+  id: string;
+}
+
+/**
  * Object Images: Image URLs and metadata for museum objects, including primary images, additional images, and creation timestamps.
  *
  * Contract `org.metmuseum.collection/object_images/1` (versions 1.0.0, owned by Data Engineering Team).
@@ -464,6 +477,8 @@ export interface Events {
   "com.snowplowanalytics.snowplow/page_view/1": PageViewV1;
   /** Snowplow structured event, newest version 1.0.0. */
   "com.snowplowanalytics.snowplow/structured_event/1": StructuredEventV1;
+  /** Snowplow web page context, newest version 1.0.0. */
+  "com.snowplowanalytics.snowplow/web_page/1": WebPageV1;
   /** Object Images, newest version 1.0.0. */
   "org.metmuseum.collection/object_images/1": ObjectImagesV1;
   /** Object Images Normalized, newest version 1.0.0. */
