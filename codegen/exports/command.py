@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from codegen.exports import ExportError, asyncapi, dbt, ddl
+from codegen.check.gitref import GitError
+from codegen.exports import ExportError, asyncapi, dbt, ddl, migrate
 from collector.cliutil import load_or_exit, schemas_option
 from collector.contracts import Registry
 
@@ -61,10 +62,30 @@ def dbt_command(schemas: Path, out: Path) -> None:
 
 @export_group.command("ddl")
 @click.option("--dialect", type=click.Choice(ddl.DIALECTS), default="postgres", show_default=True, help="SQL dialect.")
+@click.option(
+    "--from",
+    "from_ref",
+    metavar="GIT_REF",
+    help="Write <dialect>-migration.sql instead: the ALTER TABLEs from the tables of the contracts at this git ref.",
+)
 @_options
-def ddl_command(dialect: str, schemas: Path, out: Path) -> None:
-    """CREATE TABLE per contract major, with the envelope's metadata columns, into <dialect>.sql."""
-    _generate(schemas, out, lambda registry: ddl.render(registry, dialect))
+def ddl_command(dialect: str, from_ref: str | None, schemas: Path, out: Path) -> None:
+    """CREATE TABLE per contract major, with the envelope's metadata columns, into <dialect>.sql.
+
+    With --from REF: the migration from the tables of the contracts published at REF (e.g.
+    origin/main, a release tag) to the contracts now: new tables, ADD COLUMN, DROP NOT NULL.
+    """
+    if from_ref is None:
+        _generate(schemas, out, lambda registry: ddl.render(registry, dialect))
+        return
+    try:
+        with migrate.published(schemas, from_ref) as before:
+            _generate(schemas, out, lambda registry: migrate.render(before, registry, dialect, from_ref))
+    except GitError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--from'") from None
+    except ExportError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_EXPORT)
 
 
 @export_group.command("asyncapi")

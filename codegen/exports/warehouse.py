@@ -7,8 +7,16 @@ a column is NOT NULL only if every version requires it and none allows null, and
 accepts the values of any version.
 
 Before the data columns come the envelope's metadata columns, which tell where a row came
-from (the seed contract template's "metafields"): the event id, the exact contract version,
-when it was sent, collected and loaded, its fingerprint and its source.
+from: the event id, the exact contract version, when it was sent and collected, its
+fingerprint and its source. After them come the seed contract template's three metafields,
+which the loader fills (they are in no envelope): `metafield_insert_time` (the warehouse's
+clock at insert), `metafield_process_id` (the ELT run that inserted the row) and
+`metafield_source_id` (where it read the row: the Kafka topic, a file, a bucket).
+
+A table is an append-only landing table: a redelivered event (Kafka is at-least-once, and a
+client may send the same id twice) is a second row, which the dbt staging model drops. So no
+table declares a primary key (Redshift, Snowflake and BigQuery would not enforce it, and their
+planners trust it).
 """
 
 from __future__ import annotations
@@ -63,6 +71,11 @@ class Column:
     default_now: bool = False  # filled by the warehouse when the row is loaded
 
     @property
+    def loader(self) -> bool:
+        """Filled by the loader or the warehouse, not read from the envelope."""
+        return not self.source
+
+    @property
     def quoted(self) -> bool:
         """Whether a dialect that accepts bare names still needs this one quoted."""
         return needs_quotes(self.name)
@@ -77,20 +90,29 @@ METADATA = (
            max_length=128),
     Column("schema", "text", False, "Exact contract version the event was validated against, "
            "`<namespace>/<name>/<version>`.", ("schema",)),
-    Column("version", "text", False, "Contract version (`MAJOR.MINOR.PATCH`) of this row.", ("version",)),
+    Column("version", "text", False, "Contract version (`MAJOR.MINOR.PATCH`) of this row.", ("version",),
+           max_length=64),
     Column("collected_at", "timestamp", False, "When the collector received the event (collector clock, UTC).",
            ("collected_at",)),
     Column("sent_at", "timestamp", True, "When the client sent the event (client clock), if it said.", ("sent_at",)),
     Column("fingerprint", "text", False, "Hash of the contract and the canonical data: retries and duplicates "
            "share it.", ("fingerprint",), max_length=32),
-    Column("source_ip", "text", True, "IP address the event came from.", ("source", "ip")),
+    Column("source_ip", "text", True, "IP address the event came from.", ("source", "ip"), max_length=45),
     Column("user_agent", "text", True, "User-Agent of the client that sent the event.", ("source", "user_agent")),
     Column("collector_host", "text", False, "Host name of the collector that accepted the event.",
-           ("collector", "host")),
+           ("collector", "host"), max_length=255),
     Column("flags", "json", True, "Names of the contract's `flag` rules this event broke, if any.", ("flags",)),
-    Column("loaded_at", "timestamp", False, "When the row was loaded into the warehouse.", (), default_now=True),
 )  # fmt: skip
-_METADATA_NAMES = {c.name for c in METADATA}
+# The seed template's metafields, last, as it shows them; longer than its varchar(32): a run id is often a
+# UUID (36), and Kafka topic names reach 249 characters.
+METAFIELDS = (
+    Column("metafield_insert_time", "timestamp", False, "Time that the row was inserted into the warehouse table.",
+           (), default_now=True),
+    Column("metafield_process_id", "text", True, "The ELT process that inserted the row.", (), max_length=64),
+    Column("metafield_source_id", "text", True, "The name of the source of the data (a Kafka topic, an S3 bucket "
+           "or an API endpoint).", (), max_length=249),
+)  # fmt: skip
+_METADATA_NAMES = {c.name for c in METADATA + METAFIELDS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +148,7 @@ def table(line: Line) -> Table:
     wh = c.meta.warehouse
     schema = (wh.schema if wh else None) or re.sub(r"[^a-z0-9_]", "_", c.namespace)
     name = (wh.table if wh else None) or f"{c.name}_v{line.major}"
-    columns = METADATA + tuple(_data_columns(line))
+    columns = METADATA + tuple(_data_columns(line)) + METAFIELDS
     names = {col.name for col in columns}
     for key in ("dist_key", "sort_key"):
         value = getattr(wh, key) if wh else None
@@ -192,10 +214,11 @@ def _kind(f: Field) -> str:
 
 
 def row(table: Table, envelope: Mapping[str, Any]) -> dict[str, Any]:
-    """The column values of one good envelope (JSON columns hold the decoded JSON value)."""
+    """The column values of one good envelope (JSON columns hold the decoded JSON value); the
+    metafields are the loader's to add."""
     out: dict[str, Any] = {}
     for col in table.columns:
-        if col.default_now:
+        if col.loader:
             continue
         value: Any = envelope
         for step in col.source:

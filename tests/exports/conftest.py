@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pwd
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from codegen.model import lines
 from collector.annotate import Source
 from collector.contracts import Registry
 from collector.pipeline import Context, process
+from tests.exports.postgres import Postgres, bin_dir
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"
@@ -55,6 +59,24 @@ def need_node_modules() -> None:
     )
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL server for the session (each test module uses its own schemas or database)."""
+    bindir = bin_dir()
+    need(bindir is not None, "PostgreSQL server not installed: apt-get install -y postgresql")
+    assert bindir is not None
+    if os.geteuid() == 0:
+        need(shutil.which("runuser"), "running as root needs runuser (util-linux) to start PostgreSQL as postgres")
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            need(False, "running as root needs the `postgres` user that Debian's postgresql package creates")
+    server = Postgres(bindir)
+    server.start()
+    yield server
+    server.stop()
+
+
 def check_golden(name: str, text: str) -> None:
     """Compare with tests/exports/golden/<name>; CHARTER_UPDATE_GOLDEN=1 rewrites it instead."""
     path = GOLDEN / name
@@ -84,3 +106,13 @@ def bad_envelope(registry: Registry) -> dict[str, Any]:
     outcome = process([msgspec.json.encode(event)], registry, CTX)
     assert outcome.rejections, "the bad sample was accepted"
     return dict(msgspec.json.decode(outcome.records[0].value))
+
+
+@pytest.fixture(scope="session")
+def served(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """The good envelopes a real `charter serve --sink file` wrote for one event per contract major
+    (and one sent twice with the same client id): for the DuckDB and dbt tests."""
+    from tests.exports.loading import serve_and_collect  # it reads SAMPLES from here
+
+    references = [line.reference for line in lines(registry)]
+    return serve_and_collect(tmp_path_factory.mktemp("serve"), references)[0]

@@ -8,6 +8,7 @@ it owns. It listens on 127.0.0.1 at a free port and on a Unix socket in that dir
 from __future__ import annotations
 
 import glob
+import json
 import os
 import pwd
 import shutil
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 
 def bin_dir() -> Path | None:
@@ -57,9 +59,9 @@ class Postgres:
         path = self.dir / "server.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def psql(self, sql: str) -> subprocess.CompletedProcess[str]:
+    def psql(self, sql: str, database: str = "postgres") -> subprocess.CompletedProcess[str]:
         """Run SQL in one session; stops at the first error (exit code 3, message on stderr)."""
-        cmd = [str(self.bindir / "psql"), *self._where(), "-U", "postgres", "-d", "postgres", "-X", "-q", "-A", "-t",
+        cmd = [str(self.bindir / "psql"), *self._where(), "-U", "postgres", "-d", database, "-X", "-q", "-A", "-t",
                "-v", "ON_ERROR_STOP=1", "-f", "-"]  # fmt: skip
         return subprocess.run(cmd, input=sql, capture_output=True, text=True, check=False)
 
@@ -76,3 +78,14 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def insert_sql(target: str, values: dict[str, Any]) -> str:
+    """One INSERT of a row given as JSON (`jsonb_populate_record` casts each value to its column's type)."""
+    cols = ", ".join(f'"{name}"' for name in values)
+    doc = json.dumps(values)
+    assert "$charter$" not in doc
+    return (
+        f"INSERT INTO {target} ({cols}) SELECT {cols} "
+        f"FROM jsonb_populate_record(NULL::{target}, $charter${doc}$charter$::jsonb);\n"
+    )

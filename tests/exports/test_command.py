@@ -48,7 +48,7 @@ def test_schemas_dir_comes_from_charter_schemas_env(tmp_path: Path) -> None:
 def test_unknown_dialect_is_a_usage_error(tmp_path: Path) -> None:
     result = invoke(export_group, "ddl", "--dialect", "oracle", "--schemas", str(SCHEMAS), "--out", str(tmp_path))
     assert result.exit_code == 2
-    assert "'oracle' is not one of 'postgres', 'snowflake', 'bigquery'" in result.output
+    assert "'oracle' is not one of 'postgres', 'duckdb', 'redshift', 'snowflake', 'bigquery'" in result.output
 
 
 def test_out_is_required(tmp_path: Path) -> None:

@@ -55,6 +55,34 @@ def column_line(text: str, name: str) -> str:
         pytest.param({"type": "integer", "x-pii": "redact"}, "postgres", '"f" TEXT', id="pii-integer-is-text"),
         pytest.param({"type": "string", "format": "date-time", "x-pii": "hash"}, "postgres", '"f" TEXT', id="pii-ts"),
         pytest.param({"type": "string", "maxLength": 4, "x-pii": "redact"}, "snowflake", "f VARCHAR", id="pii-no-len"),
+        pytest.param({"type": "object"}, "duckdb", '"f" JSON', id="object-duckdb-is-json-not-jsonb"),
+        pytest.param({"type": "number"}, "duckdb", '"f" DOUBLE', id="number-duckdb"),
+        pytest.param({"type": "string", "format": "uuid"}, "duckdb", '"f" UUID', id="uuid-duckdb"),
+        pytest.param({"type": "array"}, "redshift", '"f" SUPER ENCODE ZSTD', id="array-redshift-is-super"),
+        pytest.param({"type": ["string", "integer"]}, "redshift", '"f" SUPER ENCODE ZSTD', id="union-redshift-super"),
+        pytest.param(
+            {"type": "string", "maxLength": 40},
+            "redshift",
+            '"f" VARCHAR(160) ENCODE ZSTD',
+            id="maxlength-redshift-in-utf8-bytes",
+        ),
+        pytest.param({"type": "string"}, "redshift", '"f" VARCHAR(65535) ENCODE ZSTD', id="string-redshift-max"),
+        pytest.param(
+            {"enum": ["opened", "unread", "archived"]},
+            "redshift",
+            '"f" VARCHAR(8) ENCODE ZSTD',
+            id="enum-redshift-longest-value",
+        ),
+        pytest.param({"type": "integer"}, "redshift", '"f" BIGINT ENCODE AZ64', id="integer-redshift-az64"),
+        pytest.param(
+            {"type": "string", "format": "date-time"},
+            "redshift",
+            '"f" TIMESTAMPTZ ENCODE AZ64',
+            id="datetime-redshift-az64",
+        ),
+        pytest.param({"type": "boolean"}, "redshift", '"f" BOOLEAN ENCODE RAW', id="boolean-redshift-raw"),
+        pytest.param({"type": "number"}, "redshift", '"f" DOUBLE PRECISION ENCODE ZSTD', id="number-redshift"),
+        pytest.param({"type": "string", "format": "uuid"}, "redshift", '"f" CHAR(36) ENCODE ZSTD', id="uuid-redshift"),
     ],
 )
 def test_field_type_maps_to_dialect_column(schema: dict[str, Any], dialect: str, declared: str) -> None:
@@ -78,14 +106,20 @@ def test_table_defaults_to_namespace_schema_and_name_with_major() -> None:
     assert 'CREATE TABLE "com_example_co_web"."page_view_v2" (' in text
 
 
-def test_metadata_columns_come_first_with_event_id_primary_key() -> None:
+def test_envelope_columns_come_first_and_the_seeds_metafields_last_with_no_primary_key() -> None:
     text = sql("postgres", contract({"a": {"type": "integer"}}))
     body = text.split("(\n", 1)[1].split("\n);", 1)[0]
     names = [line.split()[0].strip('"') for line in body.splitlines()]
-    assert names[:12] == ["event_id", "schema", "version", "collected_at", "sent_at", "fingerprint", "source_ip",
-                          "user_agent", "collector_host", "flags", "loaded_at", "a"]  # fmt: skip
-    assert names[-1] == "PRIMARY" and 'PRIMARY KEY ("event_id")' in body
-    assert '"loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now()' in body
+    assert names == ["event_id", "schema", "version", "collected_at", "sent_at", "fingerprint", "source_ip",
+                     "user_agent", "collector_host", "flags", "a", "metafield_insert_time", "metafield_process_id",
+                     "metafield_source_id"]  # fmt: skip
+    assert "PRIMARY KEY" not in text  # a landing table takes every delivery; staging keeps one per id
+    assert '"metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now()' in body
+
+
+@pytest.mark.parametrize("dialect", ddl.DIALECTS)
+def test_no_dialect_declares_a_primary_key_a_redelivered_event_would_break(dialect: str) -> None:
+    assert "PRIMARY KEY" not in sql(dialect, contract({"a": {"type": "integer"}}))
 
 
 def test_warehouse_keys_become_each_dialects_own_clauses() -> None:
@@ -98,6 +132,20 @@ def test_warehouse_keys_become_each_dialects_own_clauses() -> None:
     bq = sql("bigquery", c)
     assert "\nPARTITION BY DATE(`created_at`)\nCLUSTER BY `user_id`\n" in bq
     assert "CREATE TABLE `interactions`.`messages` (" in bq
+    rs = sql("redshift", c)
+    assert '\n)\nDISTSTYLE KEY\nDISTKEY ("user_id")\nSORTKEY ("created_at");\n' in rs
+    assert column_line(rs, '"created_at"') == '"created_at" TIMESTAMPTZ ENCODE RAW'  # the sort key stays RAW
+    assert "-- sort_key created_at: DuckDB prunes by zone maps; no index" in sql("duckdb", c)
+
+
+def test_redshift_without_keys_lets_redshift_choose() -> None:
+    text = sql("redshift", contract({"n": {"type": "integer"}}))
+    assert "\n)\nDISTSTYLE AUTO;\n" in text and "SORTKEY" not in text
+
+
+def test_redshift_refuses_a_super_column_as_key() -> None:
+    with pytest.raises(ExportError, match="warehouse key 'o' is a SUPER column; choose a scalar"):
+        sql("redshift", contract({"o": {"type": "object"}}, warehouse={"dist_key": "o"}))
 
 
 def test_bigquery_clusters_by_a_sort_key_that_is_not_a_timestamp() -> None:
@@ -146,7 +194,7 @@ def test_postgres_refuses_a_name_it_would_truncate() -> None:
         sql("postgres", contract({"x" * 64: {"type": "string"}}))
 
 
-@pytest.mark.parametrize("dialect", ["postgres", "snowflake", "bigquery"])
+@pytest.mark.parametrize("dialect", ddl.DIALECTS)
 def test_ddl_parses_in_its_dialect_with_every_column_name_intact(dialect: str) -> None:
     sqlglot = need_module("sqlglot")
     names = ["class", "order", "userId", "plain", "kebab-case", "with space"]
@@ -155,4 +203,4 @@ def test_ddl_parses_in_its_dialect_with_every_column_name_intact(dialect: str) -
     statements = sqlglot.parse(sql(dialect, c), read=dialect)
     create = next(s for s in statements if s.key == "create" and s.args.get("kind") == "TABLE")
     declared = [col.name for col in create.find_all(sqlglot.exp.ColumnDef)]
-    assert declared[-len(names) :] == names
+    assert declared[10 : 10 + len(names)] == names

@@ -11,13 +11,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from codegen.exports import dbt
 from codegen.exports.command import docs_command, export_group
+from codegen.exports.warehouse import tables
+from collector.contracts import load_registry
 from tests.conftest import SCHEMAS
 from tests.exports.conftest import check_golden
 
+STAGING = sorted(f"staging/{dbt.model_name(t)}.sql" for t in tables(load_registry(SCHEMAS)))
 ARTIFACTS = [
-    pytest.param(["dbt"], "dbt", ["sources.yml"], id="dbt"),
+    pytest.param(["dbt"], "dbt", ["sources.yml", "staging/staging.yml", *STAGING], id="dbt"),
     pytest.param(["ddl", "--dialect", "postgres"], "ddl", ["postgres.sql"], id="ddl-postgres"),
+    pytest.param(["ddl", "--dialect", "duckdb"], "ddl", ["duckdb.sql"], id="ddl-duckdb"),
+    pytest.param(["ddl", "--dialect", "redshift"], "ddl", ["redshift.sql"], id="ddl-redshift"),
     pytest.param(["ddl", "--dialect", "snowflake"], "ddl", ["snowflake.sql"], id="ddl-snowflake"),
     pytest.param(["ddl", "--dialect", "bigquery"], "ddl", ["bigquery.sql"], id="ddl-bigquery"),
     pytest.param(["asyncapi"], "asyncapi", ["asyncapi.yaml"], id="asyncapi"),
@@ -34,7 +40,7 @@ def _export(args: list[str] | None, out: Path) -> None:
 @pytest.mark.parametrize(("args", "folder", "files"), ARTIFACTS)
 def test_export_matches_golden(args: list[str] | None, folder: str, files: list[str], tmp_path: Path) -> None:
     _export(args, tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(files)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()) == sorted(files)
     for name in files:
         check_golden(f"{folder}/{name}", (tmp_path / name).read_bytes().decode())
 

@@ -14,13 +14,14 @@ CREATE TABLE `com_acme_shop`.`order_v1` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `orderid` INT64 NOT NULL OPTIONS(description="Order identifier."),
     `orderdate` TIMESTAMP NOT NULL OPTIONS(description="When the order was placed in the source system."),
     `customerid` INT64 NOT NULL OPTIONS(description="Customer who placed the order."),
     `customername` STRING NOT NULL OPTIONS(description="Customer display name."),
     `items` JSON NOT NULL OPTIONS(description="Order lines."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Order: An order placed on the e-commerce site, with its line items (enriched from CDC of orders, order_items, products and customers). Contract com.acme.shop/order/1 (versions 1.0.0), topic orders, owner Commerce Team <commerce@acme.example>.");
 
@@ -38,7 +39,6 @@ CREATE TABLE `sales`.`payments` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `order_id` INT64 NOT NULL OPTIONS(description="Order this payment settles."),
     `product_id` INT64 NOT NULL OPTIONS(description="Product paid for."),
     `amount` FLOAT64 NOT NULL OPTIONS(description="Amount charged, in the order currency (0 for a zero-value or failed payment)."),
@@ -47,7 +47,9 @@ CREATE TABLE `sales`.`payments` (
     `confirmation_code` STRING NOT NULL OPTIONS(description="Payment processor confirmation: 8 upper-case letters or digits (enforced by the rule confirmation_code_format)."),
     `cc_number` STRING NOT NULL OPTIONS(description="Card number used for the payment; encrypted at the collector (AES-256-SIV, deterministic so it still joins). (x-pii: encrypt) [pci]"),
     `ts` TIMESTAMP NOT NULL OPTIONS(description="When the payment completed."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 PARTITION BY DATE(`ts`)
 CLUSTER BY `order_id`
@@ -67,7 +69,6 @@ CREATE TABLE `interactions`.`messages` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `user_id` STRING NOT NULL OPTIONS(description="The user who sent the message."),
     `subject_id` STRING NOT NULL OPTIONS(description="The user who received the message."),
     `message_text` STRING NOT NULL OPTIONS(description="The content of the message sent."),
@@ -76,7 +77,9 @@ CREATE TABLE `interactions`.`messages` (
     `length_seconds` INT64 OPTIONS(description="If a voice message, its length in seconds (0-60)."),
     `created_at` TIMESTAMP NOT NULL OPTIONS(description="Time that the message was created."),
     `updated_at` TIMESTAMP NOT NULL OPTIONS(description="Time that the message was last updated."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 PARTITION BY DATE(`created_at`)
 CLUSTER BY `user_id`
@@ -96,7 +99,6 @@ CREATE TABLE `com_riverhotels_web`.`clickstream_v1` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `clickstream_id` STRING NOT NULL OPTIONS(description="Identifier of this interaction."),
     `customer_email` STRING NOT NULL OPTIONS(description="E-mail of the signed-in customer; keyed-hashed at the collector like customer.email, so the two still join. (x-pii: hash)"),
     `hotel_id` STRING NOT NULL OPTIONS(description="Hotel the page is about (joins to hotel.hotel_id)."),
@@ -105,7 +107,9 @@ CREATE TABLE `com_riverhotels_web`.`clickstream_v1` (
     `url` STRING NOT NULL OPTIONS(description="Page URL."),
     `created_at` TIMESTAMP NOT NULL OPTIONS(description="When the interaction happened (client clock)."),
     `referrer` STRING OPTIONS(description="Referring page URL, if any (added in 1.1.0)."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Clickstream: One customer interaction on the River Hotels website. Contract com.riverhotels.web/clickstream/1 (versions 1.0.0, 1.1.0), topic riverhotels.clickstream, owner River Hotels Data Platform <data-platform@riverhotels.example>.");
 
@@ -123,14 +127,15 @@ CREATE TABLE `riverhotels`.`customer` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `customer_id` STRING NOT NULL OPTIONS(description="Customer identifier (primary key)."),
     `email` STRING NOT NULL OPTIONS(description="Customer e-mail address; unique per customer. Keyed-hashed (HMAC-SHA256) at the collector, so it still joins with clickstream.customer_email. (x-pii: hash) [confidential]"),
     `first_name` STRING NOT NULL OPTIONS(description="Given name."),
     `last_name` STRING NOT NULL OPTIONS(description="Family name."),
     `birth_date` DATE OPTIONS(description="Date of birth, if the customer gave it."),
     `created_at` TIMESTAMP NOT NULL OPTIONS(description="When the customer record was created."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 PARTITION BY DATE(`created_at`)
 CLUSTER BY `customer_id`
@@ -150,7 +155,6 @@ CREATE TABLE `com_riverhotels_web`.`hotel_v1` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `hotel_id` STRING NOT NULL OPTIONS(description="Hotel identifier, e.g. H00042 (primary key)."),
     `name` STRING NOT NULL OPTIONS(description="Hotel name."),
     `class` STRING NOT NULL OPTIONS(description="Hotel class."),
@@ -159,7 +163,9 @@ CREATE TABLE `com_riverhotels_web`.`hotel_v1` (
     `country` STRING NOT NULL OPTIONS(description="ISO 3166-1 alpha-2 country code."),
     `room_capacity` INT64 NOT NULL OPTIONS(description="Number of rooms."),
     `created_at` TIMESTAMP NOT NULL OPTIONS(description="When the hotel was listed."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Hotel: A hotel in the River Hotels portfolio, emitted when a hotel is listed or updated. Contract com.riverhotels.web/hotel/1 (versions 1.0.0), topic riverhotels.hotel, owner River Hotels Data Platform <data-platform@riverhotels.example>.");
 
@@ -177,11 +183,12 @@ CREATE TABLE `com_segment`.`unplanned_v1` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `type` STRING NOT NULL OPTIONS(description="The Segment call."),
     `event` STRING OPTIONS(description="The track event's name, or the page's or screen's name."),
     `data` JSON NOT NULL OPTIONS(description="The call's properties (track, page, screen), traits (identify, group) or ids (alias)."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Unplanned Segment call: A Segment call that no contract claims (x-contract.segment), forwarded with `charter serve --unplanned accept`: its type, its event or page name, and the properties or traits it carried, unchecked. Contract com.segment/unplanned/1 (versions 1.0.0), topic events.com.segment.unplanned.v1, owner Charter (input protocols) <data-platform@charter.example>.");
 
@@ -199,7 +206,6 @@ CREATE TABLE `com_snowplowanalytics_snowplow`.`page_ping_v1` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `page_url` STRING NOT NULL OPTIONS(description="The page's URL (tracker field url)."),
     `page_title` STRING OPTIONS(description="The page's title (tracker field page)."),
     `page_referrer` STRING OPTIONS(description="The referring URL (tracker field refr)."),
@@ -207,7 +213,9 @@ CREATE TABLE `com_snowplowanalytics_snowplow`.`page_ping_v1` (
     `pp_xoffset_max` INT64 OPTIONS(description="Maximum horizontal scroll offset (tracker field pp_max)."),
     `pp_yoffset_min` INT64 OPTIONS(description="Minimum vertical scroll offset (tracker field pp_miy)."),
     `pp_yoffset_max` INT64 OPTIONS(description="Maximum vertical scroll offset (tracker field pp_may)."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Snowplow page ping: A Snowplow tracker's page ping (e=pp): activity on a page, with the scroll offsets seen since the last ping. Contract com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_ping.v1, owner Charter (input protocols) <data-platform@charter.example>.");
 
@@ -225,11 +233,12 @@ CREATE TABLE `com_snowplowanalytics_snowplow`.`page_view_v1` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `page_url` STRING NOT NULL OPTIONS(description="The page's URL (tracker field url)."),
     `page_title` STRING OPTIONS(description="The page's title (tracker field page)."),
     `page_referrer` STRING OPTIONS(description="The referring URL (tracker field refr)."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Snowplow page view: A Snowplow tracker's page view (e=pv): the tracker fields url, page and refr, under Snowplow's atomic column names. Contract com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_view.v1, owner Charter (input protocols) <data-platform@charter.example>.");
 
@@ -247,13 +256,14 @@ CREATE TABLE `com_snowplowanalytics_snowplow`.`structured_event_v1` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `se_category` STRING NOT NULL OPTIONS(description="The event's category (tracker field se_ca)."),
     `se_action` STRING NOT NULL OPTIONS(description="The action performed (tracker field se_ac)."),
     `se_label` STRING OPTIONS(description="What the action was performed on (tracker field se_la)."),
     `se_property` STRING OPTIONS(description="A property of that object (tracker field se_pr)."),
     `se_value` FLOAT64 OPTIONS(description="A value for the action (tracker field se_va)."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Snowplow structured event: A Snowplow tracker's structured event (e=se): category, action, label, property and value. Contract com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.structured_event.v1, owner Charter (input protocols) <data-platform@charter.example>.");
 
@@ -271,9 +281,10 @@ CREATE TABLE `com_snowplowanalytics_snowplow`.`web_page_v1` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `id` STRING NOT NULL OPTIONS(description="The page view id: the same on every event of one page view."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Snowplow web page context: The page view id the Snowplow browser tracker attaches to every event on a page (iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0), as a context. Contract com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.web_page.v1, owner Charter (input protocols) <data-platform@charter.example>.");
 
@@ -291,12 +302,13 @@ CREATE TABLE `public`.`object_images` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `object_id` INT64 NOT NULL OPTIONS(description="Identifying number for each artwork (unique, can be used as key field)."),
     `primary_image` STRING OPTIONS(description="URL to the primary image of an object (JPEG)."),
     `additional_images` JSON OPTIONS(description="Array of URLs to additional JPEG images of the object."),
     `created_at` TIMESTAMP NOT NULL OPTIONS(description="Timestamp when this record was created in the database."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Object Images: Image URLs and metadata for museum objects, including primary images, additional images, and creation timestamps. Contract org.metmuseum.collection/object_images/1 (versions 1.0.0), topic events.org.metmuseum.collection.object_images.v1, owner Data Engineering Team <data-eng@museum.org>.");
 
@@ -314,11 +326,12 @@ CREATE TABLE `public`.`object_images_normalized` (
     `user_agent` STRING OPTIONS(description="User-Agent of the client that sent the event."),
     `collector_host` STRING NOT NULL OPTIONS(description="Host name of the collector that accepted the event."),
     `flags` JSON OPTIONS(description="Names of the contract's `flag` rules this event broke, if any."),
-    `loaded_at` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="When the row was loaded into the warehouse."),
     `object_id` INT64 NOT NULL OPTIONS(description="Identifying number for each artwork (unique, can be used as key field)."),
     `image` STRING OPTIONS(description="URL to the image of an object (JPEG)."),
     `is_primary_image` BOOL OPTIONS(description="Whether the image is the primary image of the object."),
     `created_at` TIMESTAMP NOT NULL OPTIONS(description="Timestamp when this record was created in the database."),
-    PRIMARY KEY (`event_id`) NOT ENFORCED
+    `metafield_insert_time` TIMESTAMP DEFAULT CURRENT_TIMESTAMP() NOT NULL OPTIONS(description="Time that the row was inserted into the warehouse table."),
+    `metafield_process_id` STRING OPTIONS(description="The ELT process that inserted the row."),
+    `metafield_source_id` STRING OPTIONS(description="The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).")
 )
 OPTIONS(description="Object Images Normalized: One row per museum object image: the normalized form of object_images (primary_image renamed to image, with an is_primary_image flag). Contract org.metmuseum.collection/object_images_normalized/1 (versions 1.0.0), topic events.org.metmuseum.collection.object_images_normalized.v1, owner Data Engineering Team <data-eng@museum.org>.");

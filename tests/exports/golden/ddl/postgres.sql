@@ -14,13 +14,14 @@ CREATE TABLE "com_acme_shop"."order_v1" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "orderid" BIGINT NOT NULL,
     "orderdate" TIMESTAMPTZ NOT NULL,
     "customerid" BIGINT NOT NULL,
     "customername" TEXT NOT NULL,
     "items" JSONB NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "com_acme_shop"."order_v1" IS 'Order: An order placed on the e-commerce site, with its line items (enriched from CDC of orders, order_items, products and customers). Contract com.acme.shop/order/1 (versions 1.0.0), topic orders, owner Commerce Team <commerce@acme.example>.';
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -33,12 +34,14 @@ COMMENT ON COLUMN "com_acme_shop"."order_v1"."source_ip" IS 'IP address the even
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "com_acme_shop"."order_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."orderid" IS 'Order identifier.';
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."orderdate" IS 'When the order was placed in the source system.';
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."customerid" IS 'Customer who placed the order.';
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."customername" IS 'Customer display name.';
 COMMENT ON COLUMN "com_acme_shop"."order_v1"."items" IS 'Order lines.';
+COMMENT ON COLUMN "com_acme_shop"."order_v1"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "com_acme_shop"."order_v1"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "com_acme_shop"."order_v1"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.acme.shop/payment/1 (versions 1.0.0) -> sales.payments
 CREATE SCHEMA IF NOT EXISTS "sales";
@@ -54,7 +57,6 @@ CREATE TABLE "sales"."payments" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "order_id" BIGINT NOT NULL,
     "product_id" BIGINT NOT NULL,
     "amount" DOUBLE PRECISION NOT NULL,
@@ -63,7 +65,9 @@ CREATE TABLE "sales"."payments" (
     "confirmation_code" TEXT NOT NULL,
     "cc_number" TEXT NOT NULL,
     "ts" TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 CREATE INDEX "payments_ts_idx" ON "sales"."payments" ("ts");
 -- dist_key order_id: PostgreSQL has no distribution key
@@ -78,7 +82,6 @@ COMMENT ON COLUMN "sales"."payments"."source_ip" IS 'IP address the event came f
 COMMENT ON COLUMN "sales"."payments"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "sales"."payments"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "sales"."payments"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "sales"."payments"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "sales"."payments"."order_id" IS 'Order this payment settles.';
 COMMENT ON COLUMN "sales"."payments"."product_id" IS 'Product paid for.';
 COMMENT ON COLUMN "sales"."payments"."amount" IS 'Amount charged, in the order currency (0 for a zero-value or failed payment).';
@@ -87,6 +90,9 @@ COMMENT ON COLUMN "sales"."payments"."status" IS 'Payment status; `paid` when ab
 COMMENT ON COLUMN "sales"."payments"."confirmation_code" IS 'Payment processor confirmation: 8 upper-case letters or digits (enforced by the rule confirmation_code_format).';
 COMMENT ON COLUMN "sales"."payments"."cc_number" IS 'Card number used for the payment; encrypted at the collector (AES-256-SIV, deterministic so it still joins). (x-pii: encrypt) [pci]';
 COMMENT ON COLUMN "sales"."payments"."ts" IS 'When the payment completed.';
+COMMENT ON COLUMN "sales"."payments"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "sales"."payments"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "sales"."payments"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.datingapp.interactions/messages/1 (versions 1.0.0) -> interactions.messages
 CREATE SCHEMA IF NOT EXISTS "interactions";
@@ -102,7 +108,6 @@ CREATE TABLE "interactions"."messages" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "user_id" TEXT NOT NULL,
     "subject_id" TEXT NOT NULL,
     "message_text" TEXT NOT NULL,
@@ -111,7 +116,9 @@ CREATE TABLE "interactions"."messages" (
     "length_seconds" BIGINT,
     "created_at" TIMESTAMPTZ NOT NULL,
     "updated_at" TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 CREATE INDEX "messages_created_at_idx" ON "interactions"."messages" ("created_at");
 -- dist_key user_id: PostgreSQL has no distribution key
@@ -126,7 +133,6 @@ COMMENT ON COLUMN "interactions"."messages"."source_ip" IS 'IP address the event
 COMMENT ON COLUMN "interactions"."messages"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "interactions"."messages"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "interactions"."messages"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "interactions"."messages"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "interactions"."messages"."user_id" IS 'The user who sent the message.';
 COMMENT ON COLUMN "interactions"."messages"."subject_id" IS 'The user who received the message.';
 COMMENT ON COLUMN "interactions"."messages"."message_text" IS 'The content of the message sent.';
@@ -135,6 +141,9 @@ COMMENT ON COLUMN "interactions"."messages"."cloudinary_url" IS 'If a voice mess
 COMMENT ON COLUMN "interactions"."messages"."length_seconds" IS 'If a voice message, its length in seconds (0-60).';
 COMMENT ON COLUMN "interactions"."messages"."created_at" IS 'Time that the message was created.';
 COMMENT ON COLUMN "interactions"."messages"."updated_at" IS 'Time that the message was last updated.';
+COMMENT ON COLUMN "interactions"."messages"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "interactions"."messages"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "interactions"."messages"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.riverhotels.web/clickstream/1 (versions 1.0.0, 1.1.0) -> com_riverhotels_web.clickstream_v1
 CREATE SCHEMA IF NOT EXISTS "com_riverhotels_web";
@@ -150,7 +159,6 @@ CREATE TABLE "com_riverhotels_web"."clickstream_v1" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "clickstream_id" UUID NOT NULL,
     "customer_email" TEXT NOT NULL,
     "hotel_id" TEXT NOT NULL,
@@ -159,7 +167,9 @@ CREATE TABLE "com_riverhotels_web"."clickstream_v1" (
     "url" TEXT NOT NULL,
     "created_at" TIMESTAMPTZ NOT NULL,
     "referrer" TEXT,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "com_riverhotels_web"."clickstream_v1" IS 'Clickstream: One customer interaction on the River Hotels website. Contract com.riverhotels.web/clickstream/1 (versions 1.0.0, 1.1.0), topic riverhotels.clickstream, owner River Hotels Data Platform <data-platform@riverhotels.example>.';
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -172,7 +182,6 @@ COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."source_ip" IS 'IP addr
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."clickstream_id" IS 'Identifier of this interaction.';
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."customer_email" IS 'E-mail of the signed-in customer; keyed-hashed at the collector like customer.email, so the two still join. (x-pii: hash)';
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."hotel_id" IS 'Hotel the page is about (joins to hotel.hotel_id).';
@@ -181,6 +190,9 @@ COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."event_duration" IS 'Se
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."url" IS 'Page URL.';
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."created_at" IS 'When the interaction happened (client clock).';
 COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."referrer" IS 'Referring page URL, if any (added in 1.1.0).';
+COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "com_riverhotels_web"."clickstream_v1"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.riverhotels.web/customer/1 (versions 1.0.0) -> riverhotels.customer
 CREATE SCHEMA IF NOT EXISTS "riverhotels";
@@ -196,14 +208,15 @@ CREATE TABLE "riverhotels"."customer" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "customer_id" UUID NOT NULL,
     "email" TEXT NOT NULL,
     "first_name" TEXT NOT NULL,
     "last_name" TEXT NOT NULL,
     "birth_date" DATE,
     "created_at" TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 CREATE INDEX "customer_created_at_idx" ON "riverhotels"."customer" ("created_at");
 -- dist_key customer_id: PostgreSQL has no distribution key
@@ -218,13 +231,15 @@ COMMENT ON COLUMN "riverhotels"."customer"."source_ip" IS 'IP address the event 
 COMMENT ON COLUMN "riverhotels"."customer"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "riverhotels"."customer"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "riverhotels"."customer"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "riverhotels"."customer"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "riverhotels"."customer"."customer_id" IS 'Customer identifier (primary key).';
 COMMENT ON COLUMN "riverhotels"."customer"."email" IS 'Customer e-mail address; unique per customer. Keyed-hashed (HMAC-SHA256) at the collector, so it still joins with clickstream.customer_email. (x-pii: hash) [confidential]';
 COMMENT ON COLUMN "riverhotels"."customer"."first_name" IS 'Given name.';
 COMMENT ON COLUMN "riverhotels"."customer"."last_name" IS 'Family name.';
 COMMENT ON COLUMN "riverhotels"."customer"."birth_date" IS 'Date of birth, if the customer gave it.';
 COMMENT ON COLUMN "riverhotels"."customer"."created_at" IS 'When the customer record was created.';
+COMMENT ON COLUMN "riverhotels"."customer"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "riverhotels"."customer"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "riverhotels"."customer"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.riverhotels.web/hotel/1 (versions 1.0.0) -> com_riverhotels_web.hotel_v1
 CREATE SCHEMA IF NOT EXISTS "com_riverhotels_web";
@@ -240,7 +255,6 @@ CREATE TABLE "com_riverhotels_web"."hotel_v1" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "hotel_id" TEXT NOT NULL,
     "name" TEXT NOT NULL,
     "class" TEXT NOT NULL,
@@ -249,7 +263,9 @@ CREATE TABLE "com_riverhotels_web"."hotel_v1" (
     "country" TEXT NOT NULL,
     "room_capacity" BIGINT NOT NULL,
     "created_at" TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "com_riverhotels_web"."hotel_v1" IS 'Hotel: A hotel in the River Hotels portfolio, emitted when a hotel is listed or updated. Contract com.riverhotels.web/hotel/1 (versions 1.0.0), topic riverhotels.hotel, owner River Hotels Data Platform <data-platform@riverhotels.example>.';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -262,7 +278,6 @@ COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."source_ip" IS 'IP address th
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."hotel_id" IS 'Hotel identifier, e.g. H00042 (primary key).';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."name" IS 'Hotel name.';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."class" IS 'Hotel class.';
@@ -271,6 +286,9 @@ COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."city" IS 'City the hotel is 
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."country" IS 'ISO 3166-1 alpha-2 country code.';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."room_capacity" IS 'Number of rooms.';
 COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."created_at" IS 'When the hotel was listed.';
+COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "com_riverhotels_web"."hotel_v1"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.segment/unplanned/1 (versions 1.0.0) -> com_segment.unplanned_v1
 CREATE SCHEMA IF NOT EXISTS "com_segment";
@@ -286,11 +304,12 @@ CREATE TABLE "com_segment"."unplanned_v1" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "type" TEXT NOT NULL,
     "event" TEXT,
     "data" JSONB NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "com_segment"."unplanned_v1" IS 'Unplanned Segment call: A Segment call that no contract claims (x-contract.segment), forwarded with `charter serve --unplanned accept`: its type, its event or page name, and the properties or traits it carried, unchecked. Contract com.segment/unplanned/1 (versions 1.0.0), topic events.com.segment.unplanned.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 COMMENT ON COLUMN "com_segment"."unplanned_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -303,10 +322,12 @@ COMMENT ON COLUMN "com_segment"."unplanned_v1"."source_ip" IS 'IP address the ev
 COMMENT ON COLUMN "com_segment"."unplanned_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "com_segment"."unplanned_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "com_segment"."unplanned_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "com_segment"."unplanned_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "com_segment"."unplanned_v1"."type" IS 'The Segment call.';
 COMMENT ON COLUMN "com_segment"."unplanned_v1"."event" IS 'The track event''s name, or the page''s or screen''s name.';
 COMMENT ON COLUMN "com_segment"."unplanned_v1"."data" IS 'The call''s properties (track, page, screen), traits (identify, group) or ids (alias).';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "com_segment"."unplanned_v1"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.page_ping_v1
 CREATE SCHEMA IF NOT EXISTS "com_snowplowanalytics_snowplow";
@@ -322,7 +343,6 @@ CREATE TABLE "com_snowplowanalytics_snowplow"."page_ping_v1" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "page_url" TEXT NOT NULL,
     "page_title" TEXT,
     "page_referrer" TEXT,
@@ -330,7 +350,9 @@ CREATE TABLE "com_snowplowanalytics_snowplow"."page_ping_v1" (
     "pp_xoffset_max" BIGINT,
     "pp_yoffset_min" BIGINT,
     "pp_yoffset_max" BIGINT,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "com_snowplowanalytics_snowplow"."page_ping_v1" IS 'Snowplow page ping: A Snowplow tracker''s page ping (e=pp): activity on a page, with the scroll offsets seen since the last ping. Contract com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_ping.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -343,7 +365,6 @@ COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."source_ip" IS
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."page_url" IS 'The page''s URL (tracker field url).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."page_title" IS 'The page''s title (tracker field page).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."page_referrer" IS 'The referring URL (tracker field refr).';
@@ -351,6 +372,9 @@ COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."pp_xoffset_mi
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."pp_xoffset_max" IS 'Maximum horizontal scroll offset (tracker field pp_max).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."pp_yoffset_min" IS 'Minimum vertical scroll offset (tracker field pp_miy).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."pp_yoffset_max" IS 'Maximum vertical scroll offset (tracker field pp_may).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_ping_v1"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.page_view_v1
 CREATE SCHEMA IF NOT EXISTS "com_snowplowanalytics_snowplow";
@@ -366,11 +390,12 @@ CREATE TABLE "com_snowplowanalytics_snowplow"."page_view_v1" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "page_url" TEXT NOT NULL,
     "page_title" TEXT,
     "page_referrer" TEXT,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "com_snowplowanalytics_snowplow"."page_view_v1" IS 'Snowplow page view: A Snowplow tracker''s page view (e=pv): the tracker fields url, page and refr, under Snowplow''s atomic column names. Contract com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_view.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -383,10 +408,12 @@ COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."source_ip" IS
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."page_url" IS 'The page''s URL (tracker field url).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."page_title" IS 'The page''s title (tracker field page).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."page_referrer" IS 'The referring URL (tracker field refr).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."page_view_v1"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.structured_event_v1
 CREATE SCHEMA IF NOT EXISTS "com_snowplowanalytics_snowplow";
@@ -402,13 +429,14 @@ CREATE TABLE "com_snowplowanalytics_snowplow"."structured_event_v1" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "se_category" TEXT NOT NULL,
     "se_action" TEXT NOT NULL,
     "se_label" TEXT,
     "se_property" TEXT,
     "se_value" DOUBLE PRECISION,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "com_snowplowanalytics_snowplow"."structured_event_v1" IS 'Snowplow structured event: A Snowplow tracker''s structured event (e=se): category, action, label, property and value. Contract com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.structured_event.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -421,12 +449,14 @@ COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."source
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_category" IS 'The event''s category (tracker field se_ca).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_action" IS 'The action performed (tracker field se_ac).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_label" IS 'What the action was performed on (tracker field se_la).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_property" IS 'A property of that object (tracker field se_pr).';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."se_value" IS 'A value for the action (tracker field se_va).';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."structured_event_v1"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0) -> com_snowplowanalytics_snowplow.web_page_v1
 CREATE SCHEMA IF NOT EXISTS "com_snowplowanalytics_snowplow";
@@ -442,9 +472,10 @@ CREATE TABLE "com_snowplowanalytics_snowplow"."web_page_v1" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "id" UUID NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "com_snowplowanalytics_snowplow"."web_page_v1" IS 'Snowplow web page context: The page view id the Snowplow browser tracker attaches to every event on a page (iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0), as a context. Contract com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.web_page.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -457,8 +488,10 @@ COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."source_ip" IS 
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."id" IS 'The page view id: the same on every event of one page view.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "com_snowplowanalytics_snowplow"."web_page_v1"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- org.metmuseum.collection/object_images/1 (versions 1.0.0) -> public.object_images
 CREATE SCHEMA IF NOT EXISTS "public";
@@ -474,12 +507,13 @@ CREATE TABLE "public"."object_images" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "object_id" BIGINT NOT NULL,
     "primary_image" TEXT,
     "additional_images" JSONB,
     "created_at" TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "public"."object_images" IS 'Object Images: Image URLs and metadata for museum objects, including primary images, additional images, and creation timestamps. Contract org.metmuseum.collection/object_images/1 (versions 1.0.0), topic events.org.metmuseum.collection.object_images.v1, owner Data Engineering Team <data-eng@museum.org>.';
 COMMENT ON COLUMN "public"."object_images"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -492,11 +526,13 @@ COMMENT ON COLUMN "public"."object_images"."source_ip" IS 'IP address the event 
 COMMENT ON COLUMN "public"."object_images"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "public"."object_images"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "public"."object_images"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "public"."object_images"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "public"."object_images"."object_id" IS 'Identifying number for each artwork (unique, can be used as key field).';
 COMMENT ON COLUMN "public"."object_images"."primary_image" IS 'URL to the primary image of an object (JPEG).';
 COMMENT ON COLUMN "public"."object_images"."additional_images" IS 'Array of URLs to additional JPEG images of the object.';
 COMMENT ON COLUMN "public"."object_images"."created_at" IS 'Timestamp when this record was created in the database.';
+COMMENT ON COLUMN "public"."object_images"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "public"."object_images"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "public"."object_images"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';
 
 -- org.metmuseum.collection/object_images_normalized/1 (versions 1.0.0) -> public.object_images_normalized
 CREATE SCHEMA IF NOT EXISTS "public";
@@ -512,12 +548,13 @@ CREATE TABLE "public"."object_images_normalized" (
     "user_agent" TEXT,
     "collector_host" TEXT NOT NULL,
     "flags" JSONB,
-    "loaded_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
     "object_id" BIGINT NOT NULL,
     "image" TEXT,
     "is_primary_image" BOOLEAN,
     "created_at" TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY ("event_id")
+    "metafield_insert_time" TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "metafield_process_id" TEXT,
+    "metafield_source_id" TEXT
 );
 COMMENT ON TABLE "public"."object_images_normalized" IS 'Object Images Normalized: One row per museum object image: the normalized form of object_images (primary_image renamed to image, with an is_primary_image flag). Contract org.metmuseum.collection/object_images_normalized/1 (versions 1.0.0), topic events.org.metmuseum.collection.object_images_normalized.v1, owner Data Engineering Team <data-eng@museum.org>.';
 COMMENT ON COLUMN "public"."object_images_normalized"."event_id" IS 'Event id: the client''s `id`, else a UUIDv7 made by the collector.';
@@ -530,8 +567,10 @@ COMMENT ON COLUMN "public"."object_images_normalized"."source_ip" IS 'IP address
 COMMENT ON COLUMN "public"."object_images_normalized"."user_agent" IS 'User-Agent of the client that sent the event.';
 COMMENT ON COLUMN "public"."object_images_normalized"."collector_host" IS 'Host name of the collector that accepted the event.';
 COMMENT ON COLUMN "public"."object_images_normalized"."flags" IS 'Names of the contract''s `flag` rules this event broke, if any.';
-COMMENT ON COLUMN "public"."object_images_normalized"."loaded_at" IS 'When the row was loaded into the warehouse.';
 COMMENT ON COLUMN "public"."object_images_normalized"."object_id" IS 'Identifying number for each artwork (unique, can be used as key field).';
 COMMENT ON COLUMN "public"."object_images_normalized"."image" IS 'URL to the image of an object (JPEG).';
 COMMENT ON COLUMN "public"."object_images_normalized"."is_primary_image" IS 'Whether the image is the primary image of the object.';
 COMMENT ON COLUMN "public"."object_images_normalized"."created_at" IS 'Timestamp when this record was created in the database.';
+COMMENT ON COLUMN "public"."object_images_normalized"."metafield_insert_time" IS 'Time that the row was inserted into the warehouse table.';
+COMMENT ON COLUMN "public"."object_images_normalized"."metafield_process_id" IS 'The ELT process that inserted the row.';
+COMMENT ON COLUMN "public"."object_images_normalized"."metafield_source_id" IS 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).';

@@ -6,21 +6,22 @@ CREATE SCHEMA IF NOT EXISTS com_acme_shop;
 CREATE TABLE com_acme_shop.order_v1 (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     orderid NUMBER COMMENT 'Order identifier.' NOT NULL,
     orderdate TIMESTAMP_TZ COMMENT 'When the order was placed in the source system.' NOT NULL,
     customerid NUMBER COMMENT 'Customer who placed the order.' NOT NULL,
     customername VARCHAR COMMENT 'Customer display name.' NOT NULL,
     items VARIANT COMMENT 'Order lines.' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Order: An order placed on the e-commerce site, with its line items (enriched from CDC of orders, order_items, products and customers). Contract com.acme.shop/order/1 (versions 1.0.0), topic orders, owner Commerce Team <commerce@acme.example>.';
 
@@ -30,15 +31,14 @@ CREATE SCHEMA IF NOT EXISTS sales;
 CREATE TABLE sales.payments (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     order_id NUMBER COMMENT 'Order this payment settles.' NOT NULL,
     product_id NUMBER COMMENT 'Product paid for.' NOT NULL,
     amount FLOAT COMMENT 'Amount charged, in the order currency (0 for a zero-value or failed payment).' NOT NULL,
@@ -47,7 +47,9 @@ CREATE TABLE sales.payments (
     confirmation_code VARCHAR(64) COMMENT 'Payment processor confirmation: 8 upper-case letters or digits (enforced by the rule confirmation_code_format).' NOT NULL,
     cc_number VARCHAR COMMENT 'Card number used for the payment; encrypted at the collector (AES-256-SIV, deterministic so it still joins). (x-pii: encrypt) [pci]' NOT NULL,
     ts TIMESTAMP_TZ COMMENT 'When the payment completed.' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 CLUSTER BY (ts)
 COMMENT = 'Payment: A completed payment for an order, emitted by the payment service. Contract com.acme.shop/payment/1 (versions 1.0.0), topic payments, owner Payments Team <payments@acme.example>.';
@@ -59,15 +61,14 @@ CREATE SCHEMA IF NOT EXISTS interactions;
 CREATE TABLE interactions.messages (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     user_id VARCHAR(128) COMMENT 'The user who sent the message.' NOT NULL,
     subject_id VARCHAR(128) COMMENT 'The user who received the message.' NOT NULL,
     message_text VARCHAR(2056) COMMENT 'The content of the message sent.' NOT NULL,
@@ -76,7 +77,9 @@ CREATE TABLE interactions.messages (
     length_seconds NUMBER COMMENT 'If a voice message, its length in seconds (0-60).',
     created_at TIMESTAMP_TZ COMMENT 'Time that the message was created.' NOT NULL,
     updated_at TIMESTAMP_TZ COMMENT 'Time that the message was last updated.' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 CLUSTER BY (created_at)
 COMMENT = 'Messages: A message sent between two users of the dating app; used by the Bad Actor service and the recommender. Contract com.datingapp.interactions/messages/1 (versions 1.0.0), topic interactions.messages, owner Messaging Backend <messaging@datingapp.example>.';
@@ -88,15 +91,14 @@ CREATE SCHEMA IF NOT EXISTS com_riverhotels_web;
 CREATE TABLE com_riverhotels_web.clickstream_v1 (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     clickstream_id VARCHAR(36) COMMENT 'Identifier of this interaction.' NOT NULL,
     customer_email VARCHAR COMMENT 'E-mail of the signed-in customer; keyed-hashed at the collector like customer.email, so the two still join. (x-pii: hash)' NOT NULL,
     hotel_id VARCHAR COMMENT 'Hotel the page is about (joins to hotel.hotel_id).' NOT NULL,
@@ -105,7 +107,9 @@ CREATE TABLE com_riverhotels_web.clickstream_v1 (
     url VARCHAR(2048) COMMENT 'Page URL.' NOT NULL,
     created_at TIMESTAMP_TZ COMMENT 'When the interaction happened (client clock).' NOT NULL,
     referrer VARCHAR COMMENT 'Referring page URL, if any (added in 1.1.0).',
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Clickstream: One customer interaction on the River Hotels website. Contract com.riverhotels.web/clickstream/1 (versions 1.0.0, 1.1.0), topic riverhotels.clickstream, owner River Hotels Data Platform <data-platform@riverhotels.example>.';
 
@@ -115,22 +119,23 @@ CREATE SCHEMA IF NOT EXISTS riverhotels;
 CREATE TABLE riverhotels.customer (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     customer_id VARCHAR(36) COMMENT 'Customer identifier (primary key).' NOT NULL,
     email VARCHAR COMMENT 'Customer e-mail address; unique per customer. Keyed-hashed (HMAC-SHA256) at the collector, so it still joins with clickstream.customer_email. (x-pii: hash) [confidential]' NOT NULL,
     first_name VARCHAR(100) COMMENT 'Given name.' NOT NULL,
     last_name VARCHAR(100) COMMENT 'Family name.' NOT NULL,
     birth_date DATE COMMENT 'Date of birth, if the customer gave it.',
     created_at TIMESTAMP_TZ COMMENT 'When the customer record was created.' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 CLUSTER BY (created_at)
 COMMENT = 'Customer: A River Hotels customer profile, emitted when a customer signs up or changes their profile. Contract com.riverhotels.web/customer/1 (versions 1.0.0), topic riverhotels.customer, owner River Hotels Data Platform <data-platform@riverhotels.example>.';
@@ -142,15 +147,14 @@ CREATE SCHEMA IF NOT EXISTS com_riverhotels_web;
 CREATE TABLE com_riverhotels_web.hotel_v1 (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     hotel_id VARCHAR COMMENT 'Hotel identifier, e.g. H00042 (primary key).' NOT NULL,
     name VARCHAR(200) COMMENT 'Hotel name.' NOT NULL,
     class VARCHAR COMMENT 'Hotel class.' NOT NULL,
@@ -159,7 +163,9 @@ CREATE TABLE com_riverhotels_web.hotel_v1 (
     country VARCHAR(2) COMMENT 'ISO 3166-1 alpha-2 country code.' NOT NULL,
     room_capacity NUMBER COMMENT 'Number of rooms.' NOT NULL,
     created_at TIMESTAMP_TZ COMMENT 'When the hotel was listed.' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Hotel: A hotel in the River Hotels portfolio, emitted when a hotel is listed or updated. Contract com.riverhotels.web/hotel/1 (versions 1.0.0), topic riverhotels.hotel, owner River Hotels Data Platform <data-platform@riverhotels.example>.';
 
@@ -169,19 +175,20 @@ CREATE SCHEMA IF NOT EXISTS com_segment;
 CREATE TABLE com_segment.unplanned_v1 (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     type VARCHAR COMMENT 'The Segment call.' NOT NULL,
     event VARCHAR COMMENT 'The track event\'s name, or the page\'s or screen\'s name.',
     data VARIANT COMMENT 'The call\'s properties (track, page, screen), traits (identify, group) or ids (alias).' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Unplanned Segment call: A Segment call that no contract claims (x-contract.segment), forwarded with `charter serve --unplanned accept`: its type, its event or page name, and the properties or traits it carried, unchecked. Contract com.segment/unplanned/1 (versions 1.0.0), topic events.com.segment.unplanned.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 
@@ -191,15 +198,14 @@ CREATE SCHEMA IF NOT EXISTS com_snowplowanalytics_snowplow;
 CREATE TABLE com_snowplowanalytics_snowplow.page_ping_v1 (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     page_url VARCHAR(8192) COMMENT 'The page\'s URL (tracker field url).' NOT NULL,
     page_title VARCHAR(2000) COMMENT 'The page\'s title (tracker field page).',
     page_referrer VARCHAR(8192) COMMENT 'The referring URL (tracker field refr).',
@@ -207,7 +213,9 @@ CREATE TABLE com_snowplowanalytics_snowplow.page_ping_v1 (
     pp_xoffset_max NUMBER COMMENT 'Maximum horizontal scroll offset (tracker field pp_max).',
     pp_yoffset_min NUMBER COMMENT 'Minimum vertical scroll offset (tracker field pp_miy).',
     pp_yoffset_max NUMBER COMMENT 'Maximum vertical scroll offset (tracker field pp_may).',
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Snowplow page ping: A Snowplow tracker\'s page ping (e=pp): activity on a page, with the scroll offsets seen since the last ping. Contract com.snowplowanalytics.snowplow/page_ping/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_ping.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 
@@ -217,19 +225,20 @@ CREATE SCHEMA IF NOT EXISTS com_snowplowanalytics_snowplow;
 CREATE TABLE com_snowplowanalytics_snowplow.page_view_v1 (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     page_url VARCHAR(8192) COMMENT 'The page\'s URL (tracker field url).' NOT NULL,
     page_title VARCHAR(2000) COMMENT 'The page\'s title (tracker field page).',
     page_referrer VARCHAR(8192) COMMENT 'The referring URL (tracker field refr).',
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Snowplow page view: A Snowplow tracker\'s page view (e=pv): the tracker fields url, page and refr, under Snowplow\'s atomic column names. Contract com.snowplowanalytics.snowplow/page_view/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.page_view.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 
@@ -239,21 +248,22 @@ CREATE SCHEMA IF NOT EXISTS com_snowplowanalytics_snowplow;
 CREATE TABLE com_snowplowanalytics_snowplow.structured_event_v1 (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     se_category VARCHAR(1000) COMMENT 'The event\'s category (tracker field se_ca).' NOT NULL,
     se_action VARCHAR(1000) COMMENT 'The action performed (tracker field se_ac).' NOT NULL,
     se_label VARCHAR(4096) COMMENT 'What the action was performed on (tracker field se_la).',
     se_property VARCHAR(1000) COMMENT 'A property of that object (tracker field se_pr).',
     se_value FLOAT COMMENT 'A value for the action (tracker field se_va).',
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Snowplow structured event: A Snowplow tracker\'s structured event (e=se): category, action, label, property and value. Contract com.snowplowanalytics.snowplow/structured_event/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.structured_event.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 
@@ -263,17 +273,18 @@ CREATE SCHEMA IF NOT EXISTS com_snowplowanalytics_snowplow;
 CREATE TABLE com_snowplowanalytics_snowplow.web_page_v1 (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     id VARCHAR(36) COMMENT 'The page view id: the same on every event of one page view.' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Snowplow web page context: The page view id the Snowplow browser tracker attaches to every event on a page (iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0), as a context. Contract com.snowplowanalytics.snowplow/web_page/1 (versions 1.0.0), topic events.com.snowplowanalytics.snowplow.web_page.v1, owner Charter (input protocols) <data-platform@charter.example>.';
 
@@ -283,20 +294,21 @@ CREATE SCHEMA IF NOT EXISTS public;
 CREATE TABLE public.object_images (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     object_id NUMBER COMMENT 'Identifying number for each artwork (unique, can be used as key field).' NOT NULL,
     primary_image VARCHAR COMMENT 'URL to the primary image of an object (JPEG).',
     additional_images VARIANT COMMENT 'Array of URLs to additional JPEG images of the object.',
     created_at TIMESTAMP_TZ COMMENT 'Timestamp when this record was created in the database.' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Object Images: Image URLs and metadata for museum objects, including primary images, additional images, and creation timestamps. Contract org.metmuseum.collection/object_images/1 (versions 1.0.0), topic events.org.metmuseum.collection.object_images.v1, owner Data Engineering Team <data-eng@museum.org>.';
 
@@ -306,19 +318,20 @@ CREATE SCHEMA IF NOT EXISTS public;
 CREATE TABLE public.object_images_normalized (
     event_id VARCHAR(128) COMMENT 'Event id: the client\'s `id`, else a UUIDv7 made by the collector.' NOT NULL,
     "schema" VARCHAR COMMENT 'Exact contract version the event was validated against, `<namespace>/<name>/<version>`.' NOT NULL,
-    version VARCHAR COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
+    version VARCHAR(64) COMMENT 'Contract version (`MAJOR.MINOR.PATCH`) of this row.' NOT NULL,
     collected_at TIMESTAMP_TZ COMMENT 'When the collector received the event (collector clock, UTC).' NOT NULL,
     sent_at TIMESTAMP_TZ COMMENT 'When the client sent the event (client clock), if it said.',
     fingerprint VARCHAR(32) COMMENT 'Hash of the contract and the canonical data: retries and duplicates share it.' NOT NULL,
-    source_ip VARCHAR COMMENT 'IP address the event came from.',
+    source_ip VARCHAR(45) COMMENT 'IP address the event came from.',
     user_agent VARCHAR COMMENT 'User-Agent of the client that sent the event.',
-    collector_host VARCHAR COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
+    collector_host VARCHAR(255) COMMENT 'Host name of the collector that accepted the event.' NOT NULL,
     flags VARIANT COMMENT 'Names of the contract\'s `flag` rules this event broke, if any.',
-    loaded_at TIMESTAMP_TZ COMMENT 'When the row was loaded into the warehouse.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
     object_id NUMBER COMMENT 'Identifying number for each artwork (unique, can be used as key field).' NOT NULL,
     image VARCHAR COMMENT 'URL to the image of an object (JPEG).',
     is_primary_image BOOLEAN COMMENT 'Whether the image is the primary image of the object.',
     created_at TIMESTAMP_TZ COMMENT 'Timestamp when this record was created in the database.' NOT NULL,
-    PRIMARY KEY (event_id)
+    metafield_insert_time TIMESTAMP_TZ COMMENT 'Time that the row was inserted into the warehouse table.' DEFAULT CURRENT_TIMESTAMP() NOT NULL,
+    metafield_process_id VARCHAR(64) COMMENT 'The ELT process that inserted the row.',
+    metafield_source_id VARCHAR(249) COMMENT 'The name of the source of the data (a Kafka topic, an S3 bucket or an API endpoint).'
 )
 COMMENT = 'Object Images Normalized: One row per museum object image: the normalized form of object_images (primary_image renamed to image, with an is_primary_image flag). Contract org.metmuseum.collection/object_images_normalized/1 (versions 1.0.0), topic events.org.metmuseum.collection.object_images_normalized.v1, owner Data Engineering Team <data-eng@museum.org>.';
