@@ -22,7 +22,6 @@ from msgspec import UNSET, Meta
 from collector.annotate import (
     COLLECTOR,
     BadEnvelope,
-    Entity,
     GoodEnvelope,
     Source,
     error_info,
@@ -33,6 +32,7 @@ from collector.contracts import Contract, Registry, parse_reference
 from collector.decode import BodyError
 from collector.dedupe import Claim, Deduper, DedupeStore, dedupe_key, parse_window
 from collector.errors import ErrorType
+from collector.origin import Origin, as_received, entities, entity_failures
 from collector.privacy import PiiField, Privacy
 from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
@@ -64,19 +64,6 @@ _ENVELOPE = compile_schema(
                     "sent_at": {"type": "string", "format": "date-time"}}},
     "<event envelope>",
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """An event that arrived in another wire protocol (collector/protocols translated it to a
-    Charter event): what its records keep of the original. The pipeline never asks which protocol."""
-
-    protocol: str
-    raw: bytes  # the event as received (JSON): its bad record keeps this, protected, not the translation
-    client: dict[str, Any] | None = None  # the protocol's own fields, for the envelope's source.client
-    entities: tuple[tuple[str, Any], ...] = ()  # attached entities (reference, data): each checked on its own
-    failure: tuple[ErrorType, Failure] | None = None  # why the protocol could not translate the event
-    headers: tuple[tuple[str, bytes], ...] = ()  # extra headers for its good record
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +186,7 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
     dlq = contract.meta.redirect.dlq_topic if restricted and contract.meta.redirect else None
     failures = validate(contract.compiled, event.data)
     if ctx.origin is not None and ctx.origin.entities:
-        failures += _entity_failures(ctx.origin.entities, registry)
+        failures += entity_failures(ctx.origin.entities, registry)
     if failures:
         payload = _protected(item, contract.pii, ctx, registry)
         _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry, dlq)
@@ -270,7 +257,7 @@ def _accept(
         value = data.get(contract.meta.partition_key)
         key = event_id if value is None else str(value)
     if ctx.origin is not None and ctx.origin.entities:
-        env.contexts = _entities(ctx.origin.entities, registry, ctx)
+        env.contexts = entities(ctx.origin.entities, registry, ctx.privacy)
     record = good_record(contract, env, key, restricted)
     if ctx.origin is not None and ctx.origin.headers:
         record = msgspec.structs.replace(record, headers=record.headers + list(ctx.origin.headers))
@@ -285,7 +272,7 @@ def _reject(
 ) -> None:  # fmt: skip
     event_id = event_id or uuid7()
     if ctx.origin is not None:  # the event as it came, not Charter's translation of it
-        payload = _as_received(ctx.origin, schema, registry, ctx)
+        payload = as_received(ctx.origin, schema, registry, ctx.privacy, SEALED_LIMIT)
     env = BadEnvelope(event_id, ctx.collected_at, schema, error_info(kind, failures), payload, ctx.source, COLLECTOR)
     out.records.append(bad_record(env, registry, topic))
     out.rejections.append(Rejection(index, event_id, schema, kind, failures))
@@ -387,36 +374,3 @@ def _protected(item: bytes, pii: tuple[PiiField, ...], ctx: Context, registry: R
 def _from(ctx: Context, origin: Origin) -> Context:
     source = msgspec.structs.replace(ctx.source, protocol=origin.protocol, client=origin.client)
     return dataclasses.replace(ctx, source=source, origin=origin)
-
-
-def _entity_failures(entities: tuple[tuple[str, Any], ...], registry: Registry) -> list[Failure]:
-    """Each attached entity against its own contract; a failure's path says which entity, its
-    schema_path which contract."""
-    failures = []
-    for i, (ref, data) in enumerate(entities):
-        contract = registry.get(ref)
-        if contract is None:
-            failures.append(Failure(f"$.contexts[{i}]", "schema", f"no contract {ref!r} is loaded for this entity"))
-            continue
-        for f in validate(contract.compiled, data):
-            path = f"$.contexts[{i}].data" + f.path[1:]
-            failures.append(Failure(path, f.keyword, f"{contract.ref}: {f.message}", f"{contract.ref}{f.schema_path}"))
-    return failures
-
-
-def _entities(entities: tuple[tuple[str, Any], ...], registry: Registry, ctx: Context) -> list[Entity]:
-    out = []
-    for ref, data in entities:
-        contract = registry.get(ref)
-        assert contract is not None  # checked by _entity_failures
-        out.append(Entity(contract.ref, ctx.privacy.protect(data, contract.pii) if contract.pii else data))
-    return out
-
-
-def _as_received(origin: Origin, schema: str | None, registry: Registry, ctx: Context) -> Any:
-    """The event in its own protocol's form: as is when no contract it names protects a field,
-    else sealed as a whole (its fields cannot be mapped to one contract's)."""
-    refs = [schema or "", *(ref for ref, _ in origin.entities)]
-    if not registry.has_pii or all(registry.knows_line(r) and not registry.pii_for(r) for r in refs):
-        return msgspec.Raw(origin.raw)
-    return ctx.privacy.seal(origin.raw, SEALED_LIMIT)

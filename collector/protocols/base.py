@@ -20,7 +20,7 @@ from starlette.responses import Response
 from collector.contracts import Registry
 from collector.decode import BodyError
 from collector.errors import ErrorType
-from collector.pipeline import Origin
+from collector.origin import Origin
 
 
 @dataclass(frozen=True, slots=True)

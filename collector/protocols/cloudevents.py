@@ -26,7 +26,7 @@ from starlette.responses import Response
 from collector.contracts import Registry, parse_reference
 from collector.decode import BodyError, media_type
 from collector.errors import ErrorType
-from collector.pipeline import Origin
+from collector.origin import Origin
 from collector.protocols.base import Batch, Incoming, charter_event, encode, event_id, too_many
 from collector.validate import Failure
 

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from collector.contracts import Registry
 from collector.decode import BodyError, check_content_type
 from collector.errors import ErrorType
-from collector.pipeline import Origin
+from collector.origin import Origin
 from collector.protocols.base import Batch, Incoming, charter_event, encode, event_id, too_many
 from collector.validate import Failure
 

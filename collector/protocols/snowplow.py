@@ -29,7 +29,7 @@ from collector.annotate import anonymize_ip
 from collector.contracts import Registry
 from collector.decode import BodyError, check_content_type
 from collector.errors import ErrorType
-from collector.pipeline import Origin
+from collector.origin import Origin
 from collector.protocols.base import Batch, Incoming, charter_event, encode, event_id, from_millis, too_many
 from collector.validate import Failure
 
