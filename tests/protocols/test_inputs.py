@@ -184,3 +184,13 @@ def test_metrics_count_protocol_events_per_contract(app: tuple[TestClient, Memor
     text = client.get("/metrics").text
     line = next(x for x in text.splitlines() if x.startswith("charter_events_accepted_total{") and "page_view" in x)
     assert line.endswith(" 1.0")
+
+
+def test_a_tracker_retry_gets_the_same_fingerprint_and_its_own_sent_at(app: tuple[TestClient, MemorySink]) -> None:
+    client, sink = app
+    event = {"e": "ue", "eid": "e-1", "ue_pr": ue({"target_url": "https://a.example/"}), "dtm": "1764576000000"}
+    for stm in ("1764576001000", "1764576061000"):  # a retry: same event, sent again a minute later
+        client.post("/com.snowplowanalytics.snowplow/tp2", json=tp2({**event, "stm": stm}))
+    first, retry = sink.envelopes("good")
+    assert first["fingerprint"] == retry["fingerprint"]
+    assert (first["sent_at"], retry["sent_at"]) == ("2025-12-01T08:00:01Z", "2025-12-01T08:01:01Z")
