@@ -120,7 +120,8 @@ def _object(schema: Schema, root: Schema) -> st.SearchStrategy[Any]:
 
 
 def _array(schema: Schema, root: Schema) -> st.SearchStrategy[Any]:
-    lo, hi = schema.get("minItems", 0), schema.get("maxItems", max(schema.get("minItems", 0), 4))
+    lo = schema.get("minItems", 0)
+    hi = min(schema.get("maxItems", lo + 3), lo + 3)  # short arrays: every item is mutated, `_edges` pads to the bound
     items = instances(schema.get("items", True), root)
     return st.lists(items, min_size=lo, max_size=hi, unique_by=(_canonical if schema.get("uniqueItems") else None))
 
@@ -278,5 +279,9 @@ def _edges(schema: Any, value: Any) -> list[Any]:
             [*value, *value],
         ]
         options += [[*value, dict(reversed(list(value[0].items())))]] if value and isinstance(value[0], dict) else []
+        for key in ("minItems", "maxItems"):
+            if isinstance(schema.get(key), int) and value:
+                n = schema[key]
+                options += [(value * (n + 2))[: n + d] for d in (-1, 0, 1) if n + d >= 0]
     options += [string.printable, "\u0663", "\u0000"]
     return options
