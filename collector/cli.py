@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from collector.cliutil import load_or_exit
+from collector.cliutil import kafka_security_options, load_or_exit
 from collector.contracts import Registry
 from collector.settings import Settings
 
@@ -65,6 +65,7 @@ def main() -> None:
     help="Producer compression.",
 )
 @_opt("--kafka-linger-ms", env="KAFKA_LINGER_MS", type=int, default=_defaults.kafka_linger_ms, help="Producer linger.")
+@kafka_security_options
 @_opt(
     "--kafka-replication-factor",
     env="KAFKA_REPLICATION_FACTOR",
@@ -281,6 +282,7 @@ def serve(**options: Any) -> None:
     _check_keys(settings, registry)
     _check_auth(settings)
     _check_dedupe(settings, registry)
+    _check_kafka(settings)
     _run(settings, registry)
 
 
@@ -325,6 +327,25 @@ def _check_dedupe(settings: Settings, registry: Registry) -> None:
     refusal = refuse_unshared(settings.workers, settings.dedupe_store, [c.ref for c in registry if c.meta.dedupe])
     if refusal is not None:
         click.echo(f"error: {refusal}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _check_kafka(settings: Settings) -> None:
+    """Security settings that cannot work, a wrong password or an untrusted certificate stop the start in one line."""
+    if settings.sink != "kafka":
+        return
+    import asyncio
+
+    from collector.sinks.kafka_security import KafkaSecurity, KafkaSecurityError, preflight
+
+    try:
+        security = KafkaSecurity.of(settings)
+    except KafkaSecurityError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    cause = asyncio.run(preflight(settings.kafka_bootstrap, security, settings.sink_timeout))
+    if cause is not None:
+        click.echo(f"error: cannot connect to Kafka: {cause}", err=True)
         sys.exit(EXIT_USAGE)
 
 

@@ -7,13 +7,17 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import click
 import msgspec
 
+from collector.cliutil import kafka_security_options
 from collector.keys import DEFAULT_KEYS_FILE, KeyRing, KeyRingError, generate, load_keys, rotate
 from collector.privacy import ENCRYPTED_PREFIX, decrypt_value
+
+if TYPE_CHECKING:
+    from collector.sinks.kafka_security import KafkaSecurity
 
 
 @click.group()
@@ -58,7 +62,8 @@ def keys_rotate(path: Path) -> None:
     show_default=True,
 )
 @click.option("--kafka-bootstrap", default=None, help="Read SOURCE as a Kafka topic at this HOST:PORT.")
-def decrypt(source: str, path: Path, kafka_bootstrap: str | None) -> None:
+@kafka_security_options
+def decrypt(source: str, path: Path, kafka_bootstrap: str | None, **kafka: Any) -> None:
     """Write envelopes (JSONL file, `-` for stdin, or a Kafka topic) with encrypted fields decrypted.
 
     Exit 0 when every encrypted value was decrypted, 1 if any could not be (unknown key id)
@@ -68,7 +73,7 @@ def decrypt(source: str, path: Path, kafka_bootstrap: str | None) -> None:
         ring = load_keys(path)
     except KeyRingError as exc:
         raise click.UsageError(str(exc)) from None
-    lines = _from_kafka(kafka_bootstrap, source) if kafka_bootstrap else _from_file(source)
+    lines = _from_kafka(kafka_bootstrap, source, _security(kafka)) if kafka_bootstrap else _from_file(source)
     failed = damaged = 0
     for where, line in lines:
         try:
@@ -112,16 +117,36 @@ def _from_file(source: str) -> Iterator[tuple[str, bytes]]:
                 yield f"{name}:{number}", line
 
 
-def _from_kafka(bootstrap: str, topic: str) -> Iterator[tuple[str, bytes]]:
+def _security(kafka: dict[str, Any]) -> KafkaSecurity:
+    """The same security flags `charter serve` takes."""
+    from types import SimpleNamespace
+
+    from collector.sinks.kafka_security import KafkaSecurity, KafkaSecurityError
+
+    try:
+        return KafkaSecurity.of(SimpleNamespace(**kafka))
+    except KafkaSecurityError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+def _from_kafka(bootstrap: str, topic: str, security: KafkaSecurity) -> Iterator[tuple[str, bytes]]:
     """Every record of the topic up to its end offsets at start, then stop."""
-    return ((f"{topic} record {n}", value) for n, value in enumerate(asyncio.run(_consume(bootstrap, topic)), 1))
+    from collector.sinks.kafka_security import preflight
+
+    cause = asyncio.run(preflight(bootstrap, security, 10.0))  # a wrong password: one line, not a traceback
+    if cause is not None:
+        raise click.UsageError(f"cannot connect to Kafka: {cause}")
+    records = asyncio.run(_consume(bootstrap, topic, security.client()))
+    return ((f"{topic} record {n}", value) for n, value in enumerate(records, 1))
 
 
-async def _consume(bootstrap: str, topic: str) -> list[bytes]:
+async def _consume(bootstrap: str, topic: str, security: dict[str, Any]) -> list[bytes]:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
-    parts = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic)]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    parts = [TopicPartition(topic, p) for p in await _partitions(bootstrap, topic, security)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest", **security
+    )
     await consumer.start()
     try:
         consumer.assign(parts)
@@ -136,11 +161,11 @@ async def _consume(bootstrap: str, topic: str) -> list[bytes]:
         await consumer.stop()
 
 
-async def _partitions(bootstrap: str, topic: str) -> list[int]:
+async def _partitions(bootstrap: str, topic: str, security: dict[str, Any]) -> list[int]:
     """The topic's partitions, asked of the admin API so that reading never auto-creates a topic."""
     from aiokafka.admin import AIOKafkaAdminClient
 
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="charter-decrypt")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="charter-decrypt", **security)
     await admin.start()
     try:
         if topic not in set(await admin.list_topics()):

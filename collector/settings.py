@@ -20,6 +20,14 @@ class Settings:
     kafka_compression: str = "lz4"
     kafka_linger_ms: int = 0
     kafka_replication_factor: int = 1
+    kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT, SASL_SSL: collector/sinks/kafka_security.py
+    kafka_sasl_mechanism: str | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_options: tuple[str, ...] = ()  # KEY=VALUE, Java client property names
     sink_timeout: float = 10.0
     sink_probe_interval: float = 1.0  # while the sink is down: how often a probe checks it is back
     host: str = "127.0.0.1"
@@ -73,6 +81,9 @@ def load(text: str) -> Settings:
     raw["auth"] = Path(raw["auth"]) if raw["auth"] else None
     raw["record_headers"] = tuple(raw["record_headers"])
     raw["keys"] = Path(raw["keys"]) if raw["keys"] else None
+    for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+        raw[name] = Path(raw[name]) if raw[name] else None
+    raw["kafka_options"] = tuple(raw["kafka_options"])
     raw["metrics_dir"] = Path(raw["metrics_dir"]) if raw["metrics_dir"] else None
     return Settings(**raw)
 

@@ -51,6 +51,7 @@ from collector.sinks import Refused, SinkUnavailable
 from collector.sinks.batching import Delivery, GroupCommitter
 from collector.sinks.breaker import Breaker
 from collector.sinks.kafka_limits import MAX_REQUEST_BYTES, Batch, append, fits, read_limits, record_bytes
+from collector.sinks.kafka_security import KafkaSecurity
 
 if TYPE_CHECKING:
     from collector.settings import Settings
@@ -72,6 +73,7 @@ class KafkaSink:
         self.bootstrap = settings.kafka_bootstrap
         self.topics = topics
         self._settings = settings
+        self._security = KafkaSecurity.of(settings)  # TLS, SASL and --kafka-option, for every client
         self._timeout = settings.sink_timeout
         self._producer: AIOKafkaProducer | None = None
         self._partitions: dict[str, list[int]] = {}
@@ -87,7 +89,7 @@ class KafkaSink:
     async def start(self) -> None:
         try:
             await self._create_topics()
-            self._limits = await read_limits(self.bootstrap, list(self.topics))
+            self._limits = await read_limits(self.bootstrap, list(self.topics), self._security.client())
             self._producer = await self._new_producer()
             for topic in self.topics:
                 self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
@@ -137,16 +139,21 @@ class KafkaSink:
         return self._breaker.problem
 
     async def _new_producer(self) -> AIOKafkaProducer:
+        options: dict[str, Any] = {
+            "compression_type": self._settings.kafka_compression,
+            "linger_ms": self._settings.kafka_linger_ms,
+            "request_timeout_ms": int(self._timeout * 1000),
+            "client_id": "charter",
+            **self._security.producer(),  # --kafka-option: any other producer property
+            **self._security.client(),
+        }
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
             enable_idempotence=True,
-            compression_type=self._settings.kafka_compression,
-            linger_ms=self._settings.kafka_linger_ms,
             max_batch_size=MAX_REQUEST_BYTES,
             max_request_size=MAX_REQUEST_BYTES,
-            request_timeout_ms=int(self._timeout * 1000),
-            client_id="charter",
+            **options,
         )
         await producer.start()
         return producer
@@ -192,13 +199,14 @@ class KafkaSink:
         self.topics = {**self.topics, **new}
         try:
             await self._create_topics()
-            self._limits.update(await read_limits(self.bootstrap, list(new)))
+            self._limits.update(await read_limits(self.bootstrap, list(new), self._security.client()))
         except KafkaError as exc:
             self.topics = {t: n for t, n in self.topics.items() if t not in new}
             raise SinkUnavailable(f"cannot create topics {', '.join(new)} on Kafka at {self.bootstrap}: {exc}") from exc
 
     async def _create_topics(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="charter-admin")
+        security = self._security.client()
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="charter-admin", **security)
         await admin.start()
         try:
             existing = set(await admin.list_topics())
@@ -260,7 +268,8 @@ class KafkaSink:
                 await self._reset(producer)  # its sequence numbers no longer match the broker's
             if again:
                 if any(isinstance(r, _TOO_LARGE) for r in results):
-                    self._limits.update(await read_limits(self.bootstrap, sorted({r.topic for r in again})))
+                    topics = sorted({r.topic for r in again})
+                    self._limits.update(await read_limits(self.bootstrap, topics, self._security.client()))
                 retried = await self._commit(again, retry=False)
                 delivery.refused.update(retried.refused)
                 delivery.failed.update(retried.failed)

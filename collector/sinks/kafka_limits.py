@@ -46,7 +46,7 @@ def append(batch: Batch, r: Record, size: int) -> bool:
     return True
 
 
-async def read_limits(bootstrap: str, topics: list[str]) -> dict[str, int]:
+async def read_limits(bootstrap: str, topics: list[str], security: dict[str, Any] | None = None) -> dict[str, int]:
     """Each topic's `max.message.bytes` (the broker default if the topic sets none).
 
     A cluster that will not describe its configs (no DescribeConfigs permission) leaves
@@ -54,7 +54,7 @@ async def read_limits(bootstrap: str, topics: list[str]) -> dict[str, int]:
     """
     if not topics:
         return {}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="charter-admin")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="charter-admin", **(security or {}))
     try:
         await admin.start()
         resources = [ConfigResource(ConfigResourceType.TOPIC, t, {"max.message.bytes": None}) for t in topics]
