@@ -194,3 +194,22 @@ def test_a_tracker_retry_gets_the_same_fingerprint_and_its_own_sent_at(app: tupl
     first, retry = sink.envelopes("good")
     assert first["fingerprint"] == retry["fingerprint"]
     assert (first["sent_at"], retry["sent_at"]) == ("2025-12-01T08:00:01Z", "2025-12-01T08:01:01Z")
+
+
+def test_an_iglu_schema_imported_with_charter_import_governs_the_tracker_event_it_names(tmp_path: Path) -> None:
+    from codegen.imports.iglu import import_one
+
+    iglu = ROOT / "tests" / "import_fixtures" / "iglu" / "schemas"
+    outcome = import_one(iglu / "com.acme" / "linkClick" / "jsonschema" / "1-0-0", iglu, tmp_path)
+    assert (outcome.kind, outcome.ref) == ("imported", "com.acme/linkClick/1.0.0")
+    sink = MemorySink()
+    settings = Settings(schemas=tmp_path, keys=TEST_KEYS)
+    with TestClient(create_app(settings, load_registry(tmp_path), sink)) as client:
+        link = "iglu:com.acme/linkClick/jsonschema/1-0-0"
+        good = {"e": "ue", "eid": "good-1", "ue_pr": ue({"targetUrl": "https://a.example/"}, link)}
+        bad_event = {"e": "ue", "eid": "bad-1", "ue_pr": ue({"targetUrl": ""}, link)}
+        client.post("/com.snowplowanalytics.snowplow/tp2", json=tp2(good, bad_event))
+    [env] = sink.envelopes("good")
+    assert (env["schema"], env["data"]) == ("com.acme/linkClick/1.0.0", {"targetUrl": "https://a.example/"})
+    [record] = bad(sink)
+    assert (record["schema"], record["error"]["failures"][0]["path"]) == ("com.acme/linkClick/1.0.0", "$.targetUrl")
