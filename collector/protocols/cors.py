@@ -42,8 +42,9 @@ class CredentialedCorsMiddleware:
             return
 
         async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *cors]
+            if message["type"] == "http.response.start":  # ours replace --cors-origins' (no credentials there)
+                kept = [(k, v) for k, v in message.get("headers", []) if not k.lower().startswith(b"access-control-")]
+                message["headers"] = [*kept, *cors]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)

@@ -213,3 +213,20 @@ def test_an_iglu_schema_imported_with_charter_import_governs_the_tracker_event_i
     assert (env["schema"], env["data"]) == ("com.acme/linkClick/1.0.0", {"targetUrl": "https://a.example/"})
     [record] = bad(sink)
     assert (record["schema"], record["error"]["failures"][0]["path"]) == ("com.acme/linkClick/1.0.0", "$.targetUrl")
+
+
+@pytest.mark.parametrize("cors_origins", [(), ("https://shop.acme.example",)], ids=["any-origin", "listed"])
+def test_tracker_paths_answer_one_credentialed_cors_origin_whatever_cors_origins_says(
+    schemas: Path, cors_origins: tuple[str, ...]
+) -> None:
+    origin = "https://shop.acme.example"
+    settings = Settings(schemas=schemas, keys=TEST_KEYS, cors_origins=cors_origins)
+    with TestClient(create_app(settings, load_registry(schemas), MemorySink())) as client:
+        answer = client.post("/i", json=tp2({"e": "pv", "url": "https://a.example/"}), headers={"Origin": origin})
+        other = client.post(
+            "/i", json=tp2({"e": "pv", "url": "https://a.example/"}), headers={"Origin": "https://evil.example"}
+        )
+    assert answer.headers.get_list("access-control-allow-origin") == [origin]
+    assert answer.headers["access-control-allow-credentials"] == "true"
+    expected = [] if cors_origins else ["https://evil.example"]  # a listed set of origins is kept
+    assert other.headers.get_list("access-control-allow-origin") == expected
