@@ -7,6 +7,7 @@ message names the contract and the fix), 2 when the contracts cannot be loaded a
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from codegen.check.gitref import GitError
-from codegen.exports import ExportError, asyncapi, dbt, ddl, migrate
+from codegen.exports import ExportError, asyncapi, dbt, ddl, migrate, rows
 from collector.cliutil import load_or_exit, schemas_option
 from collector.contracts import Registry
 
@@ -86,6 +87,16 @@ def ddl_command(dialect: str, from_ref: str | None, schemas: Path, out: Path) ->
     except ExportError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_EXPORT)
+
+
+@export_group.command("rows")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--process-id", help="metafield_process_id of every row  [default: a new random id per run]")
+@_options
+def rows_command(files: tuple[Path, ...], process_id: str | None, schemas: Path, out: Path) -> None:
+    """Good envelopes (FILES: the file sink's good-*.jsonl) as table rows, <schema>.<table>.jsonl, for a bulk load."""
+    run = process_id or uuid.uuid4().hex  # 32 characters, the seed's varchar(32)
+    _generate(schemas, out, lambda registry: rows.render(registry, files, run))
 
 
 @export_group.command("asyncapi")

@@ -109,10 +109,15 @@ def bad_envelope(registry: Registry) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def served(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """The good envelopes a real `charter serve --sink file` wrote for one event per contract major
-    (and one sent twice with the same client id): for the DuckDB and dbt tests."""
+def served_run(registry: Registry, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict[str, Any]], list[Path]]:
+    """A real `charter serve --sink file` sent one event per contract major (and one twice with the
+    same client id): the good envelopes it wrote, and its good-*.jsonl files."""
     from tests.exports.loading import serve_and_collect  # it reads SAMPLES from here
 
     references = [line.reference for line in lines(registry)]
-    return serve_and_collect(tmp_path_factory.mktemp("serve"), references)[0]
+    return serve_and_collect(tmp_path_factory.mktemp("serve"), references)
+
+
+@pytest.fixture(scope="session")
+def served(served_run: tuple[list[dict[str, Any]], list[Path]]) -> list[dict[str, Any]]:
+    return served_run[0]

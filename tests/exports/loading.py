@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from codegen.exports.ddl import column_type
 from codegen.exports.warehouse import Table, row
 from tests.conftest import charter_serve
 from tests.exports.conftest import SAMPLES
@@ -52,3 +53,11 @@ def duckdb_insert(con: Any, t: Table, envelope: dict[str, Any], source_id: str) 
     cols = ", ".join(f'"{name}"' for name in values)
     marks = ", ".join("?" for _ in values)
     con.execute(f'INSERT INTO "{t.schema}"."{t.name}" ({cols}) VALUES ({marks})', list(values.values()))
+
+
+def duckdb_load_rows(con: Any, t: Table, path: Path) -> None:
+    """Bulk-load a `charter export rows` file by column name, each column read as its table's type."""
+    columns = {c.name: column_type("duckdb", c) for c in t.columns if not c.default_now}
+    spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+    reader = f"read_json(?, format = 'newline_delimited', columns = {spec})"
+    con.execute(f'INSERT INTO "{t.schema}"."{t.name}" BY NAME SELECT * FROM {reader}', [str(path)])

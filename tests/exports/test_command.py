@@ -28,7 +28,7 @@ def contract_dir(tmp_path: Path, x_contract: dict[str, Any]) -> Path:
 
 def test_commands_have_the_names_the_charter_group_attaches() -> None:
     assert isinstance(export_group, click.Group) and export_group.name == "export"
-    assert sorted(export_group.commands) == ["asyncapi", "dbt", "ddl"]
+    assert sorted(export_group.commands) == ["asyncapi", "dbt", "ddl", "rows"]
     assert docs_command.name == "docs"
 
 

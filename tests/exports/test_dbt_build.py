@@ -1,6 +1,7 @@
 """`dbt build` (dbt-duckdb) is green on what `charter export dbt` writes, over the tables `charter
-export ddl --dialect duckdb` creates, loaded with the envelopes a real `charter serve` wrote,
-including one client id sent twice; and `dbt source freshness` passes on the contracts' SLAs.
+export ddl --dialect duckdb` creates, bulk-loaded from `charter export rows` of the files a real
+`charter serve` wrote, including one client id sent twice; and `dbt source freshness` passes
+on the contracts' SLAs.
 
 dbt runs from its own venv (scripts/test makes it and sets CHARTER_DBT; its pins would hold back
 this environment's packages), else from `dbt` on PATH.
@@ -15,13 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from codegen.exports import dbt, ddl
-from codegen.exports.command import write
+from codegen.exports.command import export_group, write
 from codegen.exports.warehouse import tables
 from collector.contracts import Registry
+from tests.conftest import SCHEMAS
 from tests.exports.conftest import need, need_module
-from tests.exports.loading import DUPLICATE_ID, duckdb_insert, table_of
+from tests.exports.loading import DUPLICATE_ID, duckdb_load_rows
 
 PROJECT = "name: charter_warehouse\nversion: '1.0.0'\nconfig-version: 2\nprofile: charter\nmodel-paths: [models]\n"
 PROFILE = "charter:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: {path}\n      threads: 4\n"
@@ -38,15 +41,24 @@ def dbt_executable() -> str:
 
 
 @pytest.fixture(scope="module")
-def project(registry: Registry, served: list[dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A dbt project over a DuckDB file holding the landing tables and every served envelope."""
+def project(
+    registry: Registry, served_run: tuple[list[dict[str, Any]], list[Path]], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A dbt project over a DuckDB file holding the landing tables, bulk-loaded from the rows
+    `charter export rows` made of the files a real `charter serve` wrote."""
     duckdb = need_module("duckdb")
     root = tmp_path_factory.mktemp("dbt")
+    result = CliRunner().invoke(
+        export_group, ["rows", *map(str, served_run[1]), "--process-id", "load-1", "--schemas", str(SCHEMAS),
+                       "--out", str(root / "rows")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
     con = duckdb.connect(str(root / "warehouse.duckdb"))
     con.execute(ddl.render(registry, "duckdb")["duckdb.sql"])
-    all_tables = tables(registry)
-    for envelope in served:
-        duckdb_insert(con, table_of(all_tables, envelope), envelope, "data/good.jsonl")
+    for t in tables(registry):
+        path = root / "rows" / f"{t.schema}.{t.name}.jsonl"
+        assert path.exists(), f"no rows for {t.line.reference}"
+        duckdb_load_rows(con, t, path)
     con.close()
     (root / "dbt_project.yml").write_text(PROJECT)
     (root / "profiles.yml").write_text(PROFILE.format(path=root / "warehouse.duckdb"))
