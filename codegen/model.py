@@ -215,22 +215,34 @@ def absolute_refs(node: Any, at: str) -> Any:
     return out
 
 
-def merged(schema: dict[str, Any], resolver: Resolver, at: str) -> dict[str, Any]:
+def merged(
+    schema: dict[str, Any],
+    resolver: Resolver,
+    at: str,
+    seen: frozenset[str] = frozenset(),
+    followed: set[str] | None = None,
+) -> dict[str, Any]:
     """`allOf` folded into the schema, for types only: properties and `required` are united, other
-    keywords kept from the first schema that has them. Members that are `$ref`s are followed."""
+    keywords kept from the first schema that has them. Members that are `$ref`s are followed, except
+    those in `seen` (the caller's: a definition that includes itself stops there); each followed
+    reference is added to `followed`."""
     members = schema.get("allOf")
     if not isinstance(members, list):
         return schema
     out = {k: v for k, v in schema.items() if k != "allOf"}
     for member in members:
+        inner = seen
         if isinstance(member, dict) and isinstance(member.get("$ref"), str) and len(member) == 1:
             target = resolver.resolve(member["$ref"], at)
-            if target is None or not isinstance(target.schema, dict):
+            uri = urljoin(sdk_uri(at), member["$ref"])
+            if target is None or not isinstance(target.schema, dict) or uri in seen:
                 continue
-            member = absolute_refs(target.schema, target.path)
+            member, inner = absolute_refs(target.schema, target.path), seen | {uri}
+            if followed is not None:
+                followed.add(uri)
         if not isinstance(member, dict):
             continue
-        member = merged(member, resolver, at)
+        member = merged(member, resolver, at, inner, followed)
         for key, value in member.items():
             if key == "properties" and isinstance(value, dict):
                 known = out.get("properties", {})

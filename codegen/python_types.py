@@ -28,6 +28,7 @@ contract class then gets a `__charter_schema__` class variable with its major-on
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import warnings
 from collections.abc import Iterator
@@ -83,44 +84,65 @@ def generate_module(namespace: str, lines: list[Line], package: str) -> str:
     source = _datamodel_codegen({"$defs": prepared.defs}, namespace, list(prepared.events), package, prepared.unions)
     source = _add_references(_close(source, prepared.closed), prepared.events)
     source += "".join(_union(name, members) for name, members in prepared.unions.items())
-    return _aliases_last(source)
+    return re.sub(r"\n{4,}", "\n\n\n", _aliases_last(source))
 
 
 def _aliases_last(source: str) -> str:
     """Type aliases after the classes, each after the aliases it names: unlike annotations, an
-    alias's value is evaluated when the module is imported."""
+    alias's value is evaluated when the module is imported. Aliases that name each other (a
+    recursive definition) are written as strings, which are evaluated only when read."""
     body = ast.parse(source).body
     text = source.splitlines(keepends=True)
-    aliases: dict[str, tuple[int, int]] = {}  # name → its lines (with a docstring right after it)
+    aliases: dict[str, tuple[int, int, ast.AnnAssign]] = {}  # name → its lines (and a docstring after it)
     for i, node in enumerate(body):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and ast.unparse(node.annotation) == "TypeAlias"
-        ):
+        if isinstance(node, ast.AnnAssign) and _alias_name(node) and node.value is not None:
             after = body[i + 1] if i + 1 < len(body) else None
             doc = isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
             end = (after.end_lineno if doc and after else node.end_lineno) or node.lineno
-            aliases[_alias_name(node)] = (node.lineno - 1, end)
+            aliases[_alias_name(node)] = (node.lineno - 1, end, node)
     if not aliases:
         return source
     ordered: list[str] = []
+    cyclic: set[str] = set()
 
-    def visit(name: str, seen: tuple[str, ...]) -> None:
-        if name in ordered or name in seen:
+    def visit(name: str, stack: list[str]) -> None:
+        if name in stack:
+            cyclic.update(stack[stack.index(name) :])
             return
-        start, end = aliases[name]
-        for used in re.findall(r"\b\w+\b", "".join(text[start:end]).split("=", 1)[1]):
+        if name in ordered:
+            return
+        value = aliases[name][2].value
+        for used in sorted({n.id for n in ast.walk(value) if isinstance(n, ast.Name)} if value else ()):
             if used in aliases and used != name:
-                visit(used, (*seen, name))
+                visit(used, [*stack, name])
         ordered.append(name)
 
     for name in aliases:
-        visit(name, ())
-    moved = {i for start, end in aliases.values() for i in range(start, end)}
+        visit(name, [])
+    moved = {i for start, end, _ in aliases.values() for i in range(start, end)}
     rest = "".join(line for i, line in enumerate(text) if i not in moved).rstrip("\n") + "\n"
-    rest = re.sub(r"\n{3,}", "\n\n\n", rest)
-    return rest + "".join("\n\n" + "".join(text[slice(*aliases[name])]) for name in ordered)
+    return rest + "".join("\n\n" + _alias_text(aliases[name], text, name in cyclic) for name in ordered)
+
+
+def _alias_text(alias: tuple[int, int, ast.AnnAssign], text: list[str], lazy: bool) -> str:
+    start, end, node = alias
+    if not lazy or node.value is None:
+        return "".join(text[start:end])
+    value = ast.unparse(_ForwardRefs().visit(node.value))  # inside the string, names need no quotes
+    return f"{_alias_name(node)}: TypeAlias = {value!r}\n" + "".join(text[(node.end_lineno or start + 1) : end])
+
+
+class _ForwardRefs(ast.NodeTransformer):
+    """`"Name"` → `Name` in a type expression, leaving `Literal[...]` values and `Meta(...)` alone."""
+
+    def visit_Subscript(self, node: ast.Subscript) -> ast.AST:
+        return node if isinstance(node.value, ast.Name) and node.value.id == "Literal" else self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        return node
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:
+        return ast.Name(node.value) if isinstance(node.value, str) and node.value.isidentifier() else node
 
 
 def _union(name: str, members: list[str]) -> str:
@@ -224,6 +246,7 @@ class _Rewriter:
 
     def __init__(self, line: Line, resolver: Resolver, aware_datetime: str, into: Prepared) -> None:
         self.line, self.resolver, self.aware_datetime, self.into = line, resolver, aware_datetime, into
+        self.inlining: list[str] = []  # `allOf` references being inlined, outermost first
         self.names: dict[tuple[str, str], str] = {(resolver.main, ""): line.type_name}  # `$ref` target → class
         schema = line.contract.schema
         self.local = [(kw, name) for kw in ("$defs", "definitions") for name in _dict(schema.get(kw))]
@@ -233,19 +256,32 @@ class _Rewriter:
     def contract(self) -> None:
         """The contract's class (or a class per member of a root union), then its definitions."""
         main, schema = self.resolver.main, self.line.contract.schema
-        root = merged(schema, self.resolver, main)
+        root, at = self._root(schema)
         options = _root_union(root)
         if options is None:
-            self.declare(self.line.type_name, root, main, event=True)
+            self.declare(self.line.type_name, root, at, event=True)
         else:
             self.into.defs[self.line.type_name] = {}  # the name is taken by the union, written after the module
-            members = [self._event_option(m, i, main) for i, m in enumerate(options)]
+            members = [self._event_option(m, i, at) for i, m in enumerate(options)]
             del self.into.defs[self.line.type_name]
             self.into.unions[self.line.type_name] = members
         for kw, name in self.local:
             key = (main, f"/{kw}/{_escape(name)}")
             if self.names[key] not in self.into.defs:
                 self.declare(self.names[key], schema[kw][name], main)
+
+    def _root(self, schema: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """The schema the contract's class is made of: a root that is only a `$ref` is its target."""
+        root, at = merged(schema, self.resolver, self.resolver.main), self.resolver.main
+        followed = {(at, "")}
+        while isinstance(root.get("$ref"), str) and not root.get("properties"):
+            target = self.resolver.resolve(root["$ref"], at)
+            if target is None or not isinstance(target.schema, dict) or (target.path, target.pointer) in followed:
+                break
+            followed.add((target.path, target.pointer))
+            self.names[(target.path, target.pointer)] = self.line.type_name
+            root, at = merged(target.schema, self.resolver, target.path), target.path
+        return root, at
 
     def _event_option(self, member: Any, i: int, at: str) -> str:
         ref = member.get("$ref") if isinstance(member, dict) else None
@@ -267,8 +303,9 @@ class _Rewriter:
         typed = self.node(schema, name, at)
         if event:
             self.into.events[name] = self.line.reference
-            if "properties" not in typed:  # an event is always a class, even one the types cannot describe
-                typed = {**_site(typed), "type": "object", "properties": {}}
+            # an event is always a class (its data an object), even one the types cannot describe
+            kept = {k: v for k, v in typed.items() if k in (*SITE, "properties", "required")}
+            typed = {**kept, "type": "object", "properties": kept.get("properties", {})}
         self.into.defs[name] = typed
         if isinstance(schema, dict) and schema.get("additionalProperties") is False and schema.get("properties"):
             self.into.closed.add(name)
@@ -277,7 +314,22 @@ class _Rewriter:
         """The schema as types see it (a `{}` is `Any`)."""
         if not isinstance(schema, dict):
             return {}
-        schema = merged(schema, self.resolver, at)
+        with self._merged(schema, at) as schema:
+            return self._node(schema, name, at)
+
+    @contextlib.contextmanager
+    def _merged(self, schema: dict[str, Any], at: str) -> Iterator[dict[str, Any]]:
+        """The schema with its `allOf` merged; inside, the references it inlined are not inlined again
+        (a definition that includes itself through `allOf` would otherwise never end)."""
+        followed: set[str] = set()
+        schema = merged(schema, self.resolver, at, frozenset(self.inlining), followed)
+        self.inlining.extend(followed)
+        try:
+            yield schema
+        finally:
+            del self.inlining[len(self.inlining) - len(followed) :]
+
+    def _node(self, schema: dict[str, Any], name: str, at: str) -> dict[str, Any]:
         if isinstance(schema.get("$ref"), str):
             return {**_site(schema), **self._ref(schema["$ref"], name, at)}
         union = self._union(schema, name, at)
@@ -402,11 +454,12 @@ class _Rewriter:
 
     def _field(self, schema: Any, name: str, at: str) -> dict[str, Any]:
         """A field's schema; an object with properties becomes its own class, referenced."""
-        if isinstance(schema, dict) and "allOf" in schema:
-            schema = merged(schema, self.resolver, at)
-        if not isinstance(schema, dict) or not schema.get("properties") or "$ref" in schema:
+        if not isinstance(schema, dict) or "$ref" in schema:
             return self.node(schema, name, at)
-        self.declare(name, _without_null({k: v for k, v in schema.items() if k != "default"}), at)
+        with self._merged(schema, at) as schema:
+            if not schema.get("properties"):
+                return self._node(schema, name, at)
+            self.declare(name, _without_null({k: v for k, v in schema.items() if k != "default"}), at)
         ref = {"$ref": f"#/$defs/{name}"}
         return {**_site(schema), "anyOf": [ref, {"type": "null"}]} if _nullable(schema) else {**_site(schema), **ref}
 

@@ -90,6 +90,7 @@ class _Emitter:
         self.line, self.taken = line, taken
         self.resolver = Resolver(line.contract)
         self.decls: list[str] = []
+        self.inlining: list[str] = []  # `allOf` references being inlined, outermost first
         self.names: dict[tuple[str, str], str] = {(self.resolver.main, ""): line.type_name}  # `$ref` target → type
 
     def declarations(self) -> list[str]:
@@ -100,7 +101,7 @@ class _Emitter:
         slot = len(self.decls)
         self.decls.append("")  # parents before children, whatever order they are reached in
         if isinstance(schema, dict):
-            schema = merged(schema, self.resolver, at)
+            schema = merged(schema, self.resolver, at, frozenset(self.inlining))
         if isinstance(schema, dict) and _kinds(schema) == ["object"] and schema.get("properties"):
             self.decls[slot] = _doc(doc) + f"export interface {name} {self._body(name, schema, at)}\n"
         else:
@@ -124,7 +125,15 @@ class _Emitter:
             return "never"
         if not isinstance(schema, dict) or not schema:
             return "unknown"
-        schema = merged(schema, self.resolver, at)
+        followed: set[str] = set()  # `allOf` references inlined here may not be inlined again inside
+        schema = merged(schema, self.resolver, at, frozenset(self.inlining), followed)
+        self.inlining.extend(followed)
+        try:
+            return self._type(schema, hint, at)
+        finally:
+            del self.inlining[len(self.inlining) - len(followed) :]
+
+    def _type(self, schema: dict[str, Any], hint: str, at: str) -> str:
         if isinstance(schema.get("$ref"), str):
             return self._ref(schema["$ref"], at)
         union = self._union(schema, hint, at)

@@ -449,3 +449,27 @@ def test_the_keyword_fixtures_package_builds_and_its_types_refuse_misuse(
     flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"]
     done = _run([str(NODE), "node_modules/typescript/bin/tsc", *flags, "usage/usage.ts"], root)
     assert done.returncode == 0, done.stdout  # every @ts-expect-error line is an error, and nothing else is
+
+
+@needs_node
+def test_any_loadable_contract_generates_typescript_that_tsc_strict_compiles(built_sdk: Built, tmp_path: Path) -> None:
+    from hypothesis import HealthCheck, assume, given, settings
+
+    from tests.codegen.anyschema import contracts
+
+    out = tmp_path / "drawn"
+    out.mkdir()
+
+    @settings(max_examples=40, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(contracts)
+    def run(contract: Any) -> None:
+        assume(contract is not None)
+        (out / f"events{len(list(out.iterdir()))}.ts").write_text(events_ts(lines(_registry_of(contract))))
+
+    run()
+    files = sorted(str(p) for p in out.iterdir())
+    assert len(files) >= 20, "most drawn contracts must load, or this proves little"
+    flags = ["--noEmit", "--strict", "--target", "es2022", "--module", "es2022", "--moduleDetection", "force"]
+    done = _run([str(NODE), str(built_sdk.root / "node_modules/typescript/bin/tsc"), *flags, *files], tmp_path)
+    assert done.returncode == 0, done.stdout[:3000]
