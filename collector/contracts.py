@@ -213,7 +213,28 @@ def load_registry(root: Path) -> Registry:
         and p.is_file()
         and not p.relative_to(root).parts[0].startswith(SHARED_PREFIX)
     )
-    return Registry([load_contract(p, root) for p in files])
+    contracts = [load_contract(p, root) for p in files]
+    _check_claims(contracts)
+    return Registry(contracts)
+
+
+def _check_claims(contracts: list[Contract]) -> None:
+    """One contract line per Segment call and per CloudEvents type: which contract governs an
+    event must never depend on load order."""
+    claims: dict[object, Contract] = {}
+    for c in contracts:
+        keys: list[tuple[str, object]] = []
+        if c.meta.segment is not None:
+            keys.append(("x-contract.segment", (c.meta.segment.type, c.meta.segment.event)))
+        if c.meta.cloudevents_type is not None:
+            keys.append(("x-contract.cloudevents_type", c.meta.cloudevents_type))
+        for key in keys:
+            other = claims.setdefault(key, c)
+            if (other.namespace, other.name) != (c.namespace, c.name):
+                raise ContractLoadError(
+                    f"{c.file}: {key[0]} {key[1]!r} is claimed by {other.namespace}/{other.name} too; "
+                    "give each Segment call or CloudEvents type to one contract line"
+                )
 
 
 def load_contract(path: Path, root: Path) -> Contract:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 import re
 from typing import Any
 from urllib.parse import unquote
@@ -35,7 +34,6 @@ BATCH = "application/cloudevents-batch+json"
 _REQUIRED = ("id", "source", "specversion", "type")
 _SCHEMA_URL = re.compile(r"(?:^|/v1/schemas/)([^/]+/[^/]+/[^/]+)$")
 _decoder = msgspec.json.Decoder()
-log = logging.getLogger("charter")
 
 
 class CloudEventsInput:
@@ -64,18 +62,12 @@ class CloudEventsInput:
         return response
 
     def types(self, registry: Registry) -> dict[str, str]:
-        """`type` → the newest contract declaring it in `x-contract.cloudevents_type`."""
-        if self._types is not None and self._types[0] is registry:
-            return self._types[1]
-        types: dict[str, str] = {}
-        for c in registry:  # sorted oldest first: the newest version wins
-            t = c.meta.cloudevents_type
-            if t is not None:
-                if t in types and not types[t].startswith(f"{c.namespace}/{c.name}/"):
-                    log.error("x-contract.cloudevents_type %r is declared by %s and %s", t, types[t], c.ref)
-                types[t] = c.ref
-        self._types = (registry, types)
-        return types
+        """`type` → the newest contract of the line declaring it in `x-contract.cloudevents_type`
+        (the loader refuses two lines declaring one type)."""
+        if self._types is None or self._types[0] is not registry:
+            types = {c.meta.cloudevents_type: c.ref for c in registry if c.meta.cloudevents_type is not None}
+            self._types = (registry, types)  # the registry is sorted oldest first: the newest wins
+        return self._types[1]
 
     def translate(self, event: dict[str, Any], types: dict[str, str]) -> tuple[bytes, Origin]:
         raw = encode(event)

@@ -13,7 +13,6 @@ kept in `source.client`. Clients get `{"success": true}`.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Literal
 
 import msgspec
@@ -33,7 +32,6 @@ _CLIENT = ("type", "event", "name", "category", "userId", "anonymousId", "groupI
            "timestamp", "originalTimestamp", "sentAt", "receivedAt")  # fmt: skip
 _PRIVATE_CONTEXT = frozenset({"traits", "ip"})  # traits may hold what contracts protect; ip obeys --anonymize-ip
 _decoder = msgspec.json.Decoder()
-log = logging.getLogger("charter")
 
 
 class SegmentInput:
@@ -70,22 +68,14 @@ class SegmentInput:
         return _json(body, response.status_code, response.headers)
 
     def plans(self, registry: Registry) -> dict[tuple[str, str | None], str]:
-        """(call type, event or page name or None) → the contract that claims it; the newest
-        version of a contract line wins, and two lines claiming one call is logged."""
-        if self._plans is not None and self._plans[0] is registry:
-            return self._plans[1]
-        plans: dict[tuple[str, str | None], str] = {}
-        lines: dict[tuple[str, str | None], str] = {}
-        for c in registry:  # sorted oldest first: the newest version wins
-            spec = c.meta.segment
-            if spec is None:
-                continue
-            claim, line = (spec.type, spec.event), f"{c.namespace}/{c.name}"
-            if lines.get(claim, line) != line:
-                log.error("x-contract.segment %s is claimed by %s and %s; %s wins", claim, lines[claim], line, line)
-            plans[claim], lines[claim] = c.ref, line
-        self._plans = (registry, plans)
-        return plans
+        """(call type, event or page name or None) → the contract that claims it (the newest
+        version of its line; the loader refuses two lines claiming one call)."""
+        if self._plans is None or self._plans[0] is not registry:
+            claims: dict[tuple[str, str | None], str] = {
+                (c.meta.segment.type, c.meta.segment.event): c.ref for c in registry if c.meta.segment
+            }
+            self._plans = (registry, claims)  # the registry is sorted oldest first: the newest wins
+        return self._plans[1]
 
     def translate(self, message: dict[str, Any], plans: dict[tuple[str, str | None], str]) -> tuple[bytes, Origin]:
         raw = encode(message)

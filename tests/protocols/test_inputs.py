@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from collector.app import create_app
-from collector.contracts import load_registry
+from collector.contracts import ContractLoadError, load_registry
 from collector.settings import Settings
 from collector.sinks.memory import MemorySink
 from tests.conftest import ROOT, TEST_KEYS, unseal
@@ -230,3 +230,13 @@ def test_tracker_paths_answer_one_credentialed_cors_origin_whatever_cors_origins
     assert answer.headers["access-control-allow-credentials"] == "true"
     expected = [] if cors_origins else ["https://evil.example"]  # a listed set of origins is kept
     assert other.headers.get_list("access-control-allow-origin") == expected
+
+
+def test_two_contract_lines_claiming_one_segment_call_refuse_to_load(schemas: Path, tmp_path: Path) -> None:
+    shutil.copytree(schemas, tmp_path / "schemas")
+    claimed = json.loads((schemas / "com.acme.shop" / "order_completed" / "1.0.0.json").read_text())
+    rival = tmp_path / "schemas" / "com.acme.shop" / "order_done" / "1.0.0.json"
+    rival.parent.mkdir()
+    rival.write_text(json.dumps(claimed))
+    with pytest.raises(ContractLoadError, match=r"x-contract.segment .*Order Completed.* claimed by com.acme.shop/"):
+        load_registry(tmp_path / "schemas")
