@@ -3,7 +3,8 @@
 For every contract in schemas/ (through the committed SDK) and in the keyword fixtures of
 tests/codegen/fixtures (through an SDK generated from them), hypothesis draws events guided by
 the contract, and mutations of them; each one goes through the SDK's check and through
-`collector.pipeline.process`, the collector's own per-event path. The promise tested: the SDK
+`collector.pipeline.process`, the collector's own per-event path; and drawn events of every
+contract in schemas/ are posted to a real `charter serve`, whose 200/207 answers are compared too. The promise tested: the SDK
 never accepts an event the collector rejects for a schema reason, and it rejects nothing the
 collector accepts. Rule violations and duplicates are not schema reasons: the SDK leaves them
 to the collector.
@@ -12,11 +13,13 @@ to the collector.
 from __future__ import annotations
 
 import importlib
+import itertools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema_rs
 import msgspec
 import pytest
@@ -31,11 +34,12 @@ from collector.errors import ErrorType
 from collector.pipeline import Context, process
 from tests.codegen.events import from_schema, mutated
 from tests.codegen.pysdk import SDK_DIR
-from tests.conftest import SCHEMAS
+from tests.conftest import SCHEMAS, charter_serve
 
 FIXTURES = Path(__file__).parent / "fixtures" / "schemas"
 NOT_SCHEMA_REASONS = frozenset({ErrorType.RULE_VIOLATION, ErrorType.DUPLICATE})
 EXAMPLES = 150
+SERVED_PER_CONTRACT = 40
 Check = Callable[[str, bytes], "str | None"]
 
 
@@ -108,3 +112,47 @@ def test_the_sdk_and_the_collector_agree_on_every_drawn_event(
     run()
     assert disagreements == [], f"{len(disagreements)} events judged differently, e.g. {disagreements[0]}"
     assert seen == {True, False}, "the drawn events must include both accepted and rejected ones"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `charter serve --sink memory` over schemas/."""
+    with charter_serve(tmp_path_factory.mktemp("verdicts"), sink="memory") as url:
+        yield url
+
+
+def _drawn(line: Line, count: int) -> list[Any]:
+    schema = _dereferenced(line)
+    events: list[Any] = []
+
+    @settings(max_examples=count, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @given(st.data())
+    def draw(data: st.DataObject) -> None:
+        events.append(data.draw(from_schema(schema).flatmap(lambda v: mutated(v, schema))))
+
+    draw()
+    return events
+
+
+def test_a_real_collector_over_http_agrees_with_the_sdk_on_drawn_events(
+    trees: dict[str, tuple[Registry, Check]], served: str
+) -> None:
+    registry, check = trees["schemas"]
+    events = [(line.reference, e) for line in lines(registry) for e in _drawn(line, SERVED_PER_CONTRACT)]
+    ids = (f"served-{n}" for n in itertools.count())
+    verdicts: list[bool] = []
+    for start in range(0, len(events), 50):
+        batch = events[start : start + 50]
+        body = [{"schema": ref, "id": next(ids), "data": data} for ref, data in batch]
+        answer = httpx.post(f"{served}/v1/events", content=msgspec.json.encode(body),
+                            headers={"Content-Type": "application/json"}, timeout=30)  # fmt: skip
+        assert answer.status_code in (200, 207), answer.text
+        rejected = {e["index"]: e["type"] for e in answer.json().get("errors", [])}
+        verdicts += [
+            rejected.get(i, "accepted") in ("accepted", "rule_violation", "duplicate") for i in range(len(batch))
+        ]
+    local = [check(ref, msgspec.json.encode(data)) is None for ref, data in events]
+    differ = [(events[i], verdicts[i]) for i in range(len(events)) if local[i] != verdicts[i]]
+    assert differ == [], f"{len(differ)} events judged differently, e.g. {differ[0]}"
+    assert set(verdicts) == {True, False}
