@@ -14,12 +14,13 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from prometheus_client import CollectorRegistry, generate_latest
 
 from collector import __version__
@@ -28,6 +29,8 @@ from collector.limits import refused
 # (namespace, name, version, outcome, error_type): outcome is accepted | rejected | duplicate
 Tally = Counter[tuple[str, str, str, str, str]]
 MINUTES_KEPT = 15
+# seconds, sub-millisecond to tens of seconds (the SDK's default boundaries are 0..10000, made for milliseconds)
+SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 RECENT_FAILURES = 5
 
 
@@ -52,9 +55,9 @@ class Telemetry:
         if otlp_endpoint:
             readers.append(_otlp_reader(otlp_endpoint))
         instance = f"{socket.gethostname()}-{os.getpid()}"  # each worker reports as its own instance
-        resource = Resource.create(
-            {"service.name": "charter", "service.version": __version__, "service.instance.id": instance}
-        )
+        ours = Resource({"service.name": "charter", "service.version": __version__, "service.instance.id": instance})
+        # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over Charter's defaults, as the spec says
+        resource = Resource.create().merge(ours).merge(OTELResourceDetector().detect())
         self.provider = MeterProvider(metric_readers=readers, resource=resource)
         meter = self.provider.get_meter("charter", __version__)
         self.received = meter.create_counter("charter.events.received", "{event}", "Events received, by contract")
@@ -64,10 +67,14 @@ class Telemetry:
         )
         self.duplicates = meter.create_counter("charter.events.duplicates", "{event}", "Events dropped as duplicates")
         self.request_bytes = meter.create_counter("charter.request.bytes", "By", "Request body bytes received")
-        self.request_duration = meter.create_histogram("charter.request.duration", "s", "POST /v1/events duration")
+        self.request_duration = meter.create_histogram(
+            "charter.request.duration", "s", "POST /v1/events duration",
+            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+        )  # fmt: skip
         self.sink_duration = meter.create_histogram(
-            "charter.sink.duration", "s", "Time for the sink to accept a request"
-        )
+            "charter.sink.duration", "s", "Time for the sink to accept a request",
+            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
+        )  # fmt: skip
         self.sink_errors = meter.create_counter(
             "charter.sink.errors", "{request}", "Requests the sink could not accept (503)"
         )
@@ -187,7 +194,15 @@ def _otlp_reader(endpoint: str) -> MetricReader:
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
-    return PeriodicExportingMetricReader(OTLPMetricExporter(endpoint=endpoint), export_interval_millis=10_000)
+    return PeriodicExportingMetricReader(
+        OTLPMetricExporter(endpoint=otlp_metrics_url(endpoint)), export_interval_millis=10_000
+    )
+
+
+def otlp_metrics_url(endpoint: str) -> str:
+    """A base URL (`http://collector:4318`, as the OpenTelemetry docs give it) gets the metrics path."""
+    parts = urlsplit(endpoint)
+    return urlunsplit(parts._replace(path="/v1/metrics")) if parts.path in ("", "/") else endpoint
 
 
 def _iso(ts: float) -> str:

@@ -1,0 +1,99 @@
+"""Telemetry that tells the truth: seconds histograms whose buckets fit, so a quantile computed
+from the scrape (as Prometheus does) agrees with measured latencies; OTEL_* names the service."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from starlette.testclient import TestClient
+
+from collector.app import create_app
+from collector.contracts import Registry
+from collector.settings import Settings
+from collector.sinks.memory import MemorySink
+from collector.telemetry import Telemetry, otlp_metrics_url
+from tests.conftest import TEST_KEYS
+
+
+def buckets(text: str, name: str) -> list[tuple[float, float]]:
+    """(upper bound, cumulative count) of one histogram in Prometheus text, in order."""
+    out = []
+    for line in text.splitlines():
+        if line.startswith(f"{name}_bucket{{"):
+            le = line.split('le="')[1].split('"')[0]
+            out.append((float("inf") if le == "+Inf" else float(le), float(line.rpartition(" ")[2])))
+    return sorted(out)
+
+
+def histogram_quantile(q: float, bs: list[tuple[float, float]]) -> float:
+    """Prometheus's histogram_quantile: linear interpolation inside the bucket that holds the rank."""
+    total = bs[-1][1]
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for upper, count in bs:
+        if count >= rank:
+            if upper == float("inf"):
+                return lower
+            return lower + (upper - lower) * (rank - below) / (count - below)
+        lower, below = upper, count
+    raise AssertionError("no bucket holds the rank")
+
+
+def test_request_quantiles_from_the_scraped_histogram_match_measured_latencies(registry: Registry) -> None:
+    app = create_app(Settings(keys=TEST_KEYS), registry, MemorySink())
+    click = {"schema": "com.riverhotels.web/clickstream/1", "data": {}}
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
+        measured = []
+        for _ in range(200):
+            started = time.perf_counter()
+            client.post("/v1/events", json=click)
+            measured.append(time.perf_counter() - started)
+        text = client.get("/metrics").text
+    bs = buckets(text, "charter_request_duration_seconds")
+    assert bs[-1][1] == 200
+    measured.sort()
+    p50, p99 = histogram_quantile(0.5, bs), histogram_quantile(0.99, bs)
+    # the server's own time is within the client's; a bucket is at most 2.5x its lower bound wide
+    assert 0 < p50 <= measured[100] * 2.5, (p50, measured[100])
+    assert 0 < p99 <= measured[-1] * 2.5, (p99, measured[-1])
+    assert p50 < 0.1  # milliseconds, not the seconds that millisecond-sized buckets made of them
+
+
+def test_seconds_buckets_tell_a_third_of_a_millisecond_from_twenty_seconds() -> None:
+    t = Telemetry(1)
+    t.request(10, 0.0003)
+    t.request(10, 20.0)
+    bs = dict(buckets(t.prometheus().decode(), "charter_request_duration_seconds"))
+    assert (bs[0.0005], bs[0.001], bs[10.0], bs[30.0]) == (1, 1, 1, 2)
+    t.shutdown()
+
+
+def test_otel_service_name_and_resource_attributes_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "collector-eu")
+    monkeypatch.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=prod")
+    t = Telemetry(1)
+    text = t.prometheus().decode()
+    info = next(line for line in text.splitlines() if line.startswith("target_info{"))
+    assert 'service_name="collector-eu"' in info and 'deployment_environment="prod"' in info
+    t.shutdown()
+
+
+def test_without_otel_variables_the_service_is_charter() -> None:
+    t = Telemetry(1)
+    info = next(line for line in t.prometheus().decode().splitlines() if line.startswith("target_info{"))
+    assert 'service_name="charter"' in info
+    t.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        pytest.param("http://otel:4318", "http://otel:4318/v1/metrics", id="base"),
+        pytest.param("http://otel:4318/", "http://otel:4318/v1/metrics", id="base-slash"),
+        pytest.param("http://otel:4318/v1/metrics", "http://otel:4318/v1/metrics", id="full"),
+        pytest.param("https://gw.example/otlp/v1/metrics", "https://gw.example/otlp/v1/metrics", id="custom-path"),
+    ],
+)
+def test_a_base_otlp_url_gets_the_metrics_path(given: str, used: str) -> None:
+    assert otlp_metrics_url(given) == used
