@@ -82,8 +82,8 @@ def _alter(prev: Table, t: Table, dialect: str) -> str:
         old = before.get(c.name)
         if old is not None:
             out += _changed(dialect, qualified, old, c)
-    if prev.description != t.description and dialect not in ("snowflake", "bigquery"):
-        out.append(f"COMMENT ON TABLE {qualified} IS {literal(dialect, t.description)};\n")
+    if prev.description != t.description:  # it lists the versions the table holds
+        out.append(_table_comment(dialect, qualified, literal(dialect, t.description)))
     for key in ("dist_key", "sort_key"):
         if getattr(prev, key) != getattr(t, key):
             out.append(f"-- {key} changed from {getattr(prev, key)} to {getattr(t, key)}: change it by hand\n")
@@ -92,6 +92,14 @@ def _alter(prev: Table, t: Table, dialect: str) -> str:
         return ""
     versions = f"{_versions(prev)} -> {_versions(t)}"
     return f"-- {t.line.reference} (versions {versions}) -> {t.schema}.{t.name}\n{body}"
+
+
+def _table_comment(dialect: str, qualified: str, text: str) -> str:
+    if dialect == "snowflake":
+        return f"ALTER TABLE {qualified} SET COMMENT = {text};\n"
+    if dialect == "bigquery":
+        return f"ALTER TABLE {qualified} SET OPTIONS(description={text});\n"
+    return f"COMMENT ON TABLE {qualified} IS {text};\n"
 
 
 def _changed(dialect: str, qualified: str, old: Column, c: Column) -> list[str]:

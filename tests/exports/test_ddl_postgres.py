@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from codegen.exports import ddl
+from codegen.exports.command import export_group
 from codegen.exports.warehouse import Table, row, tables
 from collector.contracts import Registry
+from tests.conftest import SCHEMAS
 from tests.exports.conftest import envelopes
 from tests.exports.postgres import Postgres, insert_sql
 
@@ -85,3 +89,22 @@ def _same(kind: str, stored: Any, sent: Any) -> bool:
     if kind == "uuid":
         return str(stored).lower() == str(sent).lower()
     return bool(stored == sent)
+
+
+def test_rows_exported_from_a_real_serves_files_load_into_every_postgres_table(
+    loaded: Postgres, registry: Registry, served_run: tuple[list[dict[str, Any]], list[Path]], tmp_path: Path
+) -> None:
+    files = served_run[1]
+    args = ["rows", *map(str, files), "--process-id", "pg-load", "--schemas", str(SCHEMAS), "--out", str(tmp_path)]
+    result = CliRunner().invoke(export_group, args)
+    assert result.exit_code == 0, result.output
+    loaded.psql("CREATE SCHEMA served;")
+    for t in tables(registry):
+        target = f'served."{t.schema}__{t.name}"'
+        sql = f'CREATE TABLE {target} (LIKE "{t.schema}"."{t.name}" INCLUDING DEFAULTS INCLUDING CONSTRAINTS);\n'
+        lines = (tmp_path / f"{t.schema}.{t.name}.jsonl").read_text().splitlines()
+        sql += "".join(insert_sql(target, json.loads(line)) for line in lines)
+        done = loaded.psql(sql)
+        assert done.returncode == 0, f"{t.schema}.{t.name}: {done.stderr}"
+        count = loaded.psql(f"SELECT count(*) FROM {target} WHERE metafield_process_id = 'pg-load';").stdout
+        assert int(count) == len(lines) >= 1
