@@ -28,7 +28,9 @@ def routes(settings: Settings) -> list[tuple[str, Input, list[str]]]:
         ("/i", snowplow, ["GET", "POST"]),
         ("/com.snowplowanalytics.snowplow/i", snowplow, ["GET", "POST"]),
     ]
-    table += [(f"/v1/{call}", SegmentInput(call, settings.unplanned), ["POST"]) for call in CALLS]
-    table.append(("/v1/batch", SegmentInput(None, settings.unplanned), ["POST"]))
+    table += [
+        (f"/v1/{call}", SegmentInput(call, settings.unplanned, settings.anonymize_ip), ["POST"]) for call in CALLS
+    ]
+    table.append(("/v1/batch", SegmentInput(None, settings.unplanned, settings.anonymize_ip), ["POST"]))
     table.append(("/v1/cloudevents", CloudEventsInput(settings.cloudevents_headers), ["POST"]))
     return table

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import msgspec
 from starlette.responses import Response
 
+from collector.annotate import anonymize_ip
 from collector.contracts import Registry
 from collector.decode import BodyError, check_content_type
 from collector.errors import ErrorType
@@ -37,8 +38,9 @@ _decoder = msgspec.json.Decoder()
 class SegmentInput:
     name = "segment"
 
-    def __init__(self, call: str | None, unplanned: Unplanned = "reject") -> None:
+    def __init__(self, call: str | None, unplanned: Unplanned = "reject", anonymize: bool = False) -> None:
         self.call, self.unplanned = call, unplanned  # call None: /v1/batch, each message says its type
+        self.anonymize = anonymize
         self._plans: tuple[Registry, dict[tuple[str, str | None], str]] | None = None
 
     def accepts(self, content_type: str | None) -> BodyError | None:
@@ -78,6 +80,9 @@ class SegmentInput:
         return self._plans[1]
 
     def translate(self, message: dict[str, Any], plans: dict[tuple[str, str | None], str]) -> tuple[bytes, Origin]:
+        context = message.get("context")
+        if self.anonymize and isinstance(context, dict) and isinstance(context.get("ip"), str):
+            message = {**message, "context": {**context, "ip": anonymize_ip(context["ip"])}}  # as --anonymize-ip says
         raw = encode(message)
         call = self.call or message.get("type")
         mid, sent_at = event_id(message.get("messageId")), message.get("sentAt")
@@ -85,7 +90,6 @@ class SegmentInput:
         client = {k: message[k] for k in _CLIENT if k in message}
         if isinstance(call, str):
             client["type"] = call  # a single-call endpoint's messages may leave it to the path
-        context = message.get("context")
         if isinstance(context, dict):
             client["context"] = {k: v for k, v in context.items() if k not in _PRIVATE_CONTEXT}
         problem = _problem(call, message)

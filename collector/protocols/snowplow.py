@@ -99,13 +99,13 @@ class SnowplowInput:
 
     def translate(self, params: dict[str, Any]) -> tuple[bytes, Origin]:
         """One tracker event → its Charter event and origin."""
-        raw = encode(params)
         fields = {k: _text(v) for k, v in params.items()}
+        if self.anonymize and isinstance(fields.get("ip"), str):  # a server-side tracker's `ip`, as --anonymize-ip says
+            params = fields = {**fields, "ip": anonymize_ip(fields["ip"])}
+        raw = encode(params)
         eid = event_id(fields.get("eid"))
         sent_at = from_millis(fields["stm"]) if "stm" in fields else from_millis(fields.get("dtm"))
         client = {k: v for k, v in fields.items() if k not in _ENTITY_FIELDS}
-        if self.anonymize and isinstance(client.get("ip"), str):
-            client["ip"] = anonymize_ip(client["ip"])
         try:
             entities = _contexts(fields)
             schema, data, used = _payload(fields)

@@ -240,3 +240,17 @@ def test_two_contract_lines_claiming_one_segment_call_refuse_to_load(schemas: Pa
     rival.write_text(json.dumps(claimed))
     with pytest.raises(ContractLoadError, match=r"x-contract.segment .*Order Completed.* claimed by com.acme.shop/"):
         load_registry(tmp_path / "schemas")
+
+
+def test_anonymize_ip_truncates_the_addresses_trackers_put_in_their_events(schemas: Path) -> None:
+    sink = MemorySink()
+    settings = Settings(schemas=schemas, keys=TEST_KEYS, anonymize_ip=True)
+    with TestClient(create_app(settings, load_registry(schemas), sink)) as client:
+        client.post("/com.snowplowanalytics.snowplow/tp2", json=tp2({"e": "pv", "ip": "203.0.113.77", "url": ""}))
+        client.post("/v1/track", json={"event": "Nope", "userId": "u", "context": {"ip": "198.51.100.23"}})
+    records = sink.envelopes("bad")
+    sealed = [unseal(r["payload"]) for r in records if isinstance(r["payload"], dict) and "protected" in r["payload"]]
+    assert len(records) == 2 and len(sealed) == 1  # the Segment call names no contract: sealed whole
+    text = json.dumps(records) + "".join(sealed)
+    assert "203.0.113.0" in text and "198.51.100.0" in text
+    assert "203.0.113.77" not in text and "198.51.100.23" not in text
