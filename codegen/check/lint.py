@@ -15,6 +15,7 @@
 | `keyword-typo`              | warning | an unknown keyword (an annotation) like a real one: `maxlength` |
 | `unknown-pii`               | error   | an `x-pii` value the collector does not know            |
 | `unknown-compatibility`     | error   | `x-contract.compatibility` is not a known mode          |
+| `sla-format`                | warning | `x-contract.sla` is not a freshness dbt can check       |
 | `load-error`                | error   | anything else the collector's loader refuses            |
 
 The loader (`collector.contracts.load_contract`) stops at a file's first problem; lint walks
@@ -35,6 +36,7 @@ from codegen.check.documents import Document
 from codegen.check.findings import Finding, Keys, Level
 from codegen.check.modes import MODES
 from codegen.check.typos import typos
+from codegen.exports.dbt import SLA_FORMS, parse_sla
 from collector.contracts import NAME, NAMESPACE, ContractLoadError, load_contract
 from collector.privacy import ACTIONS as PII_ACTIONS
 
@@ -159,6 +161,11 @@ def _metadata(doc: Document, body: dict[str, Any]) -> Iterator[Finding]:
         yield _finding(
             doc, "unknown-compatibility", text, ("x-contract", "compatibility"), "$.x-contract.compatibility"
         )
+    sla = meta.get("sla") if meta else None
+    if isinstance(sla, str) and parse_sla(sla) is None:
+        text = f"`x-contract.sla` {sla!r} is not a freshness dbt can check (`charter export dbt` refuses it); "
+        text += SLA_FORMS
+        yield _finding(doc, "sla-format", text, ("x-contract", "sla"), "$.x-contract.sla", "warning")
     if not _described(body):
         yield _finding(doc, "missing-description", "the contract has no top-level `description`")
     schema_id = body.get("$id")
