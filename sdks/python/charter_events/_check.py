@@ -61,8 +61,8 @@ def check(schema: str, data: bytes) -> str | None:
         validator = _compile(schema)
     if validator is None:
         return f"no contract {schema!r} is embedded in this SDK; regenerate it from the collector's contracts"
-    value = msgspec.json.decode(data)  # the values the collector validates: the JSON, decoded as it decodes it
     try:
+        value = msgspec.json.decode(data)  # the values the collector validates: the JSON, decoded as it decodes it
         if validator.is_valid(value):
             return None
         reasons = [_reason(error) for error in itertools.islice(validator.iter_errors(value), MAX_REASONS + 1)]
