@@ -51,10 +51,12 @@ async def envelopes(collector: Collector, ids: dict[str, str], topics: set[str],
 async def test_library_batch_lands_by_contract_and_rejections_go_to_the_dead_letter_topic(collector: Collector) -> None:
     errors: list[Exception] = []
     c = client(collector, errors)
-    ids = {name: mid() for name in ("order", "bad_order", "unplanned", "identify", "bad_identify", "again")}
+    names = ("order", "bad_order", "big_order", "unplanned", "identify", "bad_identify", "again")
+    ids = {name: mid() for name in names}
     order = {"order_id": "o-1", "revenue": 25.5, "currency": "EUR"}
     c.track("u-1", "Order Completed", order, message_id=ids["order"])
     c.track("u-1", "Order Completed", {**order, "revenue": -1}, message_id=ids["bad_order"])
+    c.track("u-1", "Order Completed", {**order, "revenue": 20000}, message_id=ids["big_order"])
     c.track("u-1", "Coupon Applied", {"coupon": "WINTER10"}, message_id=ids["unplanned"])
     c.identify("u-1", {"email": "ada@acme.example", "plan": "pro"}, message_id=ids["identify"])
     c.identify("u-1", {"email": "ada@acme.example", "plan": "enterprise"}, message_id=ids["bad_identify"])
@@ -87,6 +89,10 @@ async def test_library_batch_lands_by_contract_and_rejections_go_to_the_dead_let
     assert [(f["path"], f["keyword"]) for f in bad.value["error"]["failures"]] == [("$.revenue", "minimum")]
     assert bad.value["payload"]["messageId"] == ids["bad_order"]  # the call exactly as the library sent it
     assert bad.value["payload"]["properties"]["revenue"] == -1
+
+    [big] = by_id[ids["big_order"]]  # the contract's CEL rule, as on /v1/events
+    assert (big.topic, big.value["error"]["type"]) == ("events.bad", "rule_violation")
+    assert "eur_orders_below_10k" in big.value["error"]["failures"][0]["message"]
 
     [unplanned] = by_id[ids["unplanned"]]
     assert (unplanned.topic, unplanned.value["schema"], unplanned.value["error"]["type"]) == (

@@ -20,7 +20,7 @@ from snowplow_tracker.events import PagePing, PageView, SelfDescribing, Structur
 from collector.annotate import fingerprint
 from tests.conftest import unseal
 from tests.integration.conftest import Collector, consume
-from tests.protocols.conftest import serve
+from tests.protocols.conftest import WRITE_KEY, serve
 
 pytestmark = pytest.mark.kafka
 
@@ -185,3 +185,23 @@ async def test_browser_trackers_get_credentialed_cors(collector: Collector, path
         assert post.status_code == 200
         assert post.headers["access-control-allow-origin"] == origin
         assert post.headers["access-control-allow-credentials"] == "true"
+
+
+async def test_with_write_keys_a_tracker_presents_its_key_and_one_without_is_refused(
+    protocol_kafka: str, protocol_schemas: Path, protocol_logs: Path, auth_file: Path
+) -> None:
+    async with serve(protocol_kafka, protocol_schemas, protocol_logs, "--auth", str(auth_file)) as collector:
+        keyed, anonymous = RecordingSession(), RecordingSession()
+        keyed.auth = (WRITE_KEY, "")  # HTTP Basic with the key as user name
+        t, emitter = tracker(collector, "post", keyed)
+        eid = t.track(StructuredEvent("checkout", "pay"))
+        emitter.flush()
+        t2, emitter2 = tracker(collector, "post", anonymous)
+        t2.track(StructuredEvent("checkout", "pay"))
+        emitter2.flush()
+        assert [a.status_code for a in keyed.answers] == [200]
+        assert [a.status_code for a in anonymous.answers] == [401]  # the tracker does not retry a 401
+        env = await sent(
+            collector, {"se": str(eid)}, {GOOD_TOPICS["com.snowplowanalytics.snowplow/structured_event/1.0.0"]}
+        )
+    assert env["se"]["source"]["key"] == "shop-backend"
