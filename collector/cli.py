@@ -416,7 +416,12 @@ def _run(settings: Settings, registry: Registry) -> None:
     os.environ[SETTINGS_ENV] = dump(settings)  # workers are new processes: hand them the settings
     from collector.reload import serve_workers
 
-    serve_workers(uvicorn.Config("collector.app:app_from_env", factory=True, workers=settings.workers, **common))
+    try:
+        serve_workers(uvicorn.Config("collector.app:app_from_env", factory=True, workers=settings.workers, **common))
+    finally:
+        import shutil
+
+        shutil.rmtree(shared, ignore_errors=True)  # no stale metrics files behind
 
 
 def _protocol(settings: Settings) -> Any:

@@ -6,12 +6,17 @@ each one publishes its Prometheus text to a shared directory (on every scrape it
 once a second), and /metrics answers with the sum over every live worker: counters, histogram
 buckets and the in-flight gauge add up; `charter_contracts_loaded` is the same in every worker
 and is not summed. Another worker's numbers are at most ~1 s old.
+
+A worker that dies (or is replaced) leaves its counters behind: the first scrape after that
+folds its last numbers into `retired.prom` (its gauges are dropped), so a counter never goes
+backwards, which Prometheus would read as a reset and plot as traffic that never happened.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import re
 from collections.abc import Callable
@@ -19,7 +24,9 @@ from pathlib import Path
 
 PUBLISH_EVERY = 1.0
 NOT_SUMMED = frozenset({"charter_contracts_loaded"})  # identical in every worker
+RETIRED = "retired.prom"  # what dead workers counted
 _FAMILY = re.compile(r"^# (?:HELP|TYPE) (\S+)")
+_GAUGE = re.compile(r"^# TYPE (\S+) gauge$")
 
 
 class SharedMetrics:
@@ -42,10 +49,29 @@ class SharedMetrics:
             self.path.unlink()
 
     def collect(self) -> bytes:
-        """This worker's numbers now, plus every other live worker's latest, summed."""
+        """This worker's numbers now, plus every other live worker's latest and the dead ones', summed."""
         self.publish()
-        texts = [p.read_text() for p in sorted(self.directory.glob("*.prom")) if _alive(p)]
+        for path in self.directory.glob("*.prom"):
+            if path.name != RETIRED and not _alive(path):
+                self._retire(path)
+        texts = [p.read_text() for p in sorted(self.directory.glob("*.prom")) if p.name == RETIRED or _alive(p)]
         return merge(texts).encode()
+
+    def _retire(self, path: Path) -> None:
+        """Fold a dead worker's last counters into RETIRED, once, whichever worker gets there first."""
+        mine = path.with_suffix(f".retiring-{os.getpid()}")
+        try:
+            path.rename(mine)  # atomic: only one worker retires each file
+        except FileNotFoundError:
+            return
+        retired = self.directory / RETIRED
+        with (self.directory / "retired.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            before = [retired.read_text()] if retired.exists() else []
+            tmp = retired.with_suffix(".tmp-retired")
+            tmp.write_text(merge([*before, counters_only(mine.read_text())]))
+            tmp.replace(retired)
+        mine.unlink()
 
 
 def merge(texts: list[str]) -> str:
@@ -72,6 +98,18 @@ def merge(texts: list[str]) -> str:
     for family, lines in headers.items():
         out += lines
         out += [f"{key} {_number(v)}" for key, v in samples[family].items()]
+    return "\n".join(out) + "\n"
+
+
+def counters_only(text: str) -> str:
+    """The text without its gauge families (a dead worker holds nothing in flight)."""
+    gauges = {m[1] for line in text.splitlines() if (m := _GAUGE.match(line))}
+    out, family = [], ""
+    for line in text.splitlines():
+        m = _FAMILY.match(line)
+        family = m[1] if m else family
+        if family not in gauges:
+            out.append(line)
     return "\n".join(out) + "\n"
 
 
