@@ -10,6 +10,8 @@
 - Data rules (`on_failure: dlq`) reject events like a constraint: adding one tightens
   (breaks BACKWARD), removing one loosens (breaks FORWARD), changing its expression does both.
 - `topic`: consumers of the old topic stop receiving events, so it breaks both ways.
+- `segment`, `cloudevents_type`: the Segment calls or CloudEvents the contract claims go to
+  another contract (or none), so a change breaks both ways too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from codegen.check.findings import Change, Keys
 from codegen.check.modes import mode_of
 
 SETTINGS = ("partitions", "partition_key", "dlq_topic", "dedupe")
+CLAIMS = ("segment", "cloudevents_type")  # which input-protocol events the contract governs
 _MISSING = object()
 
 
@@ -46,6 +49,9 @@ def diff(old: Schema, new: Schema) -> list[Change]:
                     keys=keys,
                 )
             )
+        elif key in CLAIMS:
+            message = f"{text}: the events the old claim governed go to another contract, or are unplanned"
+            out.append(Change("claim-changed", path, message, *CHANGED, keys=keys))
         elif key == "compatibility" and mode_of(old) != mode_of(new):
             text = f"compatibility mode {mode_of(old)} → {mode_of(new)}"
             out.append(Change("mode-changed", path, text, *SAME, keys=keys))
