@@ -156,3 +156,21 @@ def test_unknown_ref_is_a_usage_error_naming_the_flag(tmp_path: Path) -> None:
     result = CliRunner().invoke(export_group, ["ddl", "--from", "no-such-ref", "--schemas", str(schemas), "--out", "x"])
     assert result.exit_code == 2
     assert "Invalid value for '--from': unknown git ref 'no-such-ref'" in result.output
+
+
+def test_widened_types_are_altered_in_place_where_the_dialect_can(tmp_path: Path) -> None:
+    schemas = published(tmp_path)
+    duckdb = need_module("duckdb")
+    con = duckdb.connect(":memory:")
+    con.execute(export(schemas, tmp_path / "v1", "duckdb"))
+    v11 = copy.deepcopy(V1)
+    v11["properties"]["status"]["enum"].append("forwarded")  # a longer value: Redshift's VARCHAR(8) must grow
+    v11["properties"]["length_seconds"]["type"] = ["number", "null"]  # fractions of a second now
+    (schemas / MESSAGES / "1.1.0.json").write_text(json.dumps(v11, indent=2))
+    redshift = export(schemas, tmp_path / "rs", "redshift", "--from", "HEAD")
+    assert 'ALTER TABLE "interactions"."messages" ALTER COLUMN "status" TYPE VARCHAR(9);\n' in redshift
+    assert "-- length_seconds: BIGINT became DOUBLE PRECISION; redshift cannot change it in place" in redshift
+    con.execute(export(schemas, tmp_path / "mig", "duckdb", "--from", "HEAD"))
+    t, new = envelope(schemas, "msg-v1.1", {**SAMPLE, "length_seconds": 2.5, "status": "forwarded"})
+    duckdb_insert(con, t, new, "interactions.messages")
+    assert con.execute('SELECT length_seconds FROM "interactions"."messages"').fetchall() == [(2.5,)]
