@@ -351,6 +351,7 @@ def create_app(
             await snk.stop()
             raise
         c.reloads.start()
+        c.telemetry.zero(reg)
         publisher = asyncio.create_task(c.shared.run()) if c.shared is not None else None
         log.info("charter ready: %d contracts, sink=%s", len(reg), snk.name)
         try:

@@ -128,6 +128,7 @@ class Reloader:
             return False
         self.target.registry = new  # one assignment: each request sees one whole set
         self.target.telemetry.contracts_loaded = len(new)
+        self.target.telemetry.zero(new)
         self.ok += 1
         self.problem, self.last = None, time.time()
         log.info("contracts reloaded in %.0f ms: %d versions (%s)", (time.perf_counter() - started) * 1000,

@@ -12,8 +12,9 @@ import os
 import socket
 import time
 from collections import Counter, deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
@@ -25,6 +26,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from collector import __version__
 from collector.limits import refused
+
+if TYPE_CHECKING:
+    from collector.contracts import Contract
 
 # (namespace, name, version, outcome, error_type): outcome is accepted | rejected | duplicate
 Tally = Counter[tuple[str, str, str, str, str]]
@@ -100,17 +104,31 @@ class Telemetry:
         now = time.time() if now is None else now
         minute = int(now // 60)
         for (ns, name, version, outcome, error_type), n in tally.items():
-            attrs = {"namespace": ns, "name": name, "version": version}
+            attrs = _contract(ns, name, version)
             self.received.add(n, attrs)
             if outcome == "accepted":
                 self.accepted.add(n, attrs)
             else:
                 (self.duplicates if outcome == "duplicate" else self.rejected).add(
-                    n, {**attrs, "error_type": error_type}
+                    n, {**attrs, "error.type": error_type}
                 )
             self._stat(f"{ns}/{name}/{version}", outcome, error_type, n, now, minute)
         for f in failures:
             self.stats[f["schema_key"]].recent.appendleft({k: v for k, v in f.items() if k != "schema_key"})
+
+    def zero(self, contracts: Iterable[Contract]) -> None:
+        """Every contract's counters exist from the start, at 0: a rate over a series that appears only
+        with the first event misses that event, and an alert on an absent series never fires."""
+        if not self.enabled:
+            return
+        self.request_bytes.add(0)
+        self.sink_errors.add(0)
+        for c in contracts:
+            attrs = _contract(c.namespace, c.name, c.version_str)
+            self.received.add(0, attrs)
+            self.accepted.add(0, attrs)
+            if c.meta.dedupe is not None:
+                self.duplicates.add(0, {**attrs, "error.type": "duplicate"})
 
     def request(self, size: int, seconds: float | None) -> None:
         """A POST /v1/events: its body size, and its duration once it got an answer."""
@@ -163,6 +181,12 @@ class Telemetry:
 
     def _observe_loaded(self, options: CallbackOptions) -> list[Observation]:
         return [Observation(self.contracts_loaded)]
+
+
+def _contract(ns: str, name: str, version: str) -> dict[str, str]:
+    """OpenTelemetry attributes of a contract: `charter.`-prefixed (a bare `namespace` clashes with
+    the Kubernetes target label Prometheus adds)."""
+    return {"charter.namespace": ns, "charter.name": name, "charter.version": version}
 
 
 def _summary(key: str, s: _ContractStats, current: int) -> dict[str, Any]:

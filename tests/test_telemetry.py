@@ -28,7 +28,7 @@ def client(registry: Registry) -> Iterator[TestClient]:
 
 def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     """Every sample of charter_* metrics, keyed by name and the labels a user filters by."""
-    keep = ("namespace", "name", "version", "error_type")
+    keep = ("charter_namespace", "charter_name", "charter_version", "error_type")
     out = {}
     for family in text_string_to_metric_families(client.get("/metrics").text):
         for s in family.samples:
@@ -38,7 +38,8 @@ def samples(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]],
 
 
 def labels(ns: str, name: str, version: str, error_type: str | None = None) -> tuple[tuple[str, str], ...]:
-    pairs = {"namespace": ns, "name": name, "version": version, **({"error_type": error_type} if error_type else {})}
+    pairs = {"charter_namespace": ns, "charter_name": name, "charter_version": version,
+             **({"error_type": error_type} if error_type else {})}  # fmt: skip
     return tuple(sorted(pairs.items()))
 
 
@@ -127,7 +128,7 @@ def test_otlp_exporter_pushes_the_same_counters_to_a_collector_endpoint() -> Non
         if m.HasField("sum") for p in m.sum.data_points
     }  # fmt: skip
     assert points["charter.events.accepted"] == (
-        {"namespace": "com.acme.shop", "name": "payment", "version": "1.0.0"},
+        {"charter.namespace": "com.acme.shop", "charter.name": "payment", "charter.version": "1.0.0"},
         4,
     )
 

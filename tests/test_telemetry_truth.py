@@ -97,3 +97,15 @@ def test_without_otel_variables_the_service_is_charter() -> None:
 )
 def test_a_base_otlp_url_gets_the_metrics_path(given: str, used: str) -> None:
     assert otlp_metrics_url(given) == used
+
+
+def test_every_counter_is_there_at_zero_before_the_first_event(registry: Registry) -> None:
+    with TestClient(create_app(Settings(keys=TEST_KEYS), registry, MemorySink()), client=("127.0.0.1", 50000)) as c:
+        lines = c.get("/metrics").text.splitlines()
+    pay = 'charter_name="payment",charter_namespace="com.acme.shop",charter_version="1.0.0"'
+    for name in ("charter_events_received_total", "charter_events_accepted_total"):
+        assert any(x.startswith(f"{name}{{{pay}") and x.endswith(" 0.0") for x in lines), name
+    assert any(x.startswith("charter_events_duplicates_total{") and pay in x and x.endswith(" 0.0") for x in lines)
+    for name in ("charter_sink_errors_total", "charter_request_bytes_total"):
+        assert any(x.startswith(name) and x.endswith(" 0.0") for x in lines), name
+    assert not any("namespace=" in x and "charter_namespace=" not in x for x in lines)  # no bare `namespace` label
