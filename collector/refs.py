@@ -163,8 +163,8 @@ class _PiiWalk:
         first, last = (spec.get("keep_first", 0), spec.get("keep_last", MASK_DEFAULT[1])) if ok else (-1, -1)
         if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n <= 64 for n in (first, last)):
             raise ContractLoadError(
-                f"{self.file}: {path}: `x-pii-mask` must be {{\"keep_first\": N, \"keep_last\": M}} "
-                f"with 0 <= N, M <= 64, e.g. {{\"keep_last\": 4}}"
+                f'{self.file}: {path}: `x-pii-mask` must be {{"keep_first": N, "keep_last": M}} '
+                f'with 0 <= N, M <= 64, e.g. {{"keep_last": 4}}'
             )
         return first, last
 
