@@ -151,3 +151,33 @@ async def test_unplanned_accept_forwards_unclaimed_calls(
         [rec] = (await envelopes(collector, {"m": m}, {UNPLANNED}))[m]
     assert rec.value["schema"] == "com.segment/unplanned/1.0.0"
     assert rec.value["data"] == {"type": "track", "event": "Coupon Applied", "data": {"coupon": "WINTER10"}}
+
+
+async def test_page_screen_group_and_alias_calls_of_the_library_land_by_their_claims(collector: Collector) -> None:
+    errors: list[Exception] = []
+    c = client(collector, errors)
+    ids = {name: mid() for name in ("home", "page", "bad_page", "screen", "group", "alias")}
+    c.page("u-1", name="Home", properties={"path": "/"}, message_id=ids["home"])
+    c.page("u-1", name="Pricing", properties={"path": "/pricing"}, message_id=ids["page"])  # no claim by name
+    c.page("u-1", name="Home", properties={"path": "/pricing"}, message_id=ids["bad_page"])
+    c.screen("u-1", name="Settings", properties={"variant": "b"}, message_id=ids["screen"])
+    c.group("u-1", "acme-gmbh", {"plan": "pro"}, message_id=ids["group"])
+    c.alias("anon-7", "u-1", message_id=ids["alias"])
+    c.shutdown()
+    assert errors == []
+    topics = {f"events.{t}.v1" for t in ("com.acme.web.home_page", "com.acme.web.page_viewed", "com.acme.app.screen_viewed",
+                                         "com.acme.shop.account_traits", "com.acme.shop.user_alias")} | {"events.bad"}  # fmt: skip
+    by_id = await envelopes(collector, ids, topics)
+    got = {name: by_id[i][0] for name, i in ids.items()}
+    assert got["home"].value["schema"] == "com.acme.web/home_page/1.0.0"
+    assert got["page"].value["schema"] == "com.acme.web/page_viewed/1.0.0"  # the page contract without a name
+    assert (got["bad_page"].topic, got["bad_page"].value["error"]["failures"][0]["path"]) == ("events.bad", "$.path")
+    assert (got["screen"].value["schema"], got["screen"].value["data"]) == (
+        "com.acme.app/screen_viewed/1.0.0",
+        {"variant": "b"},
+    )
+    assert (got["group"].value["data"], got["group"].value["source"]["client"]["groupId"]) == (
+        {"plan": "pro"},
+        "acme-gmbh",
+    )
+    assert got["alias"].value["data"] == {"previousId": "anon-7", "userId": "u-1"}
