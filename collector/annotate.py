@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import ipaddress
 import random
+import re
 import socket
 import time
 from collections.abc import Mapping
@@ -28,9 +29,19 @@ class Source(msgspec.Struct, omit_defaults=True):
     key: str | None = None  # the write key's name (with --auth); never the key itself
     protocol: str | None = None  # the input protocol, when not Charter's own (snowplow, segment, cloudevents)
     client: dict[str, Any] | None = None  # that protocol's own fields (tracker, app, user ids, client times)
+    traceparent: str | None = None  # the client's W3C trace context, so a record joins its trace
 
 
 NEVER_RECORDED = frozenset({"cookie", "set-cookie", "authorization", "proxy-authorization"})
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(-.*)?$")
+
+
+def trace_id(traceparent: str | None) -> str | None:
+    """The trace id of a valid W3C `traceparent` header, else None (never a value from a broken one)."""
+    m = _TRACEPARENT.match(traceparent or "")
+    if m is None or m[1] == "ff" or (m[1] == "00" and m[4]) or not m[2].strip("0") or not m[3].strip("0"):
+        return None
+    return m[2]
 
 
 def anonymize_ip(ip: str) -> str:
@@ -49,7 +60,8 @@ def source_of(ip: str | None, headers: Mapping[str, str], allow: tuple[str, ...]
         ip = anonymize_ip(ip)
     extra = {h: headers[h] for h in allow if h != "user-agent" and h in headers}
     ua = headers.get("user-agent") if "user-agent" in allow else None
-    return Source(ip, ua, extra or None)
+    tp = headers.get("traceparent")
+    return Source(ip, ua, extra or None, traceparent=tp if trace_id(tp) else None)
 
 
 class CollectorInfo(msgspec.Struct):

@@ -47,7 +47,7 @@ from collector.settings import Settings
 from collector.sinks import Refused, Sink, SinkUnavailable, make_sink
 from collector.sinks.memory import MemorySink
 from collector.sinks.oversize import record_refused, reject_refused
-from collector.telemetry import Telemetry
+from collector.telemetry import StatusMiddleware, Telemetry
 from collector.workers import SharedMetrics
 
 log = logging.getLogger("charter")
@@ -379,7 +379,7 @@ def create_app(
         Route("/v1/memory/reset", memory_reset, methods=["POST"]),
         *(_input_route(path, inp, methods) for path, inp, methods in input_routes(settings)),
     ]
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = [Middleware(StatusMiddleware), Middleware(RequestIdMiddleware)]  # every status counted
     if settings.access_log:  # inside the request id, outside every refusal: refused requests are logged too
         middleware.append(Middleware(AccessLogMiddleware, anonymize=settings.anonymize_ip))
     middleware.append(Middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts))

@@ -1,7 +1,8 @@
 """Structured JSON logs with a request id; never payloads or PII.
 
 Every request gets an id (the client's `X-Request-Id` if it is a sane token, else a UUIDv7),
-echoed in the response header and carried by every log line written while it is handled.
+echoed in the response header and carried by every log line written while it is handled, with
+the trace id of the client's W3C `traceparent` when it sends a valid one (`trace_id`).
 Log lines hold counts, statuses, timings and error types; event data never reaches a logger.
 """
 
@@ -17,9 +18,10 @@ from typing import Any
 import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from collector.annotate import uuid7
+from collector.annotate import trace_id, uuid7
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)  # W3C trace id
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _encoder = msgspec.json.Encoder()
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "color_message"}
@@ -38,6 +40,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid is not None:
             line["request_id"] = rid
+        tid = trace.get()
+        if tid is not None:
+            line["trace_id"] = tid
         line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
@@ -77,9 +82,11 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        headers = dict(scope["headers"])
+        given = headers.get(b"x-request-id", b"").decode("latin-1")
         rid = given if _SANE_ID.match(given) else uuid7()
         token = request_id.set(rid)
+        traced = trace.set(trace_id(headers.get(b"traceparent", b"").decode("latin-1")))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -91,3 +98,4 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+            trace.reset(traced)

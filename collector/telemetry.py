@@ -23,6 +23,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from prometheus_client import CollectorRegistry, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector import __version__
 from collector.limits import refused
@@ -30,6 +31,8 @@ from collector.limits import refused
 if TYPE_CHECKING:
     from collector.contracts import Contract
 
+# every HTTP response this process sent, by (method, status): refused ones too
+responses: Counter[tuple[str, int]] = Counter()
 # (namespace, name, version, outcome, error_type): outcome is accepted | rejected | duplicate
 Tally = Counter[tuple[str, str, str, str, str]]
 MINUTES_KEPT = 15
@@ -90,6 +93,10 @@ class Telemetry:
         meter.create_observable_gauge(
             "charter.contracts.loaded", [self._observe_loaded], "{contract}", "Contracts loaded"
         )
+        meter.create_observable_counter(
+            "charter.http.responses", [_observe_responses], "{response}",
+            "HTTP responses by http.request.method and http.response.status_code",
+        )  # fmt: skip
         meter.create_observable_counter(
             "charter.requests.refused", [_observe_refused], "{request}",
             "Requests refused at a limit or an access check, by reason (error.type), status and write key",
@@ -212,6 +219,30 @@ def _observe_refused(options: CallbackOptions) -> list[Observation]:
             attrs["charter.key"] = key
         out.append(Observation(n, attrs))
     return out
+
+
+def _observe_responses(options: CallbackOptions) -> list[Observation]:
+    seen = list(responses.items()) or [(("POST", 200), 0)]  # there from the start, at 0
+    return [Observation(n, {"http.request.method": m, "http.response.status_code": s}) for (m, s), n in seen]
+
+
+class StatusMiddleware:
+    """Pure ASGI, outermost: counts every response by method and status (`charter_http_responses_total`)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def counting(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                responses[(scope["method"], message["status"])] += 1
+            await send(message)
+
+        await self.app(scope, receive, counting)
 
 
 def _otlp_reader(endpoint: str) -> MetricReader:

@@ -109,3 +109,56 @@ def test_every_counter_is_there_at_zero_before_the_first_event(registry: Registr
     for name in ("charter_sink_errors_total", "charter_request_bytes_total"):
         assert any(x.startswith(name) and x.endswith(" 0.0") for x in lines), name
     assert not any("namespace=" in x and "charter_namespace=" not in x for x in lines)  # no bare `namespace` label
+
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+def test_a_traceparent_is_recorded_in_the_envelope_and_logged(registry: Registry) -> None:
+    import logging
+
+    from collector.logs import JsonFormatter
+
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(JsonFormatter().format(record))  # formatted now, while the request's context holds
+
+    sink = MemorySink()
+    handler, log = Keep(), logging.getLogger("charter")
+    log.addHandler(handler)
+    level = log.level
+    log.setLevel(logging.DEBUG)  # POST /v1/events logs one line at debug
+    try:
+        with TestClient(create_app(Settings(keys=TEST_KEYS), registry, sink), client=("127.0.0.1", 50000)) as c:
+            click = {"schema": "com.riverhotels.web/clickstream/1", "data": {}}
+            c.post("/v1/events", json=click, headers={"traceparent": TRACEPARENT})
+            c.post("/v1/events", json=click, headers={"traceparent": "00-" + "0" * 32 + "-00f067aa0ba902b7-01"})
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    first, second = sink.envelopes("bad")
+    assert first["source"]["traceparent"] == TRACEPARENT
+    assert "traceparent" not in second["source"]  # an all-zero trace id is invalid: not recorded
+    traced = [line for line in lines if '"trace_id"' in line]
+    assert traced and all('"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736"' in line for line in traced)
+
+
+def test_responses_are_counted_by_status(registry: Registry) -> None:
+    from collector.telemetry import responses
+
+    before = dict(responses)
+    with TestClient(create_app(Settings(keys=TEST_KEYS), registry, MemorySink()), client=("127.0.0.1", 50000)) as c:
+        c.post("/v1/events", content=b"{", headers={"Content-Type": "application/json"})  # 400
+        c.post("/v1/events", content=b"x", headers={"Content-Type": "image/png"})  # 415
+        c.get("/health")
+        text = c.get("/metrics").text
+    assert responses[("POST", 400)] - before.get(("POST", 400), 0) == 1
+    assert responses[("POST", 415)] - before.get(("POST", 415), 0) == 1
+    assert any(
+        x.startswith("charter_http_responses_total{")
+        and 'http_request_method="POST"' in x
+        and 'http_response_status_code="400"' in x
+        for x in text.splitlines()
+    )
