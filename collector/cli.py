@@ -130,7 +130,8 @@ def main() -> None:
     "--otlp-endpoint",
     env="OTLP_ENDPOINT",
     default=None,
-    help="Also push metrics over OTLP/HTTP, e.g. http://127.0.0.1:4318/v1/metrics.",
+    help="Also push metrics over OTLP/HTTP, e.g. http://127.0.0.1:4318 (a base URL gets /v1/metrics); "
+    "default: OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, or OTEL_EXPORTER_OTLP_ENDPOINT + /v1/metrics.",
 )
 @_opt("--anonymize-ip", env="ANONYMIZE_IP", is_flag=True, default=False, help="Record IPv4 /24 and IPv6 /48 only.")
 @_opt(
@@ -277,6 +278,7 @@ def serve(**options: Any) -> None:
     options["cors_origins"] = tuple(o.strip() for o in options["cors_origins"].split(",") if o.strip())
     options["record_headers"] = _headers(options["record_headers"])
     options["allowed_hosts"] = tuple(h.strip() for h in options["allowed_hosts"].split(",") if h.strip())
+    options["otlp_endpoint"] = _otlp_endpoint(options["otlp_endpoint"])
     settings = Settings(**options)
     registry = load_or_exit(settings.schemas)
     _check_keys(settings, registry)
@@ -284,6 +286,19 @@ def serve(**options: Any) -> None:
     _check_dedupe(settings, registry)
     _check_kafka(settings)
     _run(settings, registry)
+
+
+def _otlp_endpoint(flag: str | None) -> str | None:
+    """--otlp-endpoint, else the standard OpenTelemetry variables (the exporter reads OTEL_EXPORTER_OTLP_HEADERS)."""
+    import os
+
+    if flag:
+        return flag
+    if url := os.environ.get("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+        return url  # the spec: used as is
+    if base := os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        return base.rstrip("/") + "/v1/metrics"  # the spec: the signal's path is appended
+    return None
 
 
 def _headers(text: str) -> tuple[str, ...]:

@@ -162,3 +162,36 @@ def test_responses_are_counted_by_status(registry: Registry) -> None:
         and 'http_response_status_code="400"' in x
         for x in text.splitlines()
     )
+
+
+@pytest.mark.parametrize(
+    ("flag", "env", "used"),
+    [
+        pytest.param(None, {}, None, id="none"),
+        pytest.param(
+            None, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel:4318/"}, "http://otel:4318/v1/metrics", id="base"
+        ),
+        pytest.param(
+            None, {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://gw/otlp"}, "http://gw/otlp/v1/metrics", id="base-path"
+        ),
+        pytest.param(
+            None,
+            {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://m:1/x", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://b"},
+            "http://m:1/x",
+            id="metrics-wins",
+        ),
+        pytest.param(
+            "http://flag:4318", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://b"}, "http://flag:4318", id="flag-wins"
+        ),
+    ],
+)
+def test_the_standard_otlp_variables_are_honoured(
+    flag: str | None, env: dict[str, str], used: str | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector.cli import _otlp_endpoint
+
+    for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert _otlp_endpoint(flag) == used
