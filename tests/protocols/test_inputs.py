@@ -182,7 +182,11 @@ def test_metrics_count_protocol_events_per_contract(app: tuple[TestClient, Memor
     client, _ = app
     client.post("/com.snowplowanalytics.snowplow/tp2", json=tp2({"e": "pv", "url": "https://a.example/"}))
     text = client.get("/metrics").text
-    line = next(x for x in text.splitlines() if x.startswith("charter_events_accepted_total{") and "page_view" in x)
+    line = next(
+        x
+        for x in text.splitlines()
+        if x.startswith("charter_events_accepted_total{") and 'charter_name="page_view"' in x
+    )
     assert line.endswith(" 1.0")
 
 
