@@ -186,3 +186,30 @@ def _offline_verdicts(ndjson: str) -> tuple[dict[int, Any], int]:
 def test_a_valid_host_name_with_an_upper_case_ace_prefix_is_accepted(schema: dict[str, Any], data: str) -> None:
     assert reference_for(schema).is_valid(data)
     assert validate(compile_schema(schema, "known-bug.json"), data) == []
+
+
+_DOUBLE_BUG = (
+    "a JSON number with a fraction or an exponent is decoded to the nearest double, and that double's "
+    "exact binary value is what gets judged: past 2**53 it is not the number sent (`1e23` becomes "
+    "99999999999999991611392), while JSON Schema numbers are base-10 decimals (core 2020-12, 4.2.1)"
+)
+DOUBLE_BUGS = [
+    pytest.param({"multipleOf": 10}, "1e23", True, id="multipleOf 10 rejects 1e23"),
+    pytest.param({"multipleOf": 2.5}, "1e308", True, id="multipleOf 2.5 rejects 1e308"),
+    pytest.param({"multipleOf": 7}, "3.322189550019487e16", True, id="multipleOf 7 rejects 7 x 4745985071456410"),
+    pytest.param({"multipleOf": 7}, "-5.67091026340169e16", False, id="multipleOf 7 accepts a non-multiple"),
+    pytest.param(
+        {"const": 9007199254740993}, "9007199254740993.0", True, id="const 2**53+1 rejects 2**53+1 written .0"
+    ),
+    pytest.param({"minimum": 10**23}, "1e23", True, id="minimum 10**23 rejects 1e23"),
+    pytest.param({"uniqueItems": True}, "[1e23, 100000000000000000000000]", False, id="uniqueItems accepts 1e23 twice"),
+]
+
+
+@pytest.mark.xfail(strict=True, reason=_DOUBLE_BUG)
+@pytest.mark.parametrize(("schema", "text", "valid"), DOUBLE_BUGS)
+def test_a_number_is_judged_as_the_decimal_sent_not_the_nearest_double(
+    schema: dict[str, Any], text: str, valid: bool
+) -> None:
+    data = msgspec.json.decode(text)  # as the server and `charter validate` decode it
+    assert (validate(compile_schema(schema, "known-bug.json"), data) == []) is valid
