@@ -57,24 +57,26 @@ async def test_snowplow_browser_tracker_in_chromium_delivers_through_credentiale
     marker = uuid.uuid4().hex
     out = node("snowplow_browser.mjs", collector.url, marker)
     assert out["failed"] == [] and out["errors"] == []
-    assert len(out["sent"]) == 4  # the tracker saw every POST answered: CORS let the page read the answers
+    assert len(out["sent"]) == 5  # the trackers saw every request answered: CORS let the page read the answers
+    assert sorted(set(out["requests"])) == ["GET /i", "POST /com.snowplowanalytics.snowplow/tp2"]
     kinds = {}
     for payload in out["sent"]:
         if payload["e"] == "ue":
             ctx = json.loads(payload["co"] if "co" in payload else base64.urlsafe_b64decode(payload["cx"] + "=="))
             kinds["good_click" if ctx["data"][0]["data"]["email"] == "ada@acme.example" else "bad_click"] = payload
         else:
-            kinds[payload["e"]] = payload
+            kinds["pixel" if payload.get("se_ca") == "pixel" else payload["e"]] = payload
     ids = {name: p["eid"] for name, p in kinds.items()}
     topics = {"events.com.snowplowanalytics.snowplow.page_view.v1", "events.com.acme.web.link_click.v1",
               "events.com.snowplowanalytics.snowplow.structured_event.v1", "events.bad"}  # fmt: skip
     by_id = (await consume(collector.bootstrap, topics, ids.values())).by_id()
-    pv, se, good, bad = (by_id[ids[k]][0] for k in ("pv", "se", "good_click", "bad_click"))
+    pv, se, good, bad, pixel = (by_id[ids[k]][0] for k in ("pv", "se", "good_click", "bad_click", "pixel"))
     assert pv.topic == "events.com.snowplowanalytics.snowplow.page_view.v1", pv.value
     assert pv.value["data"]["page_url"].startswith(out["site"]) and pv.value["data"]["page_title"] == marker
     client = pv.value["source"]["client"]
     assert (client["aid"], client["p"], client["uid"]) == ("shop-web", "web", "u-1") and client["tv"].startswith("js-")
     assert se.value["data"]["se_label"] == marker and se.value["data"]["se_value"] == 2
+    assert pixel.value["data"] == {"se_category": "pixel", "se_action": "view", "se_label": marker}  # sent with GET /i
     assert good.topic == "events.com.acme.web.link_click.v1"
     assert "ada@acme.example" not in json.dumps(good.value)  # the context's PII field, hashed
     assert (bad.topic, bad.value["error"]["failures"][0]["path"]) == ("events.bad", "$.contexts[0].data.email")
