@@ -1,8 +1,9 @@
 """`--access-log`: one JSON line per request, with nothing in it a client should not see logged.
 
 The line holds the method, path, query string with any write key (`key=`) replaced, status,
-duration and client address (masked with `--anonymize-ip`); never headers or bodies. The
-request id comes with every log line (collector.logs), so an access line joins the others.
+duration and client address (masked with `--anonymize-ip`); for event posts also the events,
+body bytes and write key name the app noted; never headers or bodies. The request id comes
+with every log line (collector.logs), so an access line joins the others.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class AccessLogMiddleware:
         ip = client[0] if client else None
         if ip is not None and self.anonymize:
             ip = anonymize_ip(ip)
+        noted = (scope.get("state") or {}).get("access") or {}  # events, bytes, key: set by the app
         log.info("request", extra={"method": scope["method"], "path": scope["path"],
                                    "query": redact_query(scope.get("query_string", b"")), "status": status,
-                                   "ms": round(seconds * 1000, 3), "client": ip})  # fmt: skip
+                                   "ms": round(seconds * 1000, 3), "client": ip, **noted})  # fmt: skip

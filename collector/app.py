@@ -115,10 +115,13 @@ async def _collect(request: Request, inp: Input) -> Response:
     if c.auth is not None and key is None:
         return await _unauthorized(c, body, ctx)
     source.key = key.name if key is not None else None
+    request.state.access = {"bytes": len(body), "key": source.key}  # for --access-log
     registry = c.registry  # one set for the whole request, even if a reload swaps it meanwhile
     headers = request.headers
     incoming = Incoming(request.method, body, headers.get("content-type"), headers, request.query_params)
     batch = error if error is not None else inp.decode(incoming, registry, s.max_events)
+    if not isinstance(batch, BodyError):
+        request.state.access["events"] = len(batch.items)
     if isinstance(batch, BodyError):
         c.telemetry.request(len(body), None)
         return await _refuse_body(c, batch, body, ctx)

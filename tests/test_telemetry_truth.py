@@ -195,3 +195,16 @@ def test_the_standard_otlp_variables_are_honoured(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert _otlp_endpoint(flag) == used
+
+
+def test_the_access_log_line_has_events_bytes_and_key(registry: Registry, caplog: pytest.LogCaptureFixture) -> None:
+    import json
+    import logging
+
+    body = json.dumps([{"schema": "com.riverhotels.web/clickstream/1", "data": {}}] * 2).encode()
+    app = create_app(Settings(keys=TEST_KEYS, access_log=True), registry, MemorySink())
+    with caplog.at_level(logging.INFO, "charter.access"), TestClient(app, client=("127.0.0.1", 50000)) as c:
+        c.post("/v1/events", content=body, headers={"Content-Type": "application/json"})
+    [line] = [r for r in caplog.records if r.name == "charter.access" and r.__dict__.get("path") == "/v1/events"]
+    assert (line.__dict__["status"], line.__dict__["events"], line.__dict__["bytes"]) == (207, 2, len(body))
+    assert "key" in line.__dict__ and line.__dict__["key"] is None  # no --auth: no write key name
