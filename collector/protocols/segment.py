@@ -13,6 +13,7 @@ kept in `source.client`. Clients get `{"success": true}`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 import msgspec
@@ -80,37 +81,63 @@ class SegmentInput:
         return self._plans[1]
 
     def translate(self, message: dict[str, Any], plans: dict[tuple[str, str | None], str]) -> tuple[bytes, Origin]:
-        context = message.get("context")
-        if self.anonymize and isinstance(context, dict) and isinstance(context.get("ip"), str):
-            message = {**message, "context": {**context, "ip": anonymize_ip(context["ip"])}}  # as --anonymize-ip says
-        raw = encode(message)
-        call = self.call or message.get("type")
+        """One call → its Charter event and origin."""
+        if self.anonymize:
+            message = _anonymized(message)
+        raw, call = encode(message), self.call or message.get("type")
         mid, sent_at = event_id(message.get("messageId")), message.get("sentAt")
         sent_at = sent_at if isinstance(sent_at, str) else None
-        client = {k: message[k] for k in _CLIENT if k in message}
-        if isinstance(call, str):
-            client["type"] = call  # a single-call endpoint's messages may leave it to the path
-        if isinstance(context, dict):
-            client["context"] = {k: v for k, v in context.items() if k not in _PRIVATE_CONTEXT}
-        problem = _problem(call, message)
+        origin = Origin(self.name, raw, _client(message, call))
+        problem = _problem(call, message) or self._unplanned(str(call), message, plans)
         if problem is not None:
-            return charter_event("", None, mid, sent_at), Origin(self.name, raw, client, failure=problem)
-        assert isinstance(call, str)
-        name = message.get("event") if call == "track" else message.get("name")
-        name = name if isinstance(name, str) else None
-        ref = plans.get((call, name)) or (plans.get((call, None)) if call != "track" else None)
-        if ref is not None:
-            return charter_event(ref, _data(call, message), mid, sent_at), Origin(self.name, raw, client)
-        if self.unplanned == "accept":
-            data = {"type": call, "event": name, "data": _data(call, message)}
-            return charter_event(UNPLANNED, data, mid, sent_at), Origin(self.name, raw, client)
+            return charter_event("", None, mid, sent_at), dataclasses.replace(origin, failure=problem)
+        ref = _claim(str(call), message, plans)
+        data = _data(str(call), message)
+        if ref is None:  # --unplanned accept
+            ref, data = UNPLANNED, {"type": call, "event": _name(str(call), message), "data": data}
+        return charter_event(ref, data, mid, sent_at), origin
+
+    def _unplanned(
+        self, call: str, message: dict[str, Any], plans: dict[tuple[str, str | None], str]
+    ) -> tuple[ErrorType, Failure] | None:
+        """With --unplanned reject, why a call no contract claims is rejected."""
+        if self.unplanned == "accept" or _claim(call, message, plans) is not None:
+            return None
+        name = _name(call, message)
         what = f"{call} {name!r}" if name is not None else call
-        failure = Failure("$.event" if call == "track" else "$.type", "schema",
-                          f"no contract claims the Segment {what} call: declare it with x-contract.segment, "
-                          "or run with --unplanned accept")  # fmt: skip
-        return charter_event("", None, mid, sent_at), Origin(
-            self.name, raw, client, failure=(ErrorType.UNKNOWN_SCHEMA, failure)
-        )
+        message_text = (f"no contract claims the Segment {what} call: declare it with x-contract.segment, "
+                        "or run with --unplanned accept")  # fmt: skip
+        return ErrorType.UNKNOWN_SCHEMA, Failure("$.event" if call == "track" else "$.type", "schema", message_text)
+
+
+def _name(call: str, message: dict[str, Any]) -> str | None:
+    """A track call's event name, a page's or screen's name."""
+    name = message.get("event") if call == "track" else message.get("name")
+    return name if isinstance(name, str) else None
+
+
+def _claim(call: str, message: dict[str, Any], plans: dict[tuple[str, str | None], str]) -> str | None:
+    """The contract that claims a call: by its name, else (not for track) the one for all calls of its type."""
+    ref = plans.get((call, _name(call, message)))
+    return ref if ref is not None or call == "track" else plans.get((call, None))
+
+
+def _client(message: dict[str, Any], call: object) -> dict[str, Any]:
+    client = {k: message[k] for k in _CLIENT if k in message}
+    if isinstance(call, str):
+        client["type"] = call  # a single-call endpoint's messages may leave it to the path
+    context = message.get("context")
+    if isinstance(context, dict):
+        client["context"] = {k: v for k, v in context.items() if k not in _PRIVATE_CONTEXT}
+    return client
+
+
+def _anonymized(message: dict[str, Any]) -> dict[str, Any]:
+    """The call with its context.ip truncated, as --anonymize-ip says."""
+    context = message.get("context")
+    if isinstance(context, dict) and isinstance(context.get("ip"), str):
+        return {**message, "context": {**context, "ip": anonymize_ip(context["ip"])}}
+    return message
 
 
 def _messages(body: bytes, call: str | None) -> list[dict[str, Any]] | BodyError:
