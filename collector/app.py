@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from collector.access_log import AccessLogMiddleware
+from collector.access_log import AccessLogMiddleware, redact_query
 from collector.annotate import now_rfc3339, source_of
 from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
 from collector.contracts import Registry, load_registry
@@ -47,7 +47,7 @@ from collector.settings import Settings
 from collector.sinks import Refused, Sink, SinkUnavailable, make_sink
 from collector.sinks.memory import MemorySink
 from collector.sinks.oversize import record_refused, reject_refused
-from collector.telemetry import StatusMiddleware, Telemetry
+from collector.telemetry import StatusMiddleware, Telemetry, merged_summary
 from collector.workers import SharedMetrics
 
 log = logging.getLogger("charter")
@@ -66,7 +66,7 @@ class _Collector:
         self.telemetry = Telemetry(len(registry), settings.otlp_endpoint, settings.metrics)
         observe(self.dedupe, self.telemetry.provider)
         dirs = settings.metrics_dir
-        self.shared = SharedMetrics(dirs, self.telemetry.prometheus) if dirs is not None else None
+        self.shared = SharedMetrics(dirs, self.telemetry.prometheus, self.telemetry.raw) if dirs is not None else None
         self.inflight = 0
         self.reloads = Reloader(settings, self)  # swaps `registry` whole: read it once per request
 
@@ -110,7 +110,8 @@ async def _collect(request: Request, inp: Input) -> Response:
     ctx = Context(now_rfc3339(), source, c.privacy, c.dedupe)
     body, error = await _read_body(request, s, inp)
     if request.method == "GET":  # a pixel's event is its query string: what a refused request records
-        body = request.url.query.encode()
+        body = redact_query(request.scope["query_string"]).encode()
+    body = inp.scrub(body)  # no credential in what is decoded or recorded
     key = c.auth.identify(request.headers, request.query_params) if c.auth is not None else None
     if c.auth is not None and key is None:
         return await _unauthorized(c, body, ctx)
@@ -255,7 +256,8 @@ async def metrics(request: Request) -> Response:
 
 
 async def stats(request: Request) -> Response:
-    return json_response(_state(request).telemetry.summary())
+    c = _state(request)  # with --workers N: every worker's, added up (so /ui shows them all)
+    return json_response(merged_summary(c.shared.collect_stats()) if c.shared is not None else c.telemetry.summary())
 
 
 async def ui(request: Request) -> Response:

@@ -157,10 +157,11 @@ class Telemetry:
         return generate_latest(self.registry)
 
     def summary(self, now: float | None = None) -> dict[str, Any]:
-        now = time.time() if now is None else now
-        current = int(now // 60)
-        contracts = [_summary(key, s, current) for key, s in sorted(self.stats.items())]
-        return {"since": _iso(self.started), "contracts": contracts}
+        return _summary_of(self.stats, self.started, now)
+
+    def raw(self) -> dict[str, Any]:
+        """This process's stats as plain data, for /v1/stats to add up across workers (collector.workers)."""
+        return {"started": self.started, "contracts": {k: _raw(s) for k, s in self.stats.items()}}
 
     def shutdown(self) -> None:
         self.provider.shutdown()
@@ -194,6 +195,47 @@ def _contract(ns: str, name: str, version: str) -> dict[str, str]:
     """OpenTelemetry attributes of a contract: `charter.`-prefixed (a bare `namespace` clashes with
     the Kubernetes target label Prometheus adds)."""
     return {"charter.namespace": ns, "charter.name": name, "charter.version": version}
+
+
+def merged_summary(raws: list[dict[str, Any]], now: float | None = None) -> dict[str, Any]:
+    """Several workers' /v1/stats as one: counts and minutes add up, the latest failures come first."""
+    stats, started = _combine(raws)
+    return _summary_of(stats, started, now)
+
+
+def combined_raw(raws: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several raw stats as one raw (what dead workers counted, kept)."""
+    stats, started = _combine(raws)
+    return {"started": started, "contracts": {k: _raw(s) for k, s in stats.items()}}
+
+
+def _combine(raws: list[dict[str, Any]]) -> tuple[dict[str, _ContractStats], float]:
+    stats: dict[str, _ContractStats] = {}
+    for raw in raws:
+        for key, r in raw["contracts"].items():
+            s = stats.setdefault(key, _ContractStats())
+            s.good, s.bad, s.duplicates = s.good + r["good"], s.bad + r["bad"], s.duplicates + r["duplicates"]
+            seen = [t for t in (s.last_seen, r["last_seen"]) if t is not None]
+            s.last_seen = max(seen) if seen else None
+            for minute, (good, bad) in r["minutes"].items():
+                bucket = s.minutes.setdefault(int(minute), [0, 0])
+                bucket[0], bucket[1] = bucket[0] + good, bucket[1] + bad
+            s.errors.update(r["errors"])
+            latest = sorted([*s.recent, *r["recent"]], key=lambda f: str(f["at"]), reverse=True)
+            s.recent = deque(latest[:RECENT_FAILURES], maxlen=RECENT_FAILURES)
+    return stats, min((r["started"] for r in raws), default=time.time())
+
+
+def _raw(s: _ContractStats) -> dict[str, Any]:
+    minutes = {str(m): v for m, v in s.minutes.items()}
+    return {"good": s.good, "bad": s.bad, "duplicates": s.duplicates, "last_seen": s.last_seen,
+            "minutes": minutes, "errors": dict(s.errors), "recent": list(s.recent)}  # fmt: skip
+
+
+def _summary_of(stats: dict[str, _ContractStats], started: float, now: float | None) -> dict[str, Any]:
+    current = int((time.time() if now is None else now) // 60)
+    contracts = [_summary(key, s, current) for key, s in sorted(stats.items())]
+    return {"since": _iso(started), "contracts": contracts}
 
 
 def _summary(key: str, s: _ContractStats, current: int) -> dict[str, Any]:

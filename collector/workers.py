@@ -7,7 +7,8 @@ once a second), and /metrics answers with the sum over every live worker: counte
 buckets and the in-flight gauge add up; `charter_contracts_loaded` is the same in every worker
 and is not summed. Another worker's numbers are at most ~1 s old.
 
-A worker that dies (or is replaced) leaves its counters behind: the first scrape after that
+/v1/stats (and so /ui) adds up the same way: each worker publishes its stats as JSON beside its
+metrics. A worker that dies (or is replaced) leaves its counters behind: the first scrape after that
 folds its last numbers into `retired.prom` (its gauges are dropped), so a counter never goes
 backwards, which Prometheus would read as a reset and plot as traffic that never happened.
 """
@@ -17,27 +18,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import json
 import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from collector.telemetry import combined_raw
 
 PUBLISH_EVERY = 1.0
 NOT_SUMMED = frozenset({"charter_contracts_loaded"})  # identical in every worker
 RETIRED = "retired.prom"  # what dead workers counted
+RETIRED_STATS = "retired.stats"
 _FAMILY = re.compile(r"^# (?:HELP|TYPE) (\S+)")
 _GAUGE = re.compile(r"^# TYPE (\S+) gauge$")
 
 
 class SharedMetrics:
-    def __init__(self, directory: Path, render: Callable[[], bytes]) -> None:
-        self.directory, self.render = directory, render
+    def __init__(
+        self, directory: Path, render: Callable[[], bytes], stats: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
+        self.directory, self.render, self.stats = directory, render, stats
         self.path = directory / f"{os.getpid()}.prom"
 
     def publish(self) -> None:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_bytes(self.render())
         tmp.replace(self.path)  # readers never see half a file
+        if self.stats is not None:
+            tmp.write_text(json.dumps(self.stats()))
+            tmp.replace(self.path.with_suffix(".stats"))
 
     async def run(self) -> None:
         while True:
@@ -45,17 +56,28 @@ class SharedMetrics:
             await asyncio.sleep(PUBLISH_EVERY)
 
     def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        for path in (self.path, self.path.with_suffix(".stats")):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
 
     def collect(self) -> bytes:
         """This worker's numbers now, plus every other live worker's latest and the dead ones', summed."""
         self.publish()
+        self._retire_dead()
+        texts = [p.read_text() for p in sorted(self.directory.glob("*.prom")) if p.name == RETIRED or _alive(p)]
+        return merge(texts).encode()
+
+    def collect_stats(self) -> list[dict[str, Any]]:
+        """Every worker's stats (and the dead ones'), for /v1/stats to add up."""
+        self.publish()
+        self._retire_dead()
+        paths = [p for p in sorted(self.directory.glob("*.stats")) if p.name == RETIRED_STATS or _alive(p)]
+        return [json.loads(p.read_text()) for p in paths]
+
+    def _retire_dead(self) -> None:
         for path in self.directory.glob("*.prom"):
             if path.name != RETIRED and not _alive(path):
                 self._retire(path)
-        texts = [p.read_text() for p in sorted(self.directory.glob("*.prom")) if p.name == RETIRED or _alive(p)]
-        return merge(texts).encode()
 
     def _retire(self, path: Path) -> None:
         """Fold a dead worker's last counters into RETIRED, once, whichever worker gets there first."""
@@ -71,7 +93,19 @@ class SharedMetrics:
             tmp = retired.with_suffix(".tmp-retired")
             tmp.write_text(merge([*before, counters_only(mine.read_text())]))
             tmp.replace(retired)
+            self._retire_stats(path.with_suffix(".stats"))
         mine.unlink()
+
+    def _retire_stats(self, path: Path) -> None:
+        """Under the lock: the dead worker's stats join RETIRED_STATS."""
+        if not path.exists():
+            return
+        retired = self.directory / RETIRED_STATS
+        raws = [json.loads(p.read_text()) for p in (retired, path) if p.exists()]
+        tmp = retired.with_suffix(".tmp-retired")
+        tmp.write_text(json.dumps(combined_raw(raws)))
+        tmp.replace(retired)
+        path.unlink()
 
 
 def merge(texts: list[str]) -> str:
