@@ -38,7 +38,7 @@ from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
 from collector.schema import compile_schema
 from collector.telemetry import Tally
-from collector.validate import Failure, validate
+from collector.validate import Failure, exact, validate
 
 log = logging.getLogger("charter")
 RAW_EXCERPT = 64 * 1024  # how much of an unusable body a bad record keeps
@@ -184,7 +184,7 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         return
     restricted = contract.redirected(event.data)
     dlq = contract.meta.redirect.dlq_topic if restricted and contract.meta.redirect else None
-    failures = validate(contract.compiled, event.data)
+    failures = validate(contract.compiled, _exact_data(item, event.data))
     if ctx.origin is not None and ctx.origin.entities:
         failures += entity_failures(ctx.origin.entities, registry)
     if failures:
@@ -207,6 +207,12 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         claim = Claim(f"{contract.namespace}/{contract.name}", key, parse_window(spec.window))
         out.pending.append(_Pending(claim, len(out.records), index, item, event, contract, dlq, ctx))
     _accept(out, event, contract, ctx, flags, fp, restricted, registry)
+
+
+def _exact_data(item: bytes, data: Any) -> Any:
+    """The event's data as JSON Schema judges it: numbers a double cannot hold exactly, as decimals."""
+    whole = exact(item, None)
+    return data if whole is None else whole.get("data")
 
 
 def _unreadable(index: int, item: bytes, exc: Exception, registry: Registry, ctx: Context, out: Outcome) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import jsonschema_rs
@@ -19,6 +20,8 @@ import msgspec
 from collector.schema import Compiled
 
 MAX_FAILURES = 20
+_LOSSY = re.compile(rb"[0-9][eE]|[0-9.]{17,}")
+_exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
 _COUNT_LIMIT = 1000  # stop counting the failures beyond the cap here
 _NAMES_SHOWN = 5
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -87,6 +90,16 @@ def json_path(parts: list[str | int]) -> str:
     return "".join(out)
 
 
+def exact(raw: bytes, decoded: Any) -> Any:
+    """`decoded`, unless `raw` may hold a number a double cannot represent exactly (an exponent,
+    or 17 or more digits): then `raw` decoded again with such numbers as decimals, which is what
+    JSON Schema judges (`1e23` is a multiple of 10; its nearest double is not). `raw` is the
+    JSON that `decoded` came from."""
+    if _LOSSY.search(raw) is None:
+        return decoded
+    return _exact_decoder.decode(raw)
+
+
 def json_type(value: Any) -> str:
     """The JSON Schema type name of a decoded value (`integer`, never `int`)."""
     if value is None:
@@ -97,6 +110,8 @@ def json_type(value: Any) -> str:
         return "integer"
     if isinstance(value, float):
         return "integer" if value.is_integer() else "number"
+    if isinstance(value, Decimal):
+        return "integer" if value.is_finite() and value == value.to_integral_value() else "number"
     if isinstance(value, str):
         return "string"
     if isinstance(value, list):

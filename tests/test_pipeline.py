@@ -188,3 +188,14 @@ def test_an_unexpected_error_in_one_event_is_its_bad_record_and_spares_the_other
     bad = next(value(out, i) for i, r in enumerate(out.records) if r.kind == "bad")
     assert "4111111111111111" not in msgspec.json.encode(bad).decode()  # sealed, and the message is not quoted
     assert bad["payload"]["protected"] == "whole"
+
+
+def test_a_number_is_judged_as_the_decimal_sent_not_its_nearest_double() -> None:
+    from collector.contracts import Registry as Reg
+    from tests.conftest import make_contract
+
+    contract = make_contract({"n": {"multipleOf": 10}}, ref="com.example.test/big/1.0.0")
+    items = [b'{"schema": "com.example.test/big/1.0.0", "data": {"n": %s}}' % n for n in (b"1e23", b"1.5e1", b"15")]
+    out = process(items, Reg([contract]), CTX)
+    assert out.accepted == 1  # 1e23 is a multiple of 10 (its nearest double, 99999999999999991611392, is not)
+    assert [r.index for r in out.rejections] == [1, 2]
