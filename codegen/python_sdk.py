@@ -31,8 +31,8 @@ from collector.cliutil import load_or_exit, schemas_option
 from collector.contracts import Registry
 
 DEFAULT_PACKAGE = "charter_events"
-RUNTIME = ("_check.py", "_emitter.py", "_transport.py", "_wire.py", "async_tracker.py", "event.py", "failures.py",
-           "tracker.py")  # fmt: skip
+RUNTIME = ("_check.py", "_emitter.py", "_rules.py", "_transport.py", "_wire.py", "async_tracker.py", "event.py",
+           "failures.py", "tracker.py")  # fmt: skip
 CONTRACTS = "contracts"  # the embedded JSON Schemas the local check uses, as the collector loads them
 PROJECT = (".gitignore", "README.md", "pyproject.toml")  # templates with $package and $distribution
 RUNTIME_EXPORTS = {

@@ -75,6 +75,11 @@ def from_schema(schema: Any, depth: int = 0) -> Strategy:
     return st.one_of([_of_type(t, schema, depth) for t in types])
 
 
+def drawn(schema: Any) -> Strategy:
+    """Events for a contract: half as drawn from its schema, half mutated."""
+    return from_schema(schema).flatmap(lambda v: st.one_of(st.just(v), mutated(v, schema)))
+
+
 def mutated(value: Any, schema: Any) -> Strategy:
     """`value`, or a copy with one thing changed: a property dropped, set to another value, or added."""
     if not isinstance(value, dict) or not value:
@@ -144,7 +149,9 @@ def _string(schema: dict[str, Any]) -> Strategy:
             return st.text(max_size=10)
     low = schema.get("minLength", 0)
     high = min(schema.get("maxLength", low + 12), low + 12)
-    return st.text(string.ascii_letters + string.digits + " é", min_size=low, max_size=max(low, high))
+    text = st.text(string.ascii_letters + string.digits + " é", min_size=low, max_size=max(low, high))
+    code = st.text(string.ascii_uppercase + string.digits, min_size=max(low, 8), max_size=max(low, 8))  # ids, codes
+    return st.one_of(text, code, st.sampled_from([t for t in TRICKY if isinstance(t, str)]))
 
 
 def _number(kind: str, schema: dict[str, Any]) -> Strategy:

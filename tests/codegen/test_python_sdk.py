@@ -203,10 +203,14 @@ def test_the_local_check_accepts_exactly_what_the_collector_accepts(name: str, c
     assert (reason is None) == collector_ok, f"SDK says {reason!r}, collector says {collector_ok}"
 
 
-def test_the_generated_package_depends_on_the_collectors_jsonschema_rs(registry: Registry) -> None:
-    server = re.search(r'"(jsonschema-rs==[^"]+)"', (ROOT / "pyproject.toml").read_text())
-    assert server is not None
-    assert f'"{server[1]}"' in generate(registry)["pyproject.toml"].decode()
+def test_the_generated_package_pins_the_collectors_engines(registry: Registry) -> None:
+    """jsonschema-rs as a dependency, cel-expr-python as the `rules` extra: the versions the collector runs."""
+    manifest = generate(registry)["pyproject.toml"].decode()
+    for engine in ("jsonschema-rs", "cel-expr-python"):
+        server = re.search(rf'"({engine}==[^"]+)"', (ROOT / "pyproject.toml").read_text())
+        assert server is not None
+        assert f'"{server[1]}"' in manifest
+    assert 'rules = ["cel-expr-python==' in manifest
     assert "FancyRegexOptions(backtrack_limit=100_000)" in (ROOT / "collector" / "schema.py").read_text()
     assert "FancyRegexOptions(backtrack_limit=100_000)" in generate(registry)["charter_events/_check.py"].decode()
 

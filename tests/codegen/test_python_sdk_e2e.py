@@ -111,12 +111,15 @@ def test_every_generated_type_reaches_the_collector_valid(collector: str) -> Non
 def test_an_event_the_collector_rejects_reaches_on_failure_and_its_dead_letter(collector: str) -> None:
     failures: list[Any] = []
     with sdk.Tracker(collector, on_failure=failures.append) as tracker:
-        good = tracker.track(payment())
-        bad = tracker.track(payment(confirmation_code="lowercase"))  # valid type, but breaks a contract rule
+        first = payment()
+        good = tracker.track(first)
+        again = tracker.track(payment(order_id=first.order_id))  # valid, but the collector dedupes the payment
+        assert tracker.track(payment(confirmation_code="lowercase")) is None  # a broken rule: caught here, not sent
         assert tracker.flush(timeout=10)
-    assert list(collected(failures)) == [("rejected", bad)]
+    assert sorted(collected(failures), key=str) == [("invalid", None), ("rejected", again)]
+    assert next(f for f in failures if f.reason == "rejected").events[0].error["type"] == "duplicate"
     assert [e["id"] for e in httpx.get(f"{collector}/v1/memory/good").json()] == [good]
-    assert [e["id"] for e in httpx.get(f"{collector}/v1/memory/bad").json()] == [bad]
+    assert [e["id"] for e in httpx.get(f"{collector}/v1/memory/bad").json()] == [again]
 
 
 async def test_async_tracker_reaches_the_collector_valid(collector: str) -> None:
@@ -146,8 +149,9 @@ async def test_tracked_events_land_in_their_kafka_topics_valid(registry: Registr
                 await consumer.position(tp)  # pin "the end" before anything is sent
             failures: list[Any] = []
             with sdk.Tracker(url, on_failure=failures.append) as tracker:
-                good = [tracker.track(payment()) for _ in range(3)]
-                bad = tracker.track(payment(confirmation_code="lowercase"))
+                events = [payment() for _ in range(3)]
+                good = [tracker.track(event) for event in events]
+                bad = tracker.track(payment(order_id=events[0].order_id))  # a duplicate: only the collector knows
                 assert tracker.flush(timeout=30)
             found = await _read(consumer, {*good, bad})
         finally:

@@ -57,16 +57,29 @@ def test_207_rejected_events_reach_on_failure_and_are_never_retried() -> None:
     assert (tracker.stats.sent, tracker.stats.rejected, tracker.stats.retries) == (2, 1, 0)
 
 
-def test_a_rule_violation_is_reported_as_checked_by_the_collector_only() -> None:
+def test_a_broken_rule_is_caught_before_sending_with_the_rules_extra() -> None:
+    with FakeCollector() as fake, sdk.Tracker(fake.url, strict=True) as tracker:
+        with pytest.raises(sdk.InvalidEvent, match=r": rule confirmation_code_format: confirmation_code must be 8"):
+            tracker.track(payment(confirmation_code="lower"))  # the schema allows it; a CEL rule does not
+        tracker.track(payment(status="paid", amount=0))  # a `flag` rule never rejects
+        assert tracker.flush(timeout=10)
+    assert len(fake.accepted) == 1
+
+
+def test_without_the_rules_extra_a_rule_violation_comes_back_saying_the_collector_checks_rules(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sdk._rules, "cel", None)  # as if cel-expr-python were not installed
+    monkeypatch.setattr(sdk._check, "_validators", {})
     failures: list[Any] = []
     with (
         FakeCollector(rejecting(0, kind="rule_violation")) as fake,
         sdk.Tracker(fake.url, on_failure=failures.append) as tracker,
     ):
-        event_id = tracker.track(payment(confirmation_code="lower"))  # the schema allows it; a CEL rule does not
+        event_id = tracker.track(payment(confirmation_code="lower"))
         assert tracker.flush(timeout=10)
     assert list(collected(failures)) == [("rejected", event_id)]
-    assert "rules (x-contract.rules, CEL) are checked by the collector, not by this SDK" in failures[0].message
+    assert "rule_violation: contract rules (x-contract.rules, CEL) are checked by the collector" in failures[0].message
 
 
 def test_a_refused_request_is_reported_and_not_retried() -> None:

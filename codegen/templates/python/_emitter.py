@@ -22,7 +22,10 @@ from .failures import FailedEvent, Failure, InvalidEvent, Reason, Stats
 log = logging.getLogger("charter_events")
 OnFailure = Callable[[Failure], None]
 RETRY_STATUSES = frozenset({429, 503})
-RULES_NOTE = "rule_violation: contract rules (x-contract.rules, CEL) are checked by the collector, not by this SDK"
+RULES_NOTE = (
+    "rule_violation: contract rules (x-contract.rules, CEL) are checked by the collector; this SDK checks them only"
+    " with its `rules` extra installed, and never those that read sent_at"
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,11 @@ the collector's engine, at the same version and with the same options: every key
 4 to 2020-12, formats asserted, ECMA-262 regular expressions. An event this check accepts is
 therefore never rejected by the collector for a schema reason.
 
-What only the collector checks: the contract's rules (`x-contract.rules`, CEL expressions) and
-deduplication. An event that breaks those comes back in a 207 and reaches `on_failure` as
-`rejected`, and the message says so.
+The contract's rules (`x-contract.rules`, CEL) are checked here too when the package's `rules`
+extra (cel-expr-python, the collector's CEL engine) is installed, except rules that read `sent_at`
+(see `_rules`). What only the collector checks: those rules without the extra, deduplication, and
+contract versions newer than the embedded ones. An event that breaks those comes back in a 207
+and reaches `on_failure` as `rejected`, and the message says so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from urllib.parse import unquote
 
 import jsonschema_rs
 import msgspec
+
+from ._rules import Rule, broken, compile_rules
 
 BASE = "file:///charter-schemas/"  # the embedded documents' URIs: relative `$ref`s resolve as in the schemas tree
 MAX_REASONS = 5
@@ -39,7 +43,7 @@ class Contract(msgspec.Struct, frozen=True):
 
 
 _index: dict[str, Contract] = {}
-_validators: dict[str, jsonschema_rs.Validator] = {}
+_validators: dict[str, tuple[jsonschema_rs.Validator, tuple[Rule, ...]]] = {}
 
 
 def contract(schema: str) -> Contract | None:
@@ -56,15 +60,16 @@ def check(schema: str, data: bytes) -> str | None:
     The message names paths, keywords and the contract's limits, never the event's values (they
     may be personal data).
     """
-    validator = _validators.get(schema)
-    if validator is None:
-        validator = _compile(schema)
-    if validator is None:
+    compiled = _validators.get(schema)
+    if compiled is None:
+        compiled = _compile(schema)
+    if compiled is None:
         return f"no contract {schema!r} is embedded in this SDK; regenerate it from the collector's contracts"
+    validator, rules = compiled
     try:
         value = msgspec.json.decode(data)  # the values the collector validates: the JSON, decoded as it decodes it
         if validator.is_valid(value):
-            return None
+            return "; ".join(broken(rules, value, _exact(schema))) or None
         reasons = [_reason(error) for error in itertools.islice(validator.iter_errors(value), MAX_REASONS + 1)]
     except Exception as exc:  # the collector records such an event as an internal error: do not send it
         return f"the contract check failed on this event ({type(exc).__name__})"
@@ -72,13 +77,7 @@ def check(schema: str, data: bytes) -> str | None:
     return "; ".join(reasons[:MAX_REASONS]) + more
 
 
-def rules_of(schema: str) -> tuple[str, ...]:
-    """The names of the contract's rules: the collector checks them, this SDK cannot."""
-    found = contract(schema)
-    return found.rules if found is not None else ()
-
-
-def _compile(schema: str) -> jsonschema_rs.Validator | None:
+def _compile(schema: str) -> tuple[jsonschema_rs.Validator, tuple[Rule, ...]] | None:
     found = contract(schema)
     if found is None:
         return None
@@ -86,8 +85,14 @@ def _compile(schema: str) -> jsonschema_rs.Validator | None:
     validator = jsonschema_rs.validator_for(
         document, validate_formats=True, retriever=_retrieve, base_uri=BASE + found.file, pattern_options=_PATTERNS
     )
-    _validators[schema] = validator
-    return validator
+    compiled = _validators[schema] = validator, compile_rules(document)
+    return compiled
+
+
+def _exact(schema: str) -> str:
+    """The exact reference the collector resolves `ns/name/<major>` to (what a rule sees as `schema`)."""
+    found = contract(schema)
+    return schema.rsplit("/", 1)[0] + "/" + found.version if found else schema
 
 
 def _load(path: str) -> Any:
