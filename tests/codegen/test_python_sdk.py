@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 from codegen.python_sdk import DEFAULT_PACKAGE, generate, python_command, stale, write
 from collector.contracts import Registry, load_registry
-from collector.validate import validate
+from collector.validate import exact, validate
 from tests.codegen.pysdk import SDK_DIR
 from tests.conftest import ROOT, SCHEMAS, make_contract
 
@@ -157,7 +157,7 @@ CONTRACT = {
 }  # fmt: skip
 BASE = {"n": 1, "at": "2026-11-21T10:00:00Z"}
 ABSENT = object()
-VALID = {"minimal", "all-fields", "at-offset", "flag-true", "place-null", "place-open", "pick-2", "pick-3"}
+VALID = {"minimal", "all-fields", "at-offset", "flag-true", "place-null", "place-open", "pick-2", "pick-3", "step-1e23"}
 SAMPLES: dict[str, dict[str, Any]] = {
     "minimal": {}, "all-fields": {
         "price": 9.99, "step": 10, "code": "ABC", "email": "a@b.co", "site": "https://x.y/", "maybe_at": None,
@@ -178,6 +178,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "lines-no-sku": {"lines": [{}]}, "lines-extra": {"lines": [{"sku": "a", "x": 1}]},
     "pick-2": {"pick": 2}, "pick-3": {"pick": 3}, "pick-6-both": {"pick": 6}, "pick-5-none": {"pick": 5},
     "blank": {"not_blank": "  "}, "step-without-price": {"step": 5},
+    "step-1e23": {"step": 1e23, "price": 1},  # an integer, and a multiple of 5, as the decimal sent (not its double)
+    "step-1e23-plus-1": {"step": 100000000000000000000001, "price": 1},
 }  # fmt: skip
 
 
@@ -196,10 +198,11 @@ def consistency_sdk(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.mark.parametrize("name", list(SAMPLES))
 def test_the_local_check_accepts_exactly_what_the_collector_accepts(name: str, consistency_sdk: Any) -> None:
     data = {k: v for k, v in {**BASE, **SAMPLES[name]}.items() if v is not ABSENT}
-    collector_ok = validate(make_contract(**CONTRACT).compiled, data) == []
+    raw = msgspec.json.encode(data)
+    collector_ok = validate(make_contract(**CONTRACT).compiled, exact(raw, msgspec.json.decode(raw))) == []
     assert collector_ok == (name in VALID)
     check = importlib.import_module("consistency_events._check").check
-    reason = check("com.example.test/thing/1", msgspec.json.encode(data))
+    reason = check("com.example.test/thing/1", raw)
     assert (reason is None) == collector_ok, f"SDK says {reason!r}, collector says {collector_ok}"
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from decimal import Decimal
 from importlib.resources import files
 from typing import Any
 from urllib.parse import unquote
@@ -32,6 +33,10 @@ MAX_REASONS = 5
 _PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000)
 _ROOT = files(__name__.rpartition(".")[0]).joinpath("contracts")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# As the collector judges numbers (collector/validate.py): JSON that may hold a number a double
+# cannot represent exactly (an exponent, 17+ digits) is validated with its numbers as decimals.
+_LOSSY = re.compile(rb"[0-9][eE]|[0-9.]{17,}")
+_exact = msgspec.json.Decoder(float_hook=Decimal)
 
 
 class Contract(msgspec.Struct, frozen=True):
@@ -67,10 +72,11 @@ def check(schema: str, data: bytes) -> str | None:
         return f"no contract {schema!r} is embedded in this SDK; regenerate it from the collector's contracts"
     validator, rules = compiled
     try:
-        value = msgspec.json.decode(data)  # the values the collector validates: the JSON, decoded as it decodes it
-        if validator.is_valid(value):
-            return "; ".join(broken(rules, value, _exact(schema))) or None
-        reasons = [_reason(error) for error in itertools.islice(validator.iter_errors(value), MAX_REASONS + 1)]
+        value = msgspec.json.decode(data)  # the values the collector sees: the JSON, decoded as it decodes it
+        judged = _exact.decode(data) if _LOSSY.search(data) else value
+        if validator.is_valid(judged):
+            return "; ".join(broken(rules, value, _exact_reference(schema))) or None
+        reasons = [_reason(error) for error in itertools.islice(validator.iter_errors(judged), MAX_REASONS + 1)]
     except Exception as exc:  # the collector records such an event as an internal error: do not send it
         return f"the contract check failed on this event ({type(exc).__name__})"
     more = "; and more" if len(reasons) > MAX_REASONS else ""
@@ -89,7 +95,7 @@ def _compile(schema: str) -> tuple[jsonschema_rs.Validator, tuple[Rule, ...]] | 
     return compiled
 
 
-def _exact(schema: str) -> str:
+def _exact_reference(schema: str) -> str:
     """The exact reference the collector resolves `ns/name/<major>` to (what a rule sees as `schema`)."""
     found = contract(schema)
     return schema.rsplit("/", 1)[0] + "/" + found.version if found else schema
