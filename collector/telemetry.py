@@ -134,8 +134,10 @@ class Telemetry:
             attrs = _contract(c.namespace, c.name, c.version_str)
             self.received.add(0, attrs)
             self.accepted.add(0, attrs)
+            self.rejected.add(0, {**attrs, "error.type": "invalid_payload"})
             if c.meta.dedupe is not None:
                 self.duplicates.add(0, {**attrs, "error.type": "duplicate"})
+        self.rejected.add(0, {**_contract("unknown", "unknown", "unknown"), "error.type": "unknown_schema"})
 
     def request(self, size: int, seconds: float | None) -> None:
         """A POST /v1/events: its body size, and its duration once it got an answer."""

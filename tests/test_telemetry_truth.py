@@ -106,6 +106,7 @@ def test_every_counter_is_there_at_zero_before_the_first_event(registry: Registr
     for name in ("charter_events_received_total", "charter_events_accepted_total"):
         assert any(x.startswith(f"{name}{{{pay}") and x.endswith(" 0.0") for x in lines), name
     assert any(x.startswith("charter_events_duplicates_total{") and pay in x and x.endswith(" 0.0") for x in lines)
+    assert any(x.startswith("charter_events_rejected_total{") and pay in x and x.endswith(" 0.0") for x in lines)
     for name in ("charter_sink_errors_total", "charter_request_bytes_total"):
         assert any(x.startswith(name) and x.endswith(" 0.0") for x in lines), name
     assert not any("namespace=" in x and "charter_namespace=" not in x for x in lines)  # no bare `namespace` label
