@@ -42,3 +42,15 @@ def test_settings_that_cannot_work_say_which_and_the_fix(kwargs: dict[str, Any],
 def test_producer_options_are_passed_on_typed() -> None:
     s = KafkaSecurity(options=("linger.ms=5", "client.id=edge-1", "ssl.endpoint.identification.algorithm="))
     assert s.producer() == {"linger_ms": 5, "client_id": "edge-1"}
+
+
+def test_oauthbearer_extensions_go_with_the_token() -> None:
+    s = KafkaSecurity(
+        "SASL_SSL", "OAUTHBEARER", "client-id", "secret",
+        options=("sasl.oauthbearer.token.endpoint.url=https://idp.example/token",
+                 "sasl.oauthbearer.extension.logicalCluster=lkc-123",
+                 "sasl.oauthbearer.extension.identityPoolId=pool-9"),
+    )  # fmt: skip
+    provider = s.client()["sasl_oauth_token_provider"]
+    assert provider.extensions() == {"logicalCluster": "lkc-123", "identityPoolId": "pool-9"}
+    assert s.producer() == {}  # extensions are not producer properties

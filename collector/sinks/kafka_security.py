@@ -9,8 +9,9 @@ says that it could not bootstrap, so the cause is read from the exception's type
 
 OAUTHBEARER fetches tokens with the OAuth client-credentials grant (as Java's OIDC login
 handler does): `--kafka-option sasl.oauthbearer.token.endpoint.url=https://…`, the client id
-and secret as `--kafka-sasl-username` and `--kafka-sasl-password`, and an optional
-`sasl.oauthbearer.scope`.
+and secret as `--kafka-sasl-username` and `--kafka-sasl-password`, an optional
+`sasl.oauthbearer.scope`, and SASL extensions as `sasl.oauthbearer.extension.<name>=<value>`
+(Confluent Cloud wants `logicalCluster` and `identityPoolId`).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ _HOSTNAME = "ssl.endpoint.identification.algorithm"
 _KEY_PASSWORD = "ssl.key.password"
 _TOKEN_URL = "sasl.oauthbearer.token.endpoint.url"
 _SCOPE = "sasl.oauthbearer.scope"
+_EXTENSION = "sasl.oauthbearer.extension."
 _OWN = {_HOSTNAME, _KEY_PASSWORD, _TOKEN_URL, _SCOPE}
 # producer properties a user may set: the rest are Charter's promise (acks=all, idempotence,
 # batch sizes it cuts itself) or have their own flag
@@ -141,12 +143,14 @@ class KafkaSecurity:
         if self.mechanism != "OAUTHBEARER" or not self.protocol.startswith("SASL_"):
             return None
         assert self.username is not None and self.password is not None
-        return ClientCredentials(self.options[_TOKEN_URL], self.username, self.password, self.options.get(_SCOPE))
+        extensions = {k.removeprefix(_EXTENSION): v for k, v in self.options.items() if k.startswith(_EXTENSION)}
+        url, scope = self.options[_TOKEN_URL], self.options.get(_SCOPE)
+        return ClientCredentials(url, self.username, self.password, scope, extensions)
 
     def _producer_options(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in self.options.items():
-            if key in _OWN:
+            if key in _OWN or key.startswith(_EXTENSION):
                 continue
             name = key.replace(".", "_").replace("-", "_")
             if name in _FLAGS:
@@ -178,8 +182,10 @@ def _parse(options: tuple[str, ...]) -> dict[str, str]:
 class ClientCredentials(AbstractTokenProvider):  # type: ignore[misc]  # aiokafka is untyped
     """OAUTHBEARER tokens from an OAuth token endpoint (client credentials), reused until near expiry."""
 
-    def __init__(self, url: str, client_id: str, secret: str, scope: str | None) -> None:
-        self.url, self.scope = url, scope
+    def __init__(
+        self, url: str, client_id: str, secret: str, scope: str | None, extensions: dict[str, str] | None = None
+    ) -> None:
+        self.url, self.scope, self._extensions = url, scope, extensions or {}
         self._auth = "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()
         self._token: str | None = None
         self._renew_at = 0.0
@@ -189,6 +195,10 @@ class ClientCredentials(AbstractTokenProvider):  # type: ignore[misc]  # aiokafk
             token, lifetime = await asyncio.to_thread(self._fetch)
             self._token, self._renew_at = token, time.monotonic() + lifetime * 0.8
         return self._token
+
+    def extensions(self) -> dict[str, str]:
+        """SASL extensions sent with the token (aiokafka asks for them at each login)."""
+        return dict(self._extensions)
 
     def _fetch(self) -> tuple[str, float]:
         form = {"grant_type": "client_credentials", **({"scope": self.scope} if self.scope else {})}
