@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from collector.access_log import AccessLogMiddleware
+from collector.access_log import AccessLogMiddleware, redact_query
 from collector.annotate import now_rfc3339, source_of
 from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
 from collector.contracts import Registry, load_registry
@@ -110,7 +110,8 @@ async def _collect(request: Request, inp: Input) -> Response:
     ctx = Context(now_rfc3339(), source, c.privacy, c.dedupe)
     body, error = await _read_body(request, s, inp)
     if request.method == "GET":  # a pixel's event is its query string: what a refused request records
-        body = request.url.query.encode()
+        body = redact_query(request.scope["query_string"]).encode()
+    body = inp.scrub(body)  # no credential in what is decoded or recorded
     key = c.auth.identify(request.headers, request.query_params) if c.auth is not None else None
     if c.auth is not None and key is None:
         return await _unauthorized(c, body, ctx)

@@ -43,12 +43,16 @@ class Batch:
 
 
 class Input(Protocol):
-    """One wire protocol. `accepts` runs before the body is read; `reply` adapts Charter's answer
-    (200/207/4xx JSON) to what the protocol's clients expect."""
+    """One wire protocol. `accepts` runs before the body is read, `scrub` right after; `reply`
+    adapts Charter's answer (200/207/4xx JSON) to what the protocol's clients expect."""
 
     name: str
 
     def accepts(self, content_type: str | None) -> BodyError | None: ...
+
+    def scrub(self, body: bytes) -> bytes:
+        """The body with any credential the protocol carries in it replaced: all Charter decodes or records."""
+        ...
 
     def decode(self, incoming: Incoming, registry: Registry, max_events: int) -> Batch | BodyError: ...
 

@@ -15,6 +15,9 @@ class CharterInput:
     def accepts(self, content_type: str | None) -> BodyError | None:
         return check_content_type(content_type)
 
+    def scrub(self, body: bytes) -> bytes:
+        return body
+
     def decode(self, incoming: Incoming, registry: Registry, max_events: int) -> Batch | BodyError:
         items = split_events(incoming.body, incoming.content_type, max_events)
         return items if isinstance(items, BodyError) else Batch(items)

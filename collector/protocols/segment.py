@@ -14,6 +14,7 @@ kept in `source.client`. Clients get `{"success": true}`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any, Literal
 
 import msgspec
@@ -34,6 +35,7 @@ _CLIENT = ("type", "event", "name", "category", "userId", "anonymousId", "groupI
            "timestamp", "originalTimestamp", "sentAt", "receivedAt")  # fmt: skip
 _PRIVATE_CONTEXT = frozenset({"traits", "ip"})  # traits may hold what contracts protect; ip obeys --anonymize-ip
 _decoder = msgspec.json.Decoder()
+_WRITE_KEY = re.compile(rb'"writeKey"\s*:\s*"(?:[^"\\]|\\.)*"')
 
 
 class SegmentInput:
@@ -46,6 +48,10 @@ class SegmentInput:
 
     def accepts(self, content_type: str | None) -> BodyError | None:
         return check_content_type(content_type)
+
+    def scrub(self, body: bytes) -> bytes:
+        """Segment's libraries put the write key in the body too (`writeKey`): never kept."""
+        return _WRITE_KEY.sub(b'"writeKey": "[redacted]"', body)
 
     def decode(self, incoming: Incoming, registry: Registry, max_events: int) -> Batch | BodyError:
         messages = _messages(incoming.body, self.call)

@@ -78,6 +78,9 @@ class SnowplowInput:
     def accepts(self, content_type: str | None) -> BodyError | None:
         return check_content_type(content_type)
 
+    def scrub(self, body: bytes) -> bytes:
+        return body
+
     def decode(self, incoming: Incoming, registry: Registry, max_events: int) -> Batch | BodyError:
         events = _events(incoming)
         if isinstance(events, BodyError):

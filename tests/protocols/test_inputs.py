@@ -258,3 +258,18 @@ def test_anonymize_ip_truncates_the_addresses_trackers_put_in_their_events(schem
     text = json.dumps(records) + "".join(sealed)
     assert "203.0.113.0" in text and "198.51.100.0" in text
     assert "203.0.113.77" not in text and "198.51.100.23" not in text
+
+
+def test_a_refused_request_never_records_the_write_key_it_carried(schemas: Path, tmp_path: Path) -> None:
+    auth = tmp_path / "auth.yaml"
+    auth.write_text("keys:\n  - name: web\n    key: sk-web-0123456789abcdef\n    namespaces: ['com.acme.web']\n")
+    sink = MemorySink()
+    settings = Settings(schemas=schemas, keys=TEST_KEYS, auth=auth)
+    with TestClient(create_app(settings, load_registry(schemas), sink)) as client:
+        body = b'{"writeKey": "sk-web-0123456789abcdef", "batch": [{"type": "track", '  # cut short: not JSON
+        segment = client.post("/v1/batch", content=body, auth=("sk-web-0123456789abcdef", ""))
+        pixel = client.get("/i", params={"e": "se", "se_ca": "a", "se_ac": "b", "key": "sk-web-0123456789abcdef"})
+    assert (segment.status_code, pixel.status_code) == (400, 403)  # the pixel's contract is outside the key's scope
+    records = sink.envelopes("bad")
+    text = json.dumps(records) + "".join(unseal(r["payload"]) for r in records)
+    assert len(records) == 2 and "[redacted]" in text and "sk-web-0123456789abcdef" not in text
