@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import logging
+import math
 import time
 import traceback
 from collections import Counter
@@ -38,7 +39,7 @@ from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
 from collector.schema import compile_schema
 from collector.telemetry import Tally
-from collector.validate import Failure, exact, validate
+from collector.validate import Failure, exact, lossy, validate
 
 log = logging.getLogger("charter")
 RAW_EXCERPT = 64 * 1024  # how much of an unusable body a bad record keeps
@@ -53,7 +54,20 @@ class Event(msgspec.Struct, forbid_unknown_fields=True):
     sent_at: Annotated[datetime.datetime, Meta(tz=True)] | None = None
 
 
-_event_decoder = msgspec.json.Decoder(Event)
+_lossy_numbers: list[str] = []  # the current event's numbers a double may not hold exactly
+
+
+def _float(text: str) -> float:
+    """Every fraction or exponent of an event: a float, noting a lossy one; beyond the float range, refused."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("a number beyond the float range")
+    if lossy(text):
+        _lossy_numbers.append(text)
+    return value
+
+
+_event_decoder = msgspec.json.Decoder(Event, float_hook=_float)
 _any_decoder = msgspec.json.Decoder()
 REDACT_ONLY = Privacy()  # no keys: hashed and encrypted fields are redacted, never left clear
 # The event envelope as a JSON Schema: explains, field by field, why an event did not decode.
@@ -152,6 +166,7 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
 
 
 def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome) -> None:
+    _lossy_numbers.clear()
     try:
         event = _event_decoder.decode(item)
     except msgspec.ValidationError:  # a subclass of DecodeError: first
@@ -210,9 +225,9 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
 
 
 def _exact_data(item: bytes, data: Any) -> Any:
-    """The event's data as JSON Schema judges it: numbers a double cannot hold exactly, as decimals."""
-    whole = exact(item, None)
-    return data if whole is None else whole.get("data")
+    """The event's data as JSON Schema judges it: numbers a double cannot hold exactly, as decimals
+    (decoded again, only for an event that has such a number)."""
+    return exact(item).get("data") if _lossy_numbers else data
 
 
 def _unreadable(index: int, item: bytes, exc: Exception, registry: Registry, ctx: Context, out: Outcome) -> None:
@@ -312,20 +327,32 @@ def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry 
 
 def reject_items(error: BodyError, ctx: Context, registry: Registry) -> list[Record]:
     """A body refused for the number of its events: each event is still its own bad record, so
-    each keeps its own contract's protection (and lands in that contract's dead-letter topic)."""
+    each keeps its own contract's protection (and lands in that contract's dead-letter topic).
+    An event an input protocol translated keeps what it came as, as on every other path."""
     records = []
-    for item in error.items:
-        try:
-            obj = _any_decoder.decode(item)
-        except (msgspec.DecodeError, RecursionError):
-            schema, event_id, payload = None, None, _sealed(item, registry, ctx)
-        else:
-            schema, event_id = _claimed(obj)
-            payload = _mapped(obj, item, registry, ctx)
-        info = error_info(error.type, [], error.message)
-        env = BadEnvelope(event_id or uuid7(), ctx.collected_at, schema, info, payload, ctx.source, COLLECTOR)
+    info = error_info(error.type, [], error.message)
+    for item, origin in zip(error.items, error.origins or (None,) * len(error.items), strict=True):
+        schema, event_id, payload = _refused_item(item, origin, ctx, registry)
+        source = ctx.source if origin is None else _from(ctx, origin).source
+        env = BadEnvelope(event_id or uuid7(), ctx.collected_at, schema, info, payload, source, COLLECTOR)
         records.append(bad_record(env, registry))
     return records
+
+
+def _refused_item(
+    item: bytes, origin: Origin | None, ctx: Context, registry: Registry
+) -> tuple[str | None, str | None, Any]:
+    """The schema and id of an event refused with its body, and what its record keeps of it."""
+    if origin is not None:  # the event as it came, not Charter's translation of it (always valid JSON)
+        schema, event_id = _claimed(_any_decoder.decode(item))
+        schema = schema or None  # a protocol event that could not be translated names no contract
+        return schema, event_id, as_received(origin, schema, registry, ctx.privacy, SEALED_LIMIT)
+    try:
+        obj = _any_decoder.decode(item)
+    except (msgspec.DecodeError, RecursionError):
+        return None, None, _sealed(item, registry, ctx)
+    schema, event_id = _claimed(obj)
+    return schema, event_id, _mapped(obj, item, registry, ctx)
 
 
 def _excerpt(payload: Any, limit: int = 200) -> str:

@@ -20,7 +20,6 @@ import msgspec
 from collector.schema import Compiled
 
 MAX_FAILURES = 20
-_LOSSY = re.compile(rb"[0-9][eE]|[0-9.]{17,}")
 _exact_decoder = msgspec.json.Decoder(float_hook=Decimal)
 _COUNT_LIMIT = 1000  # stop counting the failures beyond the cap here
 _NAMES_SHOWN = 5
@@ -90,13 +89,15 @@ def json_path(parts: list[str | int]) -> str:
     return "".join(out)
 
 
-def exact(raw: bytes, decoded: Any) -> Any:
-    """`decoded`, unless `raw` may hold a number a double cannot represent exactly (an exponent,
-    or 17 or more digits): then `raw` decoded again with such numbers as decimals, which is what
-    JSON Schema judges (`1e23` is a multiple of 10; its nearest double is not). `raw` is the
-    JSON that `decoded` came from."""
-    if _LOSSY.search(raw) is None:
-        return decoded
+def lossy(number: str) -> bool:
+    """Whether a JSON number's text may not be what its nearest double is (an exponent, or more
+    than 16 characters): such numbers are judged as the decimal sent, which is what JSON Schema
+    says (`1e23` is a multiple of 10; its nearest double, 99999999999999991611392, is not)."""
+    return len(number) > 16 or "e" in number or "E" in number
+
+
+def exact(raw: bytes) -> Any:
+    """`raw` decoded with every fraction or exponent as a decimal, for validation."""
     return _exact_decoder.decode(raw)
 
 

@@ -209,5 +209,5 @@ def test_a_number_is_judged_as_the_decimal_sent_not_the_nearest_double(
     schema: dict[str, Any], text: str, valid: bool
 ) -> None:
     # as the server and `charter validate` judge it: a lossy double is decoded again as a decimal
-    data = exact(text.encode(), msgspec.json.decode(text))
+    data = exact(text.encode())
     assert (validate(compile_schema(schema, "known-bug.json"), data) == []) is valid
