@@ -37,7 +37,7 @@ from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.logs import RequestIdMiddleware
 from collector.pipeline import Context, Outcome, process, reject_body, reject_items, settle
 from collector.privacy import Privacy
-from collector.protocols import CHARTER, SNOWPLOW_PATHS, Incoming, Input
+from collector.protocols import CHARTER, SNOWPLOW_PATHS, Batch, Incoming, Input
 from collector.protocols import routes as input_routes
 from collector.protocols.cors import CredentialedCorsMiddleware
 from collector.reload import Reloader
@@ -94,6 +94,8 @@ def _input_route(path: str, inp: Input, methods: list[str]) -> Route:
     """An input protocol's route: its decoding and answers around the one collection path."""
 
     async def endpoint(request: Request) -> Response:
+        if request.method == "HEAD":  # a safe method (RFC 9110): a probe of the pixel is answered, never collected
+            return inp.reply("HEAD", json_response({"accepted": 0, "rejected": 0}))
         return inp.reply(request.method, await _collect(request, inp))
 
     return Route(path, endpoint, methods=methods)
@@ -126,7 +128,7 @@ async def _collect(request: Request, inp: Input) -> Response:
     if isinstance(batch, BodyError):
         c.telemetry.request(len(body), None)
         return await _refuse_body(c, batch, body, ctx)
-    if key is not None and (refusal := await _within_key(c, key, batch.items, body, ctx)) is not None:
+    if key is not None and (refusal := await _within_key(c, key, batch, body, ctx)) is not None:
         return refusal
     outcome = process(batch.items, registry, ctx, batch.origins)
     if outcome.pending and not await _settle(c, outcome, registry):
@@ -233,14 +235,16 @@ async def _unauthorized(c: _Collector, body: bytes, ctx: Context) -> Response:
     return response
 
 
-async def _within_key(c: _Collector, key: WriteKey, items: list[bytes], body: bytes, ctx: Context) -> Response | None:
-    """403 (recorded) when an event names a contract outside the key's scope; 429 over the key's rate."""
+async def _within_key(c: _Collector, key: WriteKey, batch: Batch, body: bytes, ctx: Context) -> Response | None:
+    """403 (recorded) when an event, or an entity attached to one, names a contract outside the key's
+    scope; 429 over the key's rate."""
     assert c.auth is not None
-    ref = c.auth.out_of_scope(key, items)
+    attached = [ref for origin in batch.origins or () for ref, _ in origin.entities]
+    ref = c.auth.out_of_scope(key, batch.items, attached)
     if ref is not None:
         refuse("forbidden", 403, key.name)
         return await _refuse_body(c, forbidden(key, ref), body, ctx)
-    wait = key.bucket.take(len(items)) if key.bucket is not None else 0.0
+    wait = key.bucket.take(len(batch.items)) if key.bucket is not None else 0.0
     if not wait:
         return None
     refuse("rate_limited", 429, key.name)

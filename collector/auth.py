@@ -133,8 +133,9 @@ class WriteKeys:
                 found = key
         return found
 
-    def out_of_scope(self, key: WriteKey, items: Iterable[bytes]) -> str | None:
-        """The first contract the events name that `key` may not write, if any.
+    def out_of_scope(self, key: WriteKey, items: Iterable[bytes], attached: Iterable[str] = ()) -> str | None:
+        """The first contract the events, or the entities `attached` to them (their contract
+        references), name that `key` may not write, if any.
 
         Items that are not JSON objects with a string `schema` are left to the pipeline,
         which rejects them as malformed.
@@ -148,7 +149,8 @@ class WriteKeys:
                 continue
             if isinstance(schema, str) and "/" in schema and not key.allows(schema):
                 return schema
-        return None
+        # an entity is written with its event (the envelope's contexts): its contract needs the key's scope too
+        return next((ref for ref in attached if not key.allows(ref)), None)
 
 
 def presented_key(authorization: str | None, query_key: str | None) -> str | None:

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from collector.errors import ErrorType
+
+if TYPE_CHECKING:
+    from collector.origin import Origin
 
 JSON_TYPES = frozenset({"application/json", "text/plain", ""})
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/ndjson"})
@@ -29,6 +33,7 @@ class BodyError:
     status: int
     message: str
     items: tuple[bytes, ...] = ()  # the events of a body refused only for their number: each is recorded
+    origins: tuple[Origin, ...] = ()  # one per item when an input protocol translated them: what each came as
 
 
 def media_type(content_type: str | None) -> str:

@@ -93,8 +93,9 @@ def from_millis(value: Any) -> str | None:
     return stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def too_many(items: list[bytes], max_events: int) -> BodyError | None:
+def too_many(items: list[bytes], origins: list[Origin], max_events: int) -> BodyError | None:
+    """413 over the event limit; each event is still recorded, as it came (its origin)."""
     if len(items) <= max_events:
         return None
     message = f"{len(items)} events in one request; the limit is {max_events}"
-    return BodyError(ErrorType.TOO_LARGE, 413, message, tuple(items))
+    return BodyError(ErrorType.TOO_LARGE, 413, message, tuple(items), tuple(origins))

@@ -59,7 +59,7 @@ class CloudEventsInput:
             item, origin = self.translate(event, types)
             items.append(item)
             origins.append(origin)
-        return too_many(items, max_events) or Batch(items, origins)
+        return too_many(items, origins, max_events) or Batch(items, origins)
 
     def reply(self, method: str, response: Response) -> Response:
         return response

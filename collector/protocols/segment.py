@@ -63,7 +63,7 @@ class SegmentInput:
             item, origin = self.translate(message, plans)
             items.append(item)
             origins.append(origin)
-        return too_many(items, max_events) or Batch(items, origins)
+        return too_many(items, origins, max_events) or Batch(items, origins)
 
     def reply(self, method: str, response: Response) -> Response:
         """What Segment clients expect: 200 `{"success": true}` once the batch is written (its

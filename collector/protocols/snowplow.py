@@ -90,13 +90,14 @@ class SnowplowInput:
             item, origin = self.translate(params)
             items.append(item)
             origins.append(origin)
-        return too_many(items, max_events) or Batch(items, origins)
+        return too_many(items, origins, max_events) or Batch(items, origins)
 
     def reply(self, method: str, response: Response) -> Response:
-        """200 as a Snowplow collector answers (rejected events are in the dead-letter topic); the GIF to a pixel."""
+        """200 as a Snowplow collector answers (rejected events are in the dead-letter topic); the GIF to a
+        pixel, and its headers to a HEAD of the pixel (which is answered, never collected)."""
         if response.status_code not in (200, 207):
             return response
-        if method == "GET":
+        if method in ("GET", "HEAD"):
             return Response(PIXEL, 200, _NO_CACHE, media_type="image/gif")
         return Response(response.body, 200, media_type="application/json")
 

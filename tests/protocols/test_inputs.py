@@ -24,6 +24,7 @@ HERE = Path(__file__).parent
 PAYLOAD_DATA = "iglu:com.snowplowanalytics.snowplow/payload_data/jsonschema/1-0-4"
 UE = "iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0"
 CLICK = "iglu:com.acme.web/link_click/jsonschema/1-0-0"
+SNOWPLOW = "com.snowplowanalytics.snowplow"
 
 
 @pytest.fixture(scope="module")
@@ -273,3 +274,56 @@ def test_a_refused_request_never_records_the_write_key_it_carried(schemas: Path,
     records = sink.envelopes("bad")
     text = json.dumps(records) + "".join(unseal(r["payload"]) for r in records)
     assert len(records) == 2 and "[redacted]" in text and "sk-web-0123456789abcdef" not in text
+
+
+@pytest.mark.parametrize("path", ["/i", "/com.snowplowanalytics.snowplow/i"])
+def test_a_head_of_the_pixel_gets_the_gifs_headers_and_records_nothing(
+    app: tuple[TestClient, MemorySink], path: str
+) -> None:
+    client, sink = app
+    bare = client.head(path)
+    probe = client.head(path, params={"e": "pv", "url": "https://a.example/"})  # a link checker's or prefetch's
+    pixel = client.get(path, params={"e": "pv", "url": "https://a.example/"})
+    for answer in (bare, probe):
+        assert (answer.status_code, answer.content) == (200, b"")
+        assert answer.headers["content-type"] == pixel.headers["content-type"] == "image/gif"
+        assert answer.headers["cache-control"] == pixel.headers["cache-control"]
+    assert (len(sink.envelopes("good")), bad(sink)) == (1, [])  # only the GET was collected
+
+
+def test_a_context_outside_the_write_keys_scope_refuses_the_request(schemas: Path, tmp_path: Path) -> None:
+    auth = tmp_path / "auth.yaml"
+    key = "sk-web-0123456789abcdef"
+    auth.write_text(f"keys:\n  - name: web\n    key: {key}\n    namespaces: ['com.snowplowanalytics.snowplow']\n")
+    user = json.dumps({"schema": "iglu:x/contexts/jsonschema/1-0-0",
+                       "data": [{"schema": "iglu:com.acme.web/user/jsonschema/1-0-0", "data": {"user_id": "u-1"}}]})  # fmt: skip
+    page_view = {"e": "pv", "url": "https://a.example/", "eid": "pv-1"}
+    sink = MemorySink()
+    with TestClient(
+        create_app(Settings(schemas=schemas, keys=TEST_KEYS, auth=auth), load_registry(schemas), sink)
+    ) as c:
+        plain = c.post("/com.snowplowanalytics.snowplow/tp2", json=tp2(page_view), auth=(key, ""))
+        attached = c.post("/com.snowplowanalytics.snowplow/tp2", json=tp2({**page_view, "co": user}), auth=(key, ""))
+        pixel = c.get("/i", params={**page_view, "co": user, "key": key})
+    assert plain.status_code == 200
+    assert attached.status_code == pixel.status_code == 403
+    assert "com.acme.web/user/1.0.0" in attached.json()["error"]["message"]
+    assert len(sink.envelopes("good")) == 1  # nothing of a refused request is written to a contract's topic
+    assert [r["error"]["type"] for r in bad(sink)] == ["unauthorized", "unauthorized"]
+
+
+def test_events_over_the_limit_keep_what_the_tracker_sent(app: tuple[TestClient, MemorySink]) -> None:
+    client, sink = app
+    user = json.dumps({"schema": "iglu:x/contexts/jsonschema/1-0-0", "data": [
+        {"schema": "iglu:com.acme.web/user/jsonschema/1-0-0", "data": {"user_id": "u-1", "email": "a@b.example"}}]})  # fmt: skip
+    plain = [{"e": "pv", "url": "https://a.example/", "eid": f"pv-{i}"} for i in range(3)]
+    with_pii = {"e": "pv", "url": "https://a.example/", "eid": "pv-user", "co": user}
+    answer = client.post("/com.snowplowanalytics.snowplow/tp2", json=tp2(*plain, with_pii))
+    assert answer.status_code == 413
+    records = {r["id"]: r for r in bad(sink)}
+    for event in plain:  # no contract they name protects a field: as sent
+        record = records[event["eid"]]
+        assert (record["payload"], record["error"]["type"]) == (event, "too_large")
+        assert (record["schema"], record["source"]["protocol"]) == (f"{SNOWPLOW}/page_view/1", "snowplow")
+    sealed = records["pv-user"]["payload"]  # its context's contract protects the email: sealed as a whole
+    assert "a@b.example" not in json.dumps(sealed) and json.loads(unseal(sealed)) == with_pii
