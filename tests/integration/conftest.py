@@ -5,8 +5,9 @@ tests talk to it over TCP with httpx, and read what it wrote with an aiokafka co
 
 Broker: if CHARTER_KAFKA_BOOTSTRAP is set (CI starts Kafka with scripts/kafka before
 pytest) that broker is used; otherwise a private one is started with scripts/kafka on
-ports 19092/19093 and stopped at the end of the session. The broker-outage tests always use
-a broker of their own (29092/29093), so stopping it never disturbs the shared one.
+free ports and a temporary data dir, and stopped at the end of the session. The broker-outage
+tests always use a broker of their own (free ports too), so stopping it never disturbs the
+shared one, and another Kafka on the machine (9092, 29092, …) never disturbs them.
 
 No sleep is used to wait for anything: every wait polls a condition against a deadline.
 """
@@ -105,6 +106,7 @@ class KafkaBroker:
 
 @contextlib.contextmanager
 def private_broker(port: int, controller_port: int, data_dir: str) -> Iterator[KafkaBroker]:
+    """A broker on the given ports; `free_broker` picks free ports and a temporary data dir."""
     broker = KafkaBroker(port, controller_port, Path(data_dir))
     broker.stop()  # a broker left over by an interrupted run of this suite
     broker.start()  # wipes and formats the data dir: a clean slate
@@ -115,20 +117,28 @@ def private_broker(port: int, controller_port: int, data_dir: str) -> Iterator[K
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
+def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The shared broker: CHARTER_KAFKA_BOOTSTRAP if set, else a private one for the session."""
     external = os.environ.get("CHARTER_KAFKA_BOOTSTRAP")
     if external:
         yield external
         return
-    with private_broker(19092, 19093, "/tmp/charter-kafka-tests") as broker:
+    with free_broker(tmp_path_factory, "kafka-tests") as broker:
         yield broker.bootstrap
 
 
 @pytest.fixture(scope="module")
-def outage_broker() -> Iterator[KafkaBroker]:
+def outage_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
     """A broker that tests may stop and restart; always private, even in CI."""
-    with private_broker(29092, 29093, "/tmp/charter-kafka-outage-tests") as broker:
+    with free_broker(tmp_path_factory, "kafka-outage") as broker:
+        yield broker
+
+
+@contextlib.contextmanager
+def free_broker(tmp_path_factory: pytest.TempPathFactory, name: str) -> Iterator[KafkaBroker]:
+    """A private broker on two free ports, its data in a directory of this test session."""
+    port, controller_port = free_ports(2)
+    with private_broker(port, controller_port, str(tmp_path_factory.mktemp(name))) as broker:
         yield broker
 
 
@@ -136,10 +146,16 @@ def outage_broker() -> Iterator[KafkaBroker]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports free now: every socket stays bound until all are picked."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Broker outage: a 2xx is a promise that every event of the request is in Kafka.
 
-These tests stop and restart a broker of their own (`outage_broker`, ports 29092/29093),
-never the shared one. A broker outage costs tens of seconds, so each scenario runs once
+These tests stop and restart a broker of their own (`outage_broker`, on free ports with a
+temporary data dir), never the shared one nor another Kafka on the machine. A broker outage costs tens of seconds, so each scenario runs once
 (a module fixture records what clients and probes saw) and several tests check what it
 recorded, one property each.
 """

@@ -21,9 +21,9 @@ from tests.integration.conftest import (
     TEST_KEYS,
     Collector,
     _charter_command,
+    free_broker,
     free_port,
     poll_until,
-    private_broker,
     stop_process,
 )
 
@@ -32,13 +32,13 @@ WRITE_KEY = "sk-segment-test-0123456789"  # the test's write key (as Segment lib
 
 
 @pytest.fixture(scope="session")
-def protocol_kafka() -> Iterator[str]:
-    """CHARTER_KAFKA_BOOTSTRAP if set (CI), else a private broker for these tests."""
+def protocol_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """CHARTER_KAFKA_BOOTSTRAP if set (CI), else a private broker for these tests (free ports)."""
     external = os.environ.get("CHARTER_KAFKA_BOOTSTRAP")
     if external:
         yield external
         return
-    with private_broker(19192, 19193, "/tmp/charter-kafka-protocol-tests") as broker:
+    with free_broker(tmp_path_factory, "kafka-protocols") as broker:
         yield broker.bootstrap
 
 
