@@ -63,7 +63,7 @@ class _Collector:
         self.dedupe = make_store(settings.dedupe_store, settings.dedupe_max_keys, settings.dedupe_store_timeout,
                                  settings.dedupe_store_fail == "open")  # fmt: skip
         self.auth = load_write_keys(settings.auth) if settings.auth is not None else None
-        self.telemetry = Telemetry(len(registry), settings.otlp_endpoint, settings.metrics)
+        self.telemetry = Telemetry(len(registry), settings.otlp_endpoint, settings.metrics, settings.otlp_interval_ms)
         observe(self.dedupe, self.telemetry.provider)
         dirs = settings.metrics_dir
         self.shared = SharedMetrics(dirs, self.telemetry.prometheus, self.telemetry.raw) if dirs is not None else None

@@ -279,6 +279,7 @@ def serve(**options: Any) -> None:
     options["record_headers"] = _headers(options["record_headers"])
     options["allowed_hosts"] = tuple(h.strip() for h in options["allowed_hosts"].split(",") if h.strip())
     options["otlp_endpoint"] = _otlp_endpoint(options["otlp_endpoint"])
+    options["otlp_interval_ms"] = _otlp_interval()
     settings = Settings(**options)
     registry = load_or_exit(settings.schemas)
     _check_keys(settings, registry)
@@ -299,6 +300,23 @@ def _otlp_endpoint(flag: str | None) -> str | None:
     if base := os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
         return base.rstrip("/") + "/v1/metrics"  # the spec: the signal's path is appended
     return None
+
+
+def _otlp_interval() -> float:
+    """OTEL_METRIC_EXPORT_INTERVAL (milliseconds, the standard variable), else a push every 10 s."""
+    import math
+    import os
+
+    text = os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "").strip()
+    try:
+        ms = float(text) if text else 10_000.0
+    except ValueError:
+        ms = math.nan
+    if not 0 < ms < math.inf:
+        raise click.BadParameter(
+            f"{text!r} is not a positive number of milliseconds", param_hint="OTEL_METRIC_EXPORT_INTERVAL"
+        )
+    return ms
 
 
 def _headers(text: str) -> tuple[str, ...]:

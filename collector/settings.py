@@ -61,6 +61,7 @@ class Settings:
     cloudevents_headers: bool = False  # CloudEvents' good records carry the Kafka binding's ce_* headers
     record_headers: tuple[str, ...] = ("user-agent",)
     otlp_endpoint: str | None = None
+    otlp_interval_ms: float = 10_000.0  # how often metrics are pushed over OTLP (OTEL_METRIC_EXPORT_INTERVAL)
     metrics: bool = True
     metrics_dir: Path | None = None  # set by the CLI for --workers N: where workers share metrics
 

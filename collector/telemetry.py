@@ -55,12 +55,15 @@ class _ContractStats:
 class Telemetry:
     """Meters for one collector process; created in the app's lifespan."""
 
-    def __init__(self, contracts_loaded: int, otlp_endpoint: str | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self, contracts_loaded: int, otlp_endpoint: str | None = None, enabled: bool = True,
+        otlp_interval_ms: float = 10_000.0,
+    ) -> None:  # fmt: skip
         self.enabled = enabled  # --no-metrics: only for measuring what metrics cost
         self.registry = CollectorRegistry(auto_describe=True)
         readers: list[MetricReader] = [PrometheusMetricReader(registry=self.registry)]
         if otlp_endpoint:
-            readers.append(_otlp_reader(otlp_endpoint))
+            readers.append(_otlp_reader(otlp_endpoint, otlp_interval_ms))
         instance = f"{socket.gethostname()}-{os.getpid()}"  # each worker reports as its own instance
         ours = Resource({"service.name": "charter", "service.version": __version__, "service.instance.id": instance})
         # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over Charter's defaults, as the spec says
@@ -289,12 +292,12 @@ class StatusMiddleware:
         await self.app(scope, receive, counting)
 
 
-def _otlp_reader(endpoint: str) -> MetricReader:
+def _otlp_reader(endpoint: str, interval_ms: float) -> MetricReader:
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
     return PeriodicExportingMetricReader(
-        OTLPMetricExporter(endpoint=otlp_metrics_url(endpoint)), export_interval_millis=10_000
+        OTLPMetricExporter(endpoint=otlp_metrics_url(endpoint)), export_interval_millis=interval_ms
     )
 
 

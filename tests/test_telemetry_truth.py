@@ -209,3 +209,63 @@ def test_the_access_log_line_has_events_bytes_and_key(registry: Registry, caplog
     [line] = [r for r in caplog.records if r.name == "charter.access" and r.__dict__.get("path") == "/v1/events"]
     assert (line.__dict__["status"], line.__dict__["events"], line.__dict__["bytes"]) == (207, 2, len(body))
     assert "key" in line.__dict__ and line.__dict__["key"] is None  # no --auth: no write key name
+
+
+@pytest.mark.parametrize(
+    ("env", "ms"),
+    [
+        pytest.param(None, 10_000.0, id="unset"),
+        pytest.param("250", 250.0, id="set"),
+        pytest.param("1500.5", 1500.5, id="fraction"),
+    ],
+)
+def test_otel_metric_export_interval_is_the_otlp_push_interval(
+    env: str | None, ms: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from collector.cli import _otlp_interval
+
+    monkeypatch.delenv("OTEL_METRIC_EXPORT_INTERVAL", raising=False)
+    if env is not None:
+        monkeypatch.setenv("OTEL_METRIC_EXPORT_INTERVAL", env)
+    assert _otlp_interval() == ms
+
+
+@pytest.mark.parametrize("value", ["ten", "0", "-5", "inf"])
+def test_an_unusable_otel_metric_export_interval_is_a_startup_error_naming_it(value: str) -> None:
+    from click.testing import CliRunner
+
+    from collector.cli import main
+
+    result = CliRunner().invoke(main, ["serve", "--sink", "memory"], env={"OTEL_METRIC_EXPORT_INTERVAL": value})
+    assert result.exit_code == 2
+    assert "OTEL_METRIC_EXPORT_INTERVAL" in result.output and "milliseconds" in result.output
+
+
+def test_metrics_are_pushed_over_otlp_at_the_interval_asked_for() -> None:
+    import threading
+    from collections import Counter
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from typing import Any
+
+    pushed = threading.Event()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            pushed.set()
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        t = Telemetry(1, f"http://127.0.0.1:{server.server_port}", otlp_interval_ms=100)
+        t.record(Counter({("com.acme.shop", "payment", "1.0.0", "accepted", ""): 1}), [])
+        assert pushed.wait(5)  # no flush asked for: the reader's own timer pushed (a fixed 10 s would not have yet)
+        t.shutdown()
+    finally:
+        server.shutdown()
+        server.server_close()
