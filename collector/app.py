@@ -360,7 +360,7 @@ def create_app(
             await snk.stop()
             raise
         c.reloads.start()
-        c.telemetry.zero(reg)
+        c.telemetry.zero(reg, c.auth.refusals() if c.auth is not None else ())
         publisher = asyncio.create_task(c.shared.run()) if c.shared is not None else None
         log.info("charter ready: %d contracts, sink=%s", len(reg), snk.name)
         try:

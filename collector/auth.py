@@ -133,6 +133,11 @@ class WriteKeys:
                 found = key
         return found
 
+    def refusals(self) -> list[tuple[str, int, str]]:
+        """(reason, status, key name) of each refusal a key can meet, for metrics at 0 from the start."""
+        out = [("forbidden", 403, k.name) for k in self.keys if not k.unrestricted]
+        return out + [("rate_limited", 429, k.name) for k in self.keys if k.bucket is not None]
+
     def out_of_scope(self, key: WriteKey, items: Iterable[bytes], attached: Iterable[str] = ()) -> str | None:
         """The first contract the events, or the entities `attached` to them (their contract
         references), name that `key` may not write, if any.

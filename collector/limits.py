@@ -28,6 +28,13 @@ log = logging.getLogger("charter")
 
 # (reason, HTTP status, write key name or ""): requests refused
 refused: Counter[tuple[str, int, str]] = Counter()
+# every (reason, status) a request is refused for without a write key's name: counted at 0 from the start
+# (a key's own refusals, forbidden 403 and rate_limited 429, are named by collector.auth.WriteKeys.refusals)
+REFUSALS = (
+    ("header_too_large", 431), ("too_many_headers", 431), ("header_timeout", 408), ("body_timeout", 408),
+    ("too_many_connections", 503), ("host_not_allowed", 400), ("admin_required", 401), ("admin_required", 403),
+    ("unauthorized", 401), ("errors_truncated", 207),
+)  # fmt: skip
 MAX_ERRORS_LISTED = 100  # a 207 lists at most this many rejected events, then counts the rest
 LINGER_S = 2.0  # after refusing a request, how long unread bytes are still read and dropped
 

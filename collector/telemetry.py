@@ -12,7 +12,7 @@ import os
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,10 +23,11 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector import __version__
-from collector.limits import refused
+from collector.limits import REFUSALS, refused
 
 if TYPE_CHECKING:
     from collector.contracts import Contract
@@ -39,6 +40,8 @@ MINUTES_KEPT = 15
 # seconds, sub-millisecond to tens of seconds (the SDK's default boundaries are 0..10000, made for milliseconds)
 SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 RECENT_FAILURES = 5
+REQUEST_DURATION = ("charter.request.duration", "POST /v1/events duration")
+SINK_DURATION = ("charter.sink.duration", "Time for the sink to accept a request")
 
 
 @dataclass
@@ -78,13 +81,13 @@ class Telemetry:
         self.duplicates = meter.create_counter("charter.events.duplicates", "{event}", "Events dropped as duplicates")
         self.request_bytes = meter.create_counter("charter.request.bytes", "By", "Request body bytes received")
         self.request_duration = meter.create_histogram(
-            "charter.request.duration", "s", "POST /v1/events duration",
-            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
-        )  # fmt: skip
+            REQUEST_DURATION[0], "s", REQUEST_DURATION[1], explicit_bucket_boundaries_advisory=SECONDS_BUCKETS
+        )
         self.sink_duration = meter.create_histogram(
-            "charter.sink.duration", "s", "Time for the sink to accept a request",
-            explicit_bucket_boundaries_advisory=SECONDS_BUCKETS,
-        )  # fmt: skip
+            SINK_DURATION[0], "s", SINK_DURATION[1], explicit_bucket_boundaries_advisory=SECONDS_BUCKETS
+        )
+        self.unobserved = {REQUEST_DURATION, SINK_DURATION}  # histograms shown empty until their first value
+        self.registry.register(_EmptyHistograms(self))
         self.sink_errors = meter.create_counter(
             "charter.sink.errors", "{request}", "Requests the sink could not accept (503)"
         )
@@ -100,8 +103,9 @@ class Telemetry:
             "charter.http.responses", [_observe_responses], "{response}",
             "HTTP responses by http.request.method and http.response.status_code",
         )  # fmt: skip
+        self.refusals: set[tuple[str, int, str]] = set()  # (reason, status, key) shown at 0 until counted
         meter.create_observable_counter(
-            "charter.requests.refused", [_observe_refused], "{request}",
+            "charter.requests.refused", [self._observe_refused], "{request}",
             "Requests refused at a limit or an access check, by reason (error.type), status and write key",
         )  # fmt: skip
         self.started = time.time()
@@ -126,11 +130,14 @@ class Telemetry:
         for f in failures:
             self.stats[f["schema_key"]].recent.appendleft({k: v for k, v in f.items() if k != "schema_key"})
 
-    def zero(self, contracts: Iterable[Contract]) -> None:
+    def zero(self, contracts: Iterable[Contract], key_refusals: Iterable[tuple[str, int, str]] = ()) -> None:
         """Every contract's counters exist from the start, at 0: a rate over a series that appears only
-        with the first event misses that event, and an alert on an absent series never fires."""
+        with the first event misses that event, and an alert on an absent series never fires. So do
+        the refusals, each reason (and each write key's own) at 0."""
         if not self.enabled:
             return
+        self.refusals.update((reason, status, "") for reason, status in REFUSALS)
+        self.refusals.update(key_refusals)
         self.request_bytes.add(0)
         self.sink_errors.add(0)
         for c in contracts:
@@ -148,6 +155,7 @@ class Telemetry:
             self.request_bytes.add(size)
             if seconds is not None:
                 self.request_duration.record(seconds)
+                self.unobserved.discard(REQUEST_DURATION)
 
     def sink(self, seconds: float | None) -> None:
         """One hand-over to the sink: its duration, or None when it failed (answered 503)."""
@@ -157,6 +165,7 @@ class Telemetry:
             self.sink_errors.add(1)
         else:
             self.sink_duration.record(seconds)
+            self.unobserved.discard(SINK_DURATION)
 
     def prometheus(self) -> bytes:
         return generate_latest(self.registry)
@@ -194,6 +203,40 @@ class Telemetry:
 
     def _observe_loaded(self, options: CallbackOptions) -> list[Observation]:
         return [Observation(self.contracts_loaded)]
+
+    def _observe_refused(self, options: CallbackOptions) -> list[Observation]:
+        """The process-wide refusal counts (collector.limits.refused: some happen before any app sees
+        the request), and every refusal not yet counted at 0."""
+        counts = dict.fromkeys(self.refusals, 0)
+        counts.update(list(refused.items()))
+        out = []
+        for (reason, status, key), n in counts.items():
+            attrs: dict[str, str | int] = {"error.type": reason, "http.response.status_code": status}
+            if key:
+                attrs["charter.key"] = key
+            out.append(Observation(n, attrs))
+        return out
+
+
+class _EmptyHistograms:
+    """The seconds histograms with zero counts until their first value (the OpenTelemetry SDK has
+    no data point before one), labelled as the Prometheus exporter labels them once it has one."""
+
+    def __init__(self, telemetry: Telemetry) -> None:
+        self.telemetry = telemetry
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to check against other collectors: it shows only what the exporter does not yet
+
+    def collect(self) -> Iterator[Metric]:
+        if not self.telemetry.enabled:
+            return
+        scope = {"otel_scope_name": "charter", "otel_scope_schema_url": "", "otel_scope_version": __version__}
+        buckets = [(str(bound), 0.0) for bound in SECONDS_BUCKETS] + [("+Inf", 0.0)]
+        for name, description in sorted(self.telemetry.unobserved):
+            family = HistogramMetricFamily(name.replace(".", "_"), description, labels=sorted(scope), unit="seconds")
+            family.add_metric([scope[k] for k in sorted(scope)], buckets, sum_value=0.0)
+            yield family
 
 
 def _contract(ns: str, name: str, version: str) -> dict[str, str]:
@@ -255,17 +298,6 @@ def _summary(key: str, s: _ContractStats, current: int) -> dict[str, Any]:
         "top_errors": [{"type": t, "count": c} for t, c in s.errors.most_common(5)],
         "recent_failures": list(s.recent),
     }  # fmt: skip
-
-
-def _observe_refused(options: CallbackOptions) -> list[Observation]:
-    """The process-wide refusal counts (collector.limits.refused): some happen before any app sees the request."""
-    out = []
-    for (reason, status, key), n in list(refused.items()):
-        attrs: dict[str, str | int] = {"error.type": reason, "http.response.status_code": status}
-        if key:
-            attrs["charter.key"] = key
-        out.append(Observation(n, attrs))
-    return out
 
 
 def _observe_responses(options: CallbackOptions) -> list[Observation]:

@@ -4,6 +4,7 @@ from the scrape (as Prometheus does) agrees with measured latencies; OTEL_* name
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -269,3 +270,56 @@ def test_metrics_are_pushed_over_otlp_at_the_interval_asked_for() -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _samples(text: str, family: str) -> list[tuple[str, dict[str, str], float]]:
+    """One family's samples in Prometheus text: (sample name, labels, value)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return [
+        (s.name, s.labels, s.value) for f in text_string_to_metric_families(text) if f.name == family for s in f.samples
+    ]
+
+
+def _refusals(text: str) -> dict[tuple[str, str, str], float]:
+    """charter_requests_refused_total by (reason, status, write key name or "")."""
+    return {
+        (labels["error_type"], labels["http_response_status_code"], labels.get("charter_key", "")): value
+        for _, labels, value in _samples(text, "charter_requests_refused")
+    }
+
+
+def test_refusals_are_there_at_zero_and_the_same_series_counts_the_first(registry: Registry, tmp_path: Path) -> None:
+    from collector.limits import REFUSALS
+
+    auth = tmp_path / "auth.yaml"  # a key name of this test's own: its series start at 0 whatever ran before
+    auth.write_text("keys:\n  - name: zero-test-shop\n    key: sk-zero-0123456789abcdef\n"
+                    "    namespaces: ['com.acme.other']\n    rate: 5\n")  # fmt: skip
+    bearer = {"authorization": "Bearer sk-zero-0123456789abcdef"}
+    event = {"schema": "com.acme.shop/payment/1", "data": {}}
+    with TestClient(create_app(Settings(keys=TEST_KEYS, auth=auth), registry, MemorySink())) as c:
+        before = _refusals(c.get("/metrics").text)
+        assert c.post("/v1/events", json=event).status_code == 401
+        assert c.post("/v1/events", json=event, headers=bearer).status_code == 403  # outside the key's namespaces
+        after = _refusals(c.get("/metrics").text)
+    assert {(reason, str(status), "") for reason, status in REFUSALS} <= set(before)  # before any refusal
+    assert before[("forbidden", "403", "zero-test-shop")] == before[("rate_limited", "429", "zero-test-shop")] == 0
+    assert after[("forbidden", "403", "zero-test-shop")] == 1  # the series that was at 0 counts the refusal
+    assert after[("unauthorized", "401", "")] == before[("unauthorized", "401", "")] + 1
+    assert set(after) == set(before)  # no series appeared: each was there from the start
+
+
+def test_duration_histograms_are_there_empty_before_the_first_request_labelled_as_after(registry: Registry) -> None:
+    with TestClient(create_app(Settings(keys=TEST_KEYS), registry, MemorySink())) as c:
+        before = c.get("/metrics").text
+        assert c.post("/v1/events", json={"schema": "com.acme.shop/payment/1", "data": {}}).status_code == 207
+        after = c.get("/metrics").text
+    for family in ("charter_request_duration_seconds", "charter_sink_duration_seconds"):
+        empty, counted = _samples(before, family), _samples(after, family)
+        assert empty and {value for _, _, value in empty} == {0.0}, family
+        # the same series (name and labels): a rate() over them counts from the first request on
+        assert sorted((n, sorted(labels.items())) for n, labels, _ in empty) == sorted(
+            (n, sorted(labels.items())) for n, labels, _ in counted
+        )
+        assert [value for name, _, value in counted if name == f"{family}_count"] == [1.0]
+        assert after.count(f"# TYPE {family} histogram") == 1  # shown once: by the exporter, now it has a value
