@@ -23,8 +23,9 @@ import pytest
 from click.testing import CliRunner
 
 from codegen.python_sdk import DEFAULT_PACKAGE, generate, python_command, stale, write
+from collector.annotate import Source
 from collector.contracts import Registry, load_registry
-from collector.validate import exact, validate
+from collector.pipeline import Context, process
 from tests.codegen.pysdk import SDK_DIR
 from tests.conftest import ROOT, SCHEMAS, make_contract
 
@@ -199,7 +200,8 @@ def consistency_sdk(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def test_the_local_check_accepts_exactly_what_the_collector_accepts(name: str, consistency_sdk: Any) -> None:
     data = {k: v for k, v in {**BASE, **SAMPLES[name]}.items() if v is not ABSENT}
     raw = msgspec.json.encode(data)
-    collector_ok = validate(make_contract(**CONTRACT).compiled, exact(raw, msgspec.json.decode(raw))) == []
+    item = msgspec.json.encode({"schema": "com.example.test/thing/1", "data": msgspec.Raw(raw)})
+    collector_ok = process([item], Registry([make_contract(**CONTRACT)]), Context("now", Source())).accepted == 1
     assert collector_ok == (name in VALID)
     check = importlib.import_module("consistency_events._check").check
     reason = check("com.example.test/thing/1", raw)

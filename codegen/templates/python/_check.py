@@ -16,6 +16,7 @@ and reaches `on_failure` as `rejected`, and the message says so.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from decimal import Decimal
 from importlib.resources import files
@@ -33,9 +34,6 @@ MAX_REASONS = 5
 _PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000)
 _ROOT = files(__name__.rpartition(".")[0]).joinpath("contracts")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-# As the collector judges numbers (collector/validate.py): JSON that may hold a number a double
-# cannot represent exactly (an exponent, 17+ digits) is validated with its numbers as decimals.
-_LOSSY = re.compile(rb"[0-9][eE]|[0-9.]{17,}")
 _exact = msgspec.json.Decoder(float_hook=Decimal)
 
 
@@ -72,8 +70,7 @@ def check(schema: str, data: bytes) -> str | None:
         return f"no contract {schema!r} is embedded in this SDK; regenerate it from the collector's contracts"
     validator, rules = compiled
     try:
-        value = msgspec.json.decode(data)  # the values the collector sees: the JSON, decoded as it decodes it
-        judged = _exact.decode(data) if _LOSSY.search(data) else value
+        value, judged = _decode(data)
         if validator.is_valid(judged):
             return "; ".join(broken(rules, value, _exact_reference(schema))) or None
         reasons = [_reason(error) for error in itertools.islice(validator.iter_errors(judged), MAX_REASONS + 1)]
@@ -93,6 +90,25 @@ def _compile(schema: str) -> tuple[jsonschema_rs.Validator, tuple[Rule, ...]] | 
     )
     compiled = _validators[schema] = validator, compile_rules(document)
     return compiled
+
+
+def _decode(data: bytes) -> tuple[Any, Any]:
+    """The data as the collector decodes it, and as it validates it (collector/pipeline.py): a number
+    whose text a double may not hold exactly (an exponent, or more than 16 characters) makes it
+    judge the data with its numbers as the decimals sent (`1e23` is a multiple of 10); a number
+    beyond the float range is refused."""
+    lossy: list[str] = []
+
+    def number(text: str) -> float:
+        value = float(text)
+        if math.isinf(value):
+            raise ValueError("a number beyond the float range")
+        if len(text) > 16 or "e" in text or "E" in text:
+            lossy.append(text)
+        return value
+
+    value = msgspec.json.Decoder(float_hook=number).decode(data)
+    return value, (_exact.decode(data) if lossy else value)
 
 
 def _exact_reference(schema: str) -> str:
