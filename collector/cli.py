@@ -13,7 +13,7 @@ from collector.cliutil import kafka_security_options, load_or_exit
 from collector.contracts import Registry
 from collector.settings import Settings
 
-EXIT_INVALID, EXIT_USAGE = 1, 2
+EXIT_INVALID, EXIT_USAGE, EXIT_STARTUP = 1, 2, 3
 _defaults = Settings()
 
 
@@ -79,6 +79,14 @@ def main() -> None:
     type=float,
     default=_defaults.sink_timeout,
     help="Seconds to wait for the sink before answering 503.",
+)
+@_opt(
+    "--kafka-wait",
+    env="KAFKA_WAIT",
+    type=click.FloatRange(min=0),
+    default=_defaults.kafka_wait,
+    help="With --sink kafka: seconds to wait for a broker that does not answer at start, retrying with backoff "
+    "and answering /ready 503 meanwhile; then exit 2. 0: exit at once.",
 )
 @_opt(
     "--sink-probe-interval",
@@ -377,9 +385,16 @@ def _check_kafka(settings: Settings) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_USAGE)
     cause = asyncio.run(preflight(settings.kafka_bootstrap, security, settings.sink_timeout))
-    if cause is not None:
-        click.echo(f"error: cannot connect to Kafka: {cause}", err=True)
-        sys.exit(EXIT_USAGE)
+    if cause is None:
+        return
+    from collector.sinks.kafka_wait import listening
+
+    if settings.kafka_wait > 0 and not listening(settings.kafka_bootstrap, settings.sink_timeout):
+        click.echo(f"warning: cannot connect to Kafka: {cause}; serving not-ready (GET /ready 503) and trying again "
+                   f"for up to {settings.kafka_wait:g}s (--kafka-wait)", err=True)  # fmt: skip
+        return  # a broker that is not up yet: the sink waits for it
+    click.echo(f"error: cannot connect to Kafka: {cause}", err=True)  # something answers, and refuses us
+    sys.exit(EXIT_USAGE)
 
 
 def _ping_store(settings: Settings) -> None:
@@ -425,6 +440,7 @@ def _run(settings: Settings, registry: Registry) -> None:
     from collector.app import create_app
     from collector.settings import SETTINGS_ENV, dump
 
+    _check_port(settings)
     lines = len({(c.namespace, c.name) for c in registry})
     click.echo(f"charter: {lines} contracts ({len(registry)} versions) from {settings.schemas}, sink={settings.sink}, "
                f"http://{settings.host}:{settings.port}", err=True)  # fmt: skip
@@ -438,7 +454,7 @@ def _run(settings: Settings, registry: Registry) -> None:
 
     signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the app listens for it: SIGHUP reloads, never kills
     if settings.workers == 1:
-        uvicorn.run(create_app(settings, registry), **common)
+        _serve_one(uvicorn.Server(uvicorn.Config(create_app(settings, registry), **common)))
         return
     import dataclasses
     import os
@@ -455,6 +471,39 @@ def _run(settings: Settings, registry: Registry) -> None:
         import shutil
 
         shutil.rmtree(shared, ignore_errors=True)  # no stale metrics files behind
+
+
+def _check_port(settings: Settings) -> None:
+    """A port that is taken stops the start in one line, before anything says it is ready."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        click.echo(f"error: cannot listen on {settings.host}: {exc.strerror}; check --host", err=True)
+        sys.exit(EXIT_USAGE)
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            click.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}; stop what uses "
+                       "it, or choose another --port", err=True)  # fmt: skip
+            sys.exit(EXIT_USAGE)
+
+
+def _serve_one(server: Any) -> None:
+    """uvicorn.run for one process, but a sink that gives up waiting (--kafka-wait) can end it with exit 2."""
+    from collector.sinks import kafka_wait
+
+    kafka_wait.stop_server.append(lambda: setattr(server, "should_exit", True))
+    server.run()
+    if kafka_wait.gave_up:
+        click.echo(f"error: {kafka_wait.gave_up[0]}", err=True)
+        sys.exit(EXIT_USAGE)
+    if not server.started:
+        sys.exit(EXIT_STARTUP)  # the app failed while starting (as uvicorn.run exits): its log line says why
 
 
 def _protocol(settings: Settings) -> Any:
@@ -521,8 +570,10 @@ def _attach() -> None:
     from codegen.python_sdk import python_command
     from codegen.typescript_sdk import typescript_command
     from collector.keys_cli import decrypt, keys
+    from collector.scaffold import new_command
 
     main.add_command(check_command)
+    main.add_command(new_command)
     main.add_command(keys)
     main.add_command(decrypt)
     main.add_command(export_group)

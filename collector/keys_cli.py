@@ -73,6 +73,10 @@ def decrypt(source: str, path: Path, kafka_bootstrap: str | None, **kafka: Any) 
         ring = load_keys(path)
     except KeyRingError as exc:
         raise click.UsageError(str(exc)) from None
+    if not kafka_bootstrap and source != "-" and not Path(source).is_file():
+        click.echo(f"error: {source}: no such file; to read the Kafka topic {source}, add --kafka-bootstrap HOST:PORT",
+                   err=True)  # fmt: skip
+        sys.exit(2)
     lines = _from_kafka(kafka_bootstrap, source, _security(kafka)) if kafka_bootstrap else _from_file(source)
     failed = damaged = 0
     for where, line in lines:
@@ -134,8 +138,10 @@ def _from_kafka(bootstrap: str, topic: str, security: KafkaSecurity) -> Iterator
     from collector.sinks.kafka_security import preflight
 
     cause = asyncio.run(preflight(bootstrap, security, 10.0))  # a wrong password: one line, not a traceback
-    if cause is not None:
-        raise click.UsageError(f"cannot connect to Kafka: {cause}")
+    if cause is not None:  # one line with the fix, not a usage text: the command was right, the broker is not there
+        click.echo(f"error: cannot connect to Kafka: {cause}; start it, or give its address with --kafka-bootstrap",
+                   err=True)  # fmt: skip
+        sys.exit(2)
     records = asyncio.run(_consume(bootstrap, topic, security.client()))
     return ((f"{topic} record {n}", value) for n, value in enumerate(records, 1))
 

@@ -28,6 +28,7 @@ class Settings:
     kafka_ssl_certfile: Path | None = None
     kafka_ssl_keyfile: Path | None = None
     kafka_options: tuple[str, ...] = ()  # KEY=VALUE, Java client property names
+    kafka_wait: float = 60.0  # seconds serve waits for an unreachable broker at start (0: exit at once)
     sink_timeout: float = 10.0
     sink_probe_interval: float = 1.0  # while the sink is down: how often a probe checks it is back
     host: str = "127.0.0.1"

@@ -85,8 +85,29 @@ class KafkaSink:
         self._reset_lock = asyncio.Lock()
         self._enqueue_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self._waiting: str | None = None  # why the sink is not started yet, while --kafka-wait lasts
 
     async def start(self) -> None:
+        """Connect; a broker not there yet is tried again in the background for --kafka-wait, not-ready meanwhile."""
+        try:
+            await self._connect()
+        except SinkUnavailable as exc:
+            if self._settings.kafka_wait <= 0:
+                raise
+            task = asyncio.create_task(self._wait(exc))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def _wait(self, first: SinkUnavailable) -> None:
+        from collector.sinks.kafka_wait import wait_for_broker
+
+        def report(line: str) -> None:
+            self._waiting = line
+
+        if await wait_for_broker(self._connect, first, self._settings.kafka_wait, self.bootstrap, report):
+            self._waiting = None
+
+    async def _connect(self) -> None:
         try:
             await self._create_topics()
             self._limits = await read_limits(self.bootstrap, list(self.topics), self._security.client())
@@ -94,7 +115,9 @@ class KafkaSink:
             for topic in self.topics:
                 self._partitions[topic] = sorted(await self._producer.partitions_for(topic))
         except KafkaError as exc:
-            await self.stop()
+            if self._producer is not None:
+                await self._producer.stop()
+            self._producer = None
             raise SinkUnavailable(f"cannot reach Kafka at {self.bootstrap}: {exc}") from exc
         self._committer.start()
         self._breaker.start()
@@ -134,6 +157,8 @@ class KafkaSink:
         return self._producer is not None and self._started and self._breaker.problem is None
 
     def problem(self) -> str | None:
+        if self._waiting is not None:
+            return self._waiting
         if self._producer is None or not self._started:
             return "the Kafka producer is stopped"
         return self._breaker.problem
