@@ -181,7 +181,7 @@ class _Emitter:
             item = self.type_of(rest, hint + "Item", at)
             return f"({item})[]" if " | " in item else f"{item}[]"
         low = schema.get("minItems", 0) if isinstance(schema.get("minItems"), int) else 0
-        elements = [self.type_of(p, f"{hint}Item{i + 1}", at) + ("" if i < low else "?") for i, p in enumerate(prefix)]
+        elements = [_element(self.type_of(p, f"{hint}Item{i + 1}", at), i >= low) for i, p in enumerate(prefix)]
         if rest is not False:
             tail = self.type_of(rest, hint + "Item", at)
             elements.append(f"...({tail})[]" if " | " in tail else f"...{tail}[]")
@@ -226,6 +226,13 @@ def _kinds(schema: dict[str, Any]) -> list[str]:
         return ["array"] if "items" in schema or "prefixItems" in schema else []
     kinds = list(dict.fromkeys([raw] if isinstance(raw, str) else raw))
     return [k for k in kinds if k in JSON_KINDS and not (k == "integer" and "number" in kinds)]
+
+
+def _element(kind: str, optional: bool) -> str:
+    """A tuple element: `T`, or `T?` past `minItems` (`(A | B)?`: a bare union cannot take the `?`)."""
+    if not optional:
+        return kind
+    return f"({kind})?" if " | " in kind or " & " in kind else f"{kind}?"
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -339,6 +346,7 @@ def typescript_command(out: Path, package: str, schemas: Path, check: bool) -> N
         again = f"charter codegen typescript --out {out}" + (
             "" if package == DEFAULT_PACKAGE else f" --package {package}"
         )
+        again += "" if schemas == Path("schemas") else f" --schemas {schemas}"
         click.echo(f"{out} is stale; run `{again}` and commit the result:", err=True)
         for line in found:
             click.echo(f"  {out / line}", err=True)
