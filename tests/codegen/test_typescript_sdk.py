@@ -174,6 +174,11 @@ def test_nested_objects_arrays_and_defs_become_named_types() -> None:
     assert ts.count("[field: string]: unknown;") == 3
 
 
+def test_an_optional_tuple_element_that_is_a_union_is_parenthesised() -> None:
+    ts = _events_for({"pair": {"prefixItems": [{"type": ["string", "null"]}, {"enum": [1, "a"]}], "minItems": 1}})
+    assert '  pair?: [string | null, (1 | "a")?, ...unknown[]];\n' in ts
+
+
 def test_a_deprecated_contract_is_struck_through_in_editors() -> None:
     ts = _events_for({"url": {"type": "string"}}, **{"x-contract": {**OWNER, "status": "deprecated"}})
     assert "@deprecated The contract is deprecated" in ts.split("export interface PageViewV2")[0]
