@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -294,6 +295,7 @@ def serve(**options: Any) -> None:
     _check_auth(settings)
     _check_dedupe(settings, registry)
     _check_kafka(settings)
+    _check_data_dir(settings)
     _run(settings, registry)
 
 
@@ -488,9 +490,31 @@ def _check_port(settings: Settings) -> None:
         try:
             probe.bind(address)
         except OSError as exc:
-            click.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}; stop what uses "
-                       "it, or choose another --port", err=True)  # fmt: skip
+            fix = _BIND_FIXES.get(exc.errno or 0, "choose another --host or --port")
+            click.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc.strerror}; {fix}", err=True)
             sys.exit(EXIT_USAGE)
+
+
+_BIND_FIXES = {
+    errno.EADDRINUSE: "stop what uses it, or choose another --port",
+    errno.EACCES: "a port below 1024 needs privileges: choose --port 1024 or above",
+    errno.EADDRNOTAVAIL: "no interface of this machine has that address; check --host",
+}
+
+
+def _check_data_dir(settings: Settings) -> None:
+    """A file sink that cannot write its directory stops the start in one line, not a traceback at startup."""
+    if settings.sink != "file":
+        return
+    import tempfile
+
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=settings.data_dir).close()
+    except OSError as exc:
+        click.echo(f"error: cannot write to --data-dir {settings.data_dir}: {exc.strerror}; create it writable, or "
+                   "choose another --data-dir", err=True)  # fmt: skip
+        sys.exit(EXIT_USAGE)
 
 
 def _serve_one(server: Any) -> None:

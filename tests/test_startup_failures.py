@@ -39,3 +39,14 @@ def test_decrypt_of_a_topic_name_without_kafka_bootstrap_says_to_add_it(tmp_path
     assert done.stderr.splitlines() == [
         "error: payments: no such file; to read the Kafka topic payments, add --kafka-bootstrap HOST:PORT"
     ]
+
+
+def test_a_data_dir_that_cannot_be_written_stops_serve_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    port = free_port()
+    done = charter("serve", "--port", str(port), "--schemas", str(SCHEMAS), "--keys", str(TEST_KEYS),
+                   "--data-dir", str(blocker / "data"))  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [f"error: cannot write to --data-dir {blocker / 'data'}: Not a directory; "
+                                        "create it writable, or choose another --data-dir"]  # fmt: skip
