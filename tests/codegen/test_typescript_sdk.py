@@ -78,7 +78,7 @@ def test_check_exits_0_when_fresh_and_1_naming_each_stale_file(tmp_path: Path) -
     (tmp_path / "tsconfig.json").unlink()
     result = runner.invoke(typescript_command, [*args, "--check"])
     assert result.exit_code == 1
-    assert f"run `charter codegen typescript --out {tmp_path}`" in result.output
+    assert f"run `charter codegen typescript --out {tmp_path} --schemas {SCHEMAS}`" in result.output
     named = re.findall(r"^  (\S+) \((\w[\w ]*)\)$", result.output, re.M)
     assert named == [
         (str(tmp_path / "src/events.ts"), "differs"),
