@@ -28,6 +28,7 @@ from starlette.routing import Route
 from collector.access_log import AccessLogMiddleware, redact_query
 from collector.annotate import now_rfc3339, source_of
 from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
+from collector.badrecords import bad_records
 from collector.contracts import Registry, load_registry
 from collector.decode import BodyError, inflate
 from collector.dedupe import DedupeUnavailable, make_store, observe
@@ -217,7 +218,8 @@ async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Contex
         return _unavailable(503, "the sink did not accept the record; see the collector log", c.settings.retry_after)
     kind = error.type.value
     failure = {"schema_key": "unknown/unknown/unknown", "at": ctx.collected_at, "id": record.key.decode(),
-               "type": kind, "path": "$", "keyword": "", "message": error.message, "excerpt": ""}  # fmt: skip
+               "type": kind, "path": "$", "keyword": "", "message": error.message, "excerpt": "",
+               "record": record.value}  # fmt: skip
     c.telemetry.record(Counter({("unknown", "unknown", "unknown", "rejected", kind): 1}), [failure])
     info = {"type": error.type.value, "message": error.message, "resolution": error.type.resolution}
     return json_response(
@@ -379,6 +381,7 @@ def create_app(
         Route("/health", health),
         Route("/metrics", metrics),
         Route("/v1/stats", stats),
+        Route("/v1/stats/bad", bad_records),
         Route("/ui", ui),
         Route("/ready", ready),
         Route("/v1/schemas", list_schemas),

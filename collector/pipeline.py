@@ -303,10 +303,12 @@ def _reject(
     )
     outcome = "duplicate" if kind is ErrorType.DUPLICATE else "rejected"
     out.tally[(*labels, outcome, kind.value)] += 1
-    first = failures[0] if failures else Failure("$", "", env.error.message or "")
+    every = failures or [Failure("$", "", env.error.message or "")]
+    first = every[0]
     out.failures.append({"schema_key": "/".join(labels), "at": ctx.collected_at, "id": event_id, "type": kind.value,
                          "path": first.path, "keyword": first.keyword, "message": first.message,
-                         "excerpt": _excerpt(payload)})  # fmt: skip
+                         "failures": [{"path": f.path, "keyword": f.keyword, "message": f.message} for f in every],
+                         "excerpt": _excerpt(payload), "record": out.records[-1].value})  # fmt: skip
 
 
 def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry | None = None) -> Record:

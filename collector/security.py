@@ -1,6 +1,6 @@
 """Who may reach what: the Host allow-list, operator pages, and the dashboard's browser headers.
 
-Operator pages (`/v1/stats`, `/ui`, the memory sink's endpoints) show other clients' rejected
+Operator pages (`/v1/stats`, `/v1/stats/bad`, `/ui`, the memory sink's endpoints) show other clients' rejected
 events, so they need `--admin-token` (`Authorization: Bearer <token>`; a browser opening /ui
 may send it as the password of HTTP Basic, which it then repeats for the page's own calls),
 or are answered only to loopback clients when no token is set. `--allowed-hosts` refuses
@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.limits import json_headers, refusal_body, refuse
 
-OPERATOR_PATHS = frozenset({"/v1/stats", "/ui"})
+OPERATOR_PATHS = frozenset({"/v1/stats", "/v1/stats/bad", "/ui"})
 OPERATOR_PREFIXES = ("/v1/memory/",)
 _REALM = b'Bearer realm="charter operator", Basic realm="charter operator"'
 

@@ -9,6 +9,7 @@ cost of metrics does not grow with the batch size. Exported as Prometheus text a
 from __future__ import annotations
 
 import os
+import re
 import socket
 import time
 from collections import Counter, deque
@@ -39,20 +40,33 @@ Tally = Counter[tuple[str, str, str, str, str]]
 MINUTES_KEPT = 15
 # seconds, sub-millisecond to tens of seconds (the SDK's default boundaries are 0..10000, made for milliseconds)
 SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-RECENT_FAILURES = 5
+RECENT_FAILURES = 10  # the latest rejected events per contract, each with every failure
+RECENT_DUPLICATES = 10  # kept apart, so duplicates never crowd out violations
+FAILURES_PER_EVENT = 20  # an event's failures shown in /v1/stats (its bad record keeps all of them)
+GROUPS_KEPT = 50  # violation groups (error type, path) per contract; the rest count under one group
+OTHER_PATHS = "(other paths)"
+BAD_RECORDS_KEPT = 20  # the latest bad records per contract, for the dashboard's drill-down
+BAD_RECORD_LIMIT = 64 * 1024  # a bigger record is listed without its body (the sink has it whole)
+_INDEX = re.compile(r"\[\d+\]")
 REQUEST_DURATION = ("charter.request.duration", "POST /v1/events duration")
 SINK_DURATION = ("charter.sink.duration", "Time for the sink to accept a request")
 
 
 @dataclass
 class _ContractStats:
+    """Three buckets that add up to what was received: good, rejected (a violation of any
+    kind) and duplicates. `bad` in /v1/stats is rejected + duplicates (the dead-letter records)."""
+
     good: int = 0
-    bad: int = 0
+    rejected: int = 0
     duplicates: int = 0
     last_seen: float | None = None
-    minutes: dict[int, list[int]] = field(default_factory=dict)  # minute → [good, bad]
-    errors: Counter[str] = field(default_factory=Counter)
+    minutes: dict[int, list[int]] = field(default_factory=dict)  # minute → [good, rejected, duplicates]
+    errors: Counter[str] = field(default_factory=Counter)  # rejected events by error type (no duplicates)
+    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # "type\tpath" → count, minutes, latest
     recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
+    recent_duplicates: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_DUPLICATES))
+    records: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=BAD_RECORDS_KEPT))
 
 
 class Telemetry:
@@ -128,7 +142,7 @@ class Telemetry:
                 )
             self._stat(f"{ns}/{name}/{version}", outcome, error_type, n, now, minute)
         for f in failures:
-            self.stats[f["schema_key"]].recent.appendleft({k: v for k, v in f.items() if k != "schema_key"})
+            _failure(self.stats[f["schema_key"]], f, minute)
 
     def zero(self, contracts: Iterable[Contract], key_refusals: Iterable[tuple[str, int, str]] = ()) -> None:
         """Every contract's counters exist from the start, at 0: a rate over a series that appears only
@@ -173,6 +187,11 @@ class Telemetry:
     def summary(self, now: float | None = None) -> dict[str, Any]:
         return _summary_of(self.stats, self.started, now)
 
+    def bad_records(self, schema: str) -> list[dict[str, Any]]:
+        """The latest bad records kept for one contract (`unknown/unknown/unknown` for the unresolved), newest first."""
+        s = self.stats.get(schema)
+        return list(s.records) if s is not None else []
+
     def raw(self) -> dict[str, Any]:
         """This process's stats as plain data, for /v1/stats to add up across workers (collector.workers)."""
         return {"started": self.started, "contracts": {k: _raw(s) for k, s in self.stats.items()}}
@@ -184,16 +203,17 @@ class Telemetry:
         s = self.stats.get(key)
         if s is None:
             s = self.stats[key] = _ContractStats()
-        bucket = s.minutes.setdefault(minute, [0, 0])
+        bucket = s.minutes.setdefault(minute, [0, 0, 0])
         if outcome == "accepted":
             s.good += n
             bucket[0] += n
+        elif outcome == "duplicate":
+            s.duplicates += n
+            bucket[2] += n
         else:
-            s.bad += n
+            s.rejected += n
             bucket[1] += n
             s.errors[error_type] += n
-            if outcome == "duplicate":
-                s.duplicates += n
         s.last_seen = now
         for old in [m for m in s.minutes if m <= minute - MINUTES_KEPT]:
             del s.minutes[old]
@@ -251,10 +271,49 @@ def merged_summary(raws: list[dict[str, Any]], now: float | None = None) -> dict
     return _summary_of(stats, started, now)
 
 
+def merged_records(raws: list[dict[str, Any]], schema: str) -> list[dict[str, Any]]:
+    """Several workers' kept bad records of one contract, newest first."""
+    stats, _ = _combine(raws)
+    s = stats.get(schema)
+    return list(s.records) if s is not None else []
+
+
 def combined_raw(raws: list[dict[str, Any]]) -> dict[str, Any]:
     """Several raw stats as one raw (what dead workers counted, kept)."""
     stats, started = _combine(raws)
     return {"started": started, "contracts": {k: _raw(s) for k, s in stats.items()}}
+
+
+def _failure(s: _ContractStats, f: dict[str, Any], minute: int) -> None:
+    """One rejected or duplicate event: its group counts, the latest list, its kept bad record."""
+    every = f.get("failures") or [{"path": f["path"], "keyword": f["keyword"], "message": f["message"]}]
+    entry = {k: v for k, v in f.items() if k not in ("schema_key", "record")}
+    entry["failures"], entry["more_failures"] = every[:FAILURES_PER_EVENT], max(len(every) - FAILURES_PER_EVENT, 0)
+    if f["type"] == "duplicate":
+        s.recent_duplicates.appendleft(entry)
+    else:
+        s.recent.appendleft(entry)
+        for failure in {(x["path"], x["keyword"]): x for x in every}.values():
+            _group(s, f["type"], failure, f["at"], minute)
+    record = f.get("record")
+    if record is not None:
+        body = bytes(record).decode("utf-8", "replace") if len(record) <= BAD_RECORD_LIMIT else None
+        s.records.appendleft({"at": f["at"], "id": f["id"], "type": f["type"], "record": body, "bytes": len(record)})
+
+
+def _group(s: _ContractStats, kind: str, failure: dict[str, Any], at: str, minute: int) -> None:
+    """Violations grouped by error type and path (array indexes as [*], so items[3] and items[7] are one)."""
+    path = _INDEX.sub("[*]", str(failure["path"]))
+    key = f"{kind}\t{path}"
+    if key not in s.groups and len(s.groups) >= GROUPS_KEPT:
+        key = f"{kind}\t{OTHER_PATHS}"
+    g = s.groups.setdefault(key, _new_group())
+    g["count"] += 1
+    g["minutes"][str(minute)] = g["minutes"].get(str(minute), 0) + 1
+    for old in [m for m in g["minutes"] if int(m) <= minute - MINUTES_KEPT]:
+        del g["minutes"][old]
+    if at >= g["last"]:
+        g.update(keyword=failure["keyword"], message=failure["message"], last=at)
 
 
 def _combine(raws: list[dict[str, Any]]) -> tuple[dict[str, _ContractStats], float]:
@@ -262,42 +321,82 @@ def _combine(raws: list[dict[str, Any]]) -> tuple[dict[str, _ContractStats], flo
     for raw in raws:
         for key, r in raw["contracts"].items():
             s = stats.setdefault(key, _ContractStats())
-            s.good, s.bad, s.duplicates = s.good + r["good"], s.bad + r["bad"], s.duplicates + r["duplicates"]
+            s.good, s.rejected = s.good + r["good"], s.rejected + r["rejected"]
+            s.duplicates += r["duplicates"]
             seen = [t for t in (s.last_seen, r["last_seen"]) if t is not None]
             s.last_seen = max(seen) if seen else None
-            for minute, (good, bad) in r["minutes"].items():
-                bucket = s.minutes.setdefault(int(minute), [0, 0])
-                bucket[0], bucket[1] = bucket[0] + good, bucket[1] + bad
+            for minute, counts in r["minutes"].items():
+                bucket = s.minutes.setdefault(int(minute), [0, 0, 0])
+                for i, n in enumerate(counts):
+                    bucket[i] += n
             s.errors.update(r["errors"])
-            latest = sorted([*s.recent, *r["recent"]], key=lambda f: str(f["at"]), reverse=True)
-            s.recent = deque(latest[:RECENT_FAILURES], maxlen=RECENT_FAILURES)
+            for gkey, g in r["groups"].items():
+                _add_group(s.groups.setdefault(gkey, _new_group()), g)
+            s.recent = _latest(s.recent, r["recent"], RECENT_FAILURES)
+            s.recent_duplicates = _latest(s.recent_duplicates, r["recent_duplicates"], RECENT_DUPLICATES)
+            s.records = _latest(s.records, r["records"], BAD_RECORDS_KEPT)
     return stats, min((r["started"] for r in raws), default=time.time())
+
+
+def _new_group() -> dict[str, Any]:
+    return {"count": 0, "minutes": {}, "keyword": "", "message": "", "last": ""}
+
+
+def _add_group(into: dict[str, Any], g: dict[str, Any]) -> None:
+    into["count"] += g["count"]
+    for minute, n in g["minutes"].items():
+        into["minutes"][minute] = into["minutes"].get(minute, 0) + n
+    if g["last"] >= into["last"]:
+        into.update(keyword=g["keyword"], message=g["message"], last=g["last"])
+
+
+def _latest(mine: Iterable[dict[str, Any]], theirs: Iterable[dict[str, Any]], keep: int) -> deque[dict[str, Any]]:
+    latest = sorted([*mine, *theirs], key=lambda f: str(f["at"]), reverse=True)
+    return deque(latest[:keep], maxlen=keep)
 
 
 def _raw(s: _ContractStats) -> dict[str, Any]:
     minutes = {str(m): v for m, v in s.minutes.items()}
-    return {"good": s.good, "bad": s.bad, "duplicates": s.duplicates, "last_seen": s.last_seen,
-            "minutes": minutes, "errors": dict(s.errors), "recent": list(s.recent)}  # fmt: skip
+    return {"good": s.good, "rejected": s.rejected, "duplicates": s.duplicates, "last_seen": s.last_seen,
+            "minutes": minutes, "errors": dict(s.errors), "groups": s.groups, "recent": list(s.recent),
+            "recent_duplicates": list(s.recent_duplicates), "records": list(s.records)}  # fmt: skip
 
 
 def _summary_of(stats: dict[str, _ContractStats], started: float, now: float | None) -> dict[str, Any]:
     current = int((time.time() if now is None else now) // 60)
     contracts = [_summary(key, s, current) for key, s in sorted(stats.items())]
-    return {"since": _iso(started), "contracts": contracts}
+    totals = {k: sum(c[k] for c in contracts) for k in ("received", "good", "rejected", "duplicates")}
+    return {"since": _iso(started), "window_minutes": MINUTES_KEPT, "totals": totals, "contracts": contracts}
 
 
 def _summary(key: str, s: _ContractStats, current: int) -> dict[str, Any]:
-    """One contract's counts, last full minute, 15-minute history, top errors, latest failures."""
-    history = [(m, s.minutes.get(m, [0, 0])) for m in range(current - MINUTES_KEPT + 1, current + 1)]
-    last = s.minutes.get(current - 1, [0, 0])
+    """One contract's counts since start, last full minute, 15-minute history, violations grouped
+    by error type and path (each with its per-minute trend), latest rejected events and duplicates."""
+    window = range(current - MINUTES_KEPT + 1, current + 1)
+    history = [(m, s.minutes.get(m, [0, 0, 0])) for m in window]
     return {
-        "schema": key, "good": s.good, "bad": s.bad, "duplicates": s.duplicates,
-        "last_minute": {"good": last[0], "bad": last[1]},
+        "schema": key, "received": s.good + s.rejected + s.duplicates, "good": s.good, "rejected": s.rejected,
+        "duplicates": s.duplicates, "bad": s.rejected + s.duplicates,
+        "last_minute": _counts(s.minutes.get(current - 1, [0, 0, 0])),
         "last_seen": _iso(s.last_seen) if s.last_seen else None,
-        "history": [{"minute": _iso(m * 60), "good": g, "bad": b} for m, (g, b) in history],
+        "history": [{"minute": _iso(m * 60), **_counts(c)} for m, c in history],
         "top_errors": [{"type": t, "count": c} for t, c in s.errors.most_common(5)],
+        "violations": [_violation(k, g, window) for k, g in sorted(s.groups.items(), key=lambda kg: -kg[1]["count"])],
         "recent_failures": list(s.recent),
+        "recent_duplicates": list(s.recent_duplicates),
     }  # fmt: skip
+
+
+def _counts(c: list[int]) -> dict[str, int]:
+    good, rejected, duplicates = [*c, 0, 0, 0][:3]
+    return {"good": good, "rejected": rejected, "duplicates": duplicates, "bad": rejected + duplicates}
+
+
+def _violation(key: str, g: dict[str, Any], window: range) -> dict[str, Any]:
+    kind, _, path = key.partition("\t")
+    trend = [g["minutes"].get(str(m), 0) for m in window]
+    return {"type": kind, "path": path, "keyword": g["keyword"], "message": g["message"], "count": g["count"],
+            "last_minute": trend[-2], "window": sum(trend), "trend": trend, "last_at": g["last"]}  # fmt: skip
 
 
 def _observe_responses(options: CallbackOptions) -> list[Observation]:

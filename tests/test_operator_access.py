@@ -19,7 +19,7 @@ from tests.conftest import TEST_KEYS
 
 TOKEN = "admin-token-0123456789abcdef"
 LOOPBACK, REMOTE = ("127.0.0.1", 50000), ("203.0.113.7", 50000)
-OPERATOR = [("GET", "/v1/stats"), ("GET", "/ui"), ("GET", "/v1/memory/good"), ("GET", "/v1/memory/bad"),
+OPERATOR = [("GET", "/v1/stats"), ("GET", "/v1/stats/bad?schema=com.acme.shop/payment/1.0.0"), ("GET", "/ui"), ("GET", "/v1/memory/good"), ("GET", "/v1/memory/bad"),
             ("POST", "/v1/memory/reset")]  # fmt: skip
 
 

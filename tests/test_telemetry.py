@@ -137,3 +137,67 @@ def test_no_metrics_switch_records_nothing(registry: Registry) -> None:
     with TestClient(create_app(Settings(keys=TEST_KEYS, metrics=False), registry, MemorySink())) as c:
         assert c.post("/v1/events", json={"schema": "com.acme.shop/payment/1", "data": payment()}).status_code == 200
         assert not [k for k in samples(c) if k[0].startswith("charter_events")]
+
+
+PAY = "com.acme.shop/payment/1"
+
+
+def test_stats_buckets_good_rejected_and_duplicate_add_up_to_what_was_sent(client: TestClient) -> None:
+    sent = [{"schema": PAY, "data": payment(order_id=i)} for i in (1, 2)]
+    sent += [{"schema": PAY, "data": payment(order_id=1)}]  # duplicate of the first (dedupe by order, product, amount)
+    sent += [{"schema": PAY, "data": payment(order_id=3, amount=-1, cc_number="x")}]  # rejected, two failures
+    client.post("/v1/events", json=sent)
+    body = client.get("/v1/stats").json()
+    [pay] = [x for x in body["contracts"] if x["schema"] == "com.acme.shop/payment/1.0.0"]
+    assert (pay["good"], pay["rejected"], pay["duplicates"], pay["received"]) == (2, 1, 1, len(sent))
+    assert pay["bad"] == pay["rejected"] + pay["duplicates"]  # the dead-letter records, never shown as a bucket
+    assert body["totals"] == {"received": 4, "good": 2, "rejected": 1, "duplicates": 1}
+    assert body["window_minutes"] == len(pay["history"]) == 15
+    assert sum(m["good"] + m["rejected"] + m["duplicates"] for m in pay["history"]) == len(sent)
+    assert pay["top_errors"] == [{"type": "invalid_payload", "count": 1}]  # duplicates are not a violation
+
+
+def test_stats_list_every_failure_of_an_event_and_keep_duplicates_apart(client: TestClient) -> None:
+    client.post("/v1/events", json=[{"schema": PAY, "data": payment(order_id=5)}, {"schema": PAY, "data": payment(order_id=5)},
+                                    {"schema": PAY, "data": payment(order_id=6, amount=-1, cc_number="x")}])  # fmt: skip
+    [pay] = [x for x in client.get("/v1/stats").json()["contracts"] if x["schema"] == "com.acme.shop/payment/1.0.0"]
+    [event] = pay["recent_failures"]
+    assert sorted(f["path"] for f in event["failures"]) == ["$.amount", "$.cc_number"]
+    assert "4111" not in str(event) and event["more_failures"] == 0
+    [dup] = pay["recent_duplicates"]
+    assert (dup["type"], dup["failures"][0]["keyword"]) == ("duplicate", "dedupe")
+
+
+def test_violations_are_grouped_by_error_type_and_path_with_a_per_minute_trend(client: TestClient) -> None:
+    bad = [{"schema": PAY, "data": payment(order_id=i, amount=-1)} for i in (1, 2, 3)]
+    client.post("/v1/events", json=[*bad, {"schema": PAY, "data": payment(order_id=4, confirmation_code="0")}])
+    [pay] = [x for x in client.get("/v1/stats").json()["contracts"] if x["schema"] == "com.acme.shop/payment/1.0.0"]
+    groups = [(v["type"], v["path"], v["keyword"], v["count"], v["trend"][-1]) for v in pay["violations"]]
+    assert groups == [
+        ("invalid_payload", "$.amount", "minimum", 3, 3),
+        ("rule_violation", "$.confirmation_code", "rule", 1, 1),
+    ]
+    assert len(pay["violations"][0]["trend"]) == 15
+
+
+def test_the_drill_down_serves_the_full_bad_record_protected_and_says_where(client: TestClient) -> None:
+    card = "4111111111111111"
+    posted = client.post(
+        "/v1/events", json=[{"schema": PAY, "id": "evt-1", "data": payment(cc_number=card, amount=-1)}]
+    )
+    assert posted.status_code == 207
+    r = client.get("/v1/stats/bad", params={"schema": "com.acme.shop/payment/1.0.0", "id": "evt-1"})
+    assert r.status_code == 200 and card not in r.text
+    [kept] = r.json()["records"]
+    assert kept["record"] == client.get("/v1/memory/bad").json()[0]  # exactly what the sink got
+    assert kept["record"]["error"]["failures"][0]["path"] == "$.amount"
+    assert kept["protected"] == [{"path": "$.payload.data.cc_number", "action": "encrypt"}]
+    assert kept["record"]["payload"]["data"]["cc_number"].startswith("enc:siv:")
+
+
+def test_the_drill_down_marks_a_body_sealed_whole_and_needs_a_contract(client: TestClient) -> None:
+    client.post("/v1/events", content=b"{not json", headers={"content-type": "application/json"})
+    [kept] = client.get("/v1/stats/bad", params={"schema": "unknown/unknown/unknown"}).json()["records"]
+    assert kept["type"] == "malformed_body" and kept["protected"] == [{"path": "$.payload", "action": "sealed"}]
+    missing = client.get("/v1/stats/bad")
+    assert missing.status_code == 400 and "?schema=" in missing.json()["error"]["message"]

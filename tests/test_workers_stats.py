@@ -23,8 +23,10 @@ def test_two_workers_stats_add_up_and_keep_the_latest_failures_first() -> None:
     two.record(Counter({(*key, "accepted", ""): 2, (*key, "rejected", "invalid_payload"): 1}),
                [{**fail, "at": "2026-12-01T09:00:00Z", "id": "y"}], now=600.0)  # fmt: skip
     [summary] = merged_summary([one.raw(), two.raw()], now=660.0)["contracts"]
-    assert (summary["good"], summary["bad"], summary["last_minute"]) == (5, 2, {"good": 5, "bad": 2})
+    assert (summary["good"], summary["rejected"], summary["duplicates"], summary["bad"]) == (5, 2, 0, 2)
+    assert summary["last_minute"] == {"good": 5, "rejected": 2, "duplicates": 0, "bad": 2}
     assert summary["top_errors"] == [{"type": "invalid_payload", "count": 2}]
+    assert [(v["type"], v["path"], v["count"]) for v in summary["violations"]] == [("invalid_payload", "$", 2)]
     assert [f["id"] for f in summary["recent_failures"]] == ["y", "x"]
     one.shutdown()
     two.shutdown()
