@@ -466,9 +466,13 @@ def _run(settings: Settings, registry: Registry) -> None:
     settings = dataclasses.replace(settings, metrics_dir=shared)
     os.environ[SETTINGS_ENV] = dump(settings)  # workers are new processes: hand them the settings
     from collector.reload import serve_workers
+    from collector.sinks.kafka_wait import note_left
 
     try:
         serve_workers(uvicorn.Config("collector.app:app_from_env", factory=True, workers=settings.workers, **common))
+        if (line := note_left(shared)) is not None:  # a worker gave up waiting for Kafka and stopped them all
+            click.echo(f"error: {line}", err=True)
+            sys.exit(EXIT_USAGE)
     finally:
         import shutil
 

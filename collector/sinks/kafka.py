@@ -104,7 +104,8 @@ class KafkaSink:
         def report(line: str) -> None:
             self._waiting = line
 
-        if await wait_for_broker(self._connect, first, self._settings.kafka_wait, self.bootstrap, report):
+        wait, shared = self._settings.kafka_wait, self._settings.metrics_dir
+        if await wait_for_broker(self._connect, first, wait, self.bootstrap, report, shared):
             self._waiting = None
 
     async def _connect(self) -> None:

@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from collector.sinks import SinkUnavailable
 
@@ -24,10 +25,11 @@ MAX_DELAY = 5.0  # ... up to this
 
 gave_up: list[str] = []  # the one line `charter serve` prints when it exits for want of a broker
 stop_server: list[Callable[[], None]] = []  # set by `charter serve` (one process): ends uvicorn's loop
+NOTE = "kafka-gave-up"  # with --workers N: the file in the shared directory the parent reads the line from
 
 
 async def wait_for_broker(connect: Callable[[], Awaitable[None]], first: SinkUnavailable, wait: float,
-                          where: str, report: Callable[[str], None]) -> bool:  # fmt: skip
+                          where: str, report: Callable[[str], None], shared: Path | None = None) -> bool:  # fmt: skip
     """Call `connect` with backoff until it succeeds (True) or `wait` seconds have passed (False)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
@@ -44,18 +46,31 @@ async def wait_for_broker(connect: Callable[[], Awaitable[None]], first: SinkUna
         return True
     log.warning("last attempt: %s", cause)
     give_up(f"cannot connect to Kafka at {where} within {wait:g}s (--kafka-wait): start the broker, "
-            "or check --kafka-bootstrap")  # fmt: skip
+            "or check --kafka-bootstrap", shared)  # fmt: skip
     return False
 
 
-def give_up(line: str) -> None:
-    """Shut the server down cleanly; `charter serve` then exits 2 with `line` (a worker process: as on SIGTERM)."""
+def give_up(line: str, shared: Path | None = None) -> None:
+    """Shut the server down cleanly; `charter serve` then exits 2 with `line`.
+
+    One of `--workers N` stops them all (a supervisor would only start it again, to wait anew):
+    it leaves the line in the workers' `shared` directory and sends SIGTERM to the supervisor.
+    """
     log.error("%s", line)
     gave_up.append(line)
     if stop_server:
         stop_server[0]()
+    elif shared is not None:
+        (shared / NOTE).write_text(line, encoding="utf-8")
+        os.kill(os.getppid(), signal.SIGTERM)
     else:
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def note_left(shared: Path) -> str | None:
+    """The line a worker left when it gave up waiting, if one did."""
+    note = shared / NOTE
+    return note.read_text(encoding="utf-8") if note.is_file() else None
 
 
 def listening(bootstrap: str, timeout: float) -> bool:

@@ -28,9 +28,9 @@ PAYMENT = {"schema": "com.acme.shop/payment/1",
                     "cc_number": "4111111111111111", "ts": "2026-11-21T10:00:00Z"}}  # fmt: skip
 
 
-def serve(port: int, bootstrap: str, wait: float, log: Path) -> subprocess.Popen[bytes]:
+def serve(port: int, bootstrap: str, wait: float, log: Path, *more: str) -> subprocess.Popen[bytes]:
     cmd = [*_charter_command(), "serve", "--sink", "kafka", "--kafka-bootstrap", bootstrap, "--port", str(port),
-           "--schemas", str(SCHEMAS), "--keys", str(TEST_KEYS), "--kafka-wait", str(wait)]  # fmt: skip
+           "--schemas", str(SCHEMAS), "--keys", str(TEST_KEYS), "--kafka-wait", str(wait), *more]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}
     with log.open("wb") as out:
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
@@ -87,6 +87,23 @@ async def test_serve_gives_up_after_kafka_wait_with_one_line_and_exit_2(tmp_path
     assert "Traceback" not in text
     assert text.splitlines()[-1] == (f"error: cannot connect to Kafka at 127.0.0.1:{kafka_port} within 1s "
                                      "(--kafka-wait): start the broker, or check --kafka-bootstrap")  # fmt: skip
+
+
+async def test_with_workers_the_worker_that_gives_up_stops_them_all_with_exit_2(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas"  # no contract that dedupes: --workers 2 needs no shared store
+    new = [*_charter_command(), "new", "com.acme.shop/refund", "--schemas", str(schemas), "--owner", "Commerce",
+           "--email", "commerce@acme.example", "--description", "A refund."]  # fmt: skip
+    subprocess.run(new, check=True, capture_output=True)
+    http_port, kafka_port = free_ports(2)
+    log = tmp_path / "serve.log"
+    proc = serve(http_port, f"127.0.0.1:{kafka_port}", 1, log, "--workers", "2", "--schemas", str(schemas))
+    try:
+        code = await asyncio.to_thread(proc.wait, 30)
+    finally:
+        stop_process(proc)
+    text = log.read_text()
+    assert code == 2, text
+    assert text.splitlines()[-1].startswith(f"error: cannot connect to Kafka at 127.0.0.1:{kafka_port} within 1s")
 
 
 def test_kafka_wait_0_exits_at_once_as_before(tmp_path: Path) -> None:
