@@ -9,6 +9,9 @@ interpreter), samples the collector's CPU and peak memory from /proc, and checks
 with a 200 was written and none went to a dead-letter topic. Prints a Markdown table and
 writes the raw results to bench/results/.
 
+`--scale-out` runs bench/scaleout.py instead: one collector, then two, behind one shared
+Redis dedupe store and Kafka, checking that planted duplicates are forwarded once across them.
+
 Not a test: it measures, it does not assert speed (only correctness: counts must match).
 """
 
@@ -382,6 +385,7 @@ class Options:
     port: int
     bootstrap: str
     profile: bool
+    scale_out: bool = False
 
 
 def run_sink(
@@ -795,6 +799,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str], list[
     p.add_argument("--port", type=int, default=18080, help="collector port")
     p.add_argument("--kafka-bootstrap", default="127.0.0.1:9092")
     p.add_argument("--profile", action="store_true", help="py-spy the collector in both phases (slows it)")
+    p.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="instead: one collector, then two on --port and --port+1, Kafka sink, a shared Redis dedupe store "
+        "(bench/scaleout.py)",
+    )
     a = p.parse_args(argv)
     sinks = [s.strip() for s in a.sinks.split(",") if s.strip()]
     for s in sinks:
@@ -806,8 +816,18 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str], list[
             p.error(f"--contracts: {s!r} is not a contract set; use plain, protected or both (plain,protected)")
     if not sinks or not sets:
         p.error("--sinks and --contracts need at least one value each")
+    if a.scale_out and a.profile:
+        p.error("--profile does not apply to --scale-out")
     opt = Options(
-        a.duration, a.warmup, a.rate, a.connections, a.latency_connections, a.port, a.kafka_bootstrap, a.profile
+        a.duration,
+        a.warmup,
+        a.rate,
+        a.connections,
+        a.latency_connections,
+        a.port,
+        a.kafka_bootstrap,
+        a.profile,
+        a.scale_out,
     )
     return opt, sinks, sets
 
@@ -835,6 +855,10 @@ def main(argv: list[str] | None = None) -> int:
     opt, sinks, sets = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # stop like Ctrl-C: the exit stacks clean up
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if opt.scale_out:
+        import scaleout
+
+        return scaleout.main(opt)
     t0, load_start = time.monotonic(), _loadavg()
     runs: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
@@ -895,6 +919,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    sys.modules["run"] = sys.modules["__main__"]  # bench/scaleout.py imports this file's helpers: the same module
     try:
         sys.exit(main())
     except BenchError as exc:

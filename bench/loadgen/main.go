@@ -10,6 +10,10 @@
 //	            connections sends them; the report says how late sends started, so a lagging
 //	            generator is visible instead of silently flattering the numbers.
 //
+// Several collectors: -url may be given more than once (or as a comma list). Request i (the
+// i-th body taken, in either mode) goes to URL i mod n, so consecutive bodies always go to
+// different collectors, and the report counts requests and statuses per URL.
+//
 // Bodies: -body FILE sends the whole file as every request's body; -bodies FILE holds one
 // body per line (NDJSON) and requests take them in turn. The events a body holds (a JSON
 // array's length, else 1) are counted to turn requests into events.
@@ -31,6 +35,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -39,7 +44,7 @@ import (
 
 type config struct {
 	mode      string
-	url       string
+	urls      []string
 	bodyFile  string
 	linesFile string
 	conns     int
@@ -64,6 +69,9 @@ type tally struct {
 	eventsSent int
 	eventsOK   int // events in requests answered 200
 	accepted   int // sum of "accepted" over 200/207 answers
+	rejected   int // sum of "rejected" over 200/207 answers
+	answered   int // events in requests answered 200 or 207 (each one accepted or recorded as bad)
+	byURL      map[string]map[string]int
 	last       time.Time
 	perSecond  []int // requests completed in each second since the start
 }
@@ -79,7 +87,7 @@ func (t *tally) done(start time.Time) {
 }
 
 func newTally() *tally {
-	return &tally{status: map[string]int{}, errs: map[string]int{}}
+	return &tally{status: map[string]int{}, errs: map[string]int{}, byURL: map[string]map[string]int{}}
 }
 
 type latencyStats struct {
@@ -92,29 +100,34 @@ type latencyStats struct {
 }
 
 type report struct {
-	Mode              string         `json:"mode"`
-	URL               string         `json:"url"`
-	Connections       int            `json:"connections"`
-	DurationS         float64        `json:"duration_s"`
-	ElapsedS          float64        `json:"elapsed_s"`
-	Bodies            int            `json:"bodies"`
-	EventsPerRequest  float64        `json:"events_per_request"`
-	Requests          int            `json:"requests"`
-	RequestsPerS      float64        `json:"requests_per_s"`
-	EventsSent        int            `json:"events_sent"`
-	EventsOK          int            `json:"events_ok"`
-	EventsAccepted    int            `json:"events_accepted"`
-	EventsPerS        float64        `json:"events_per_s"`
-	Status            map[string]int `json:"status"`
-	Errors            map[string]int `json:"errors"`
-	LatencyMs         latencyStats   `json:"latency_ms"`
-	TargetRate        float64        `json:"target_rate,omitempty"`
-	Scheduled         int            `json:"scheduled,omitempty"`
-	AchievedRate      float64        `json:"achieved_rate,omitempty"`
-	SendDelayMs       *latencyStats  `json:"send_delay_ms,omitempty"`
-	DispatchLagMaxMs  float64        `json:"dispatch_lag_max_ms,omitempty"`
-	LoadgenCPUSeconds float64        `json:"loadgen_cpu_s"`
-	PerSecond         []int          `json:"requests_per_second_timeline"`
+	Mode              string                    `json:"mode"`
+	URL               string                    `json:"url"`
+	URLs              []string                  `json:"urls"`
+	StatusByURL       map[string]map[string]int `json:"status_by_url"`
+	Connections       int                       `json:"connections"`
+	DurationS         float64                   `json:"duration_s"`
+	ElapsedS          float64                   `json:"elapsed_s"`
+	Bodies            int                       `json:"bodies"`
+	EventsPerRequest  float64                   `json:"events_per_request"`
+	Requests          int                       `json:"requests"`
+	RequestsPerS      float64                   `json:"requests_per_s"`
+	EventsSent        int                       `json:"events_sent"`
+	EventsOK          int                       `json:"events_ok"`
+	EventsAccepted    int                       `json:"events_accepted"`
+	EventsRejected    int                       `json:"events_rejected"`
+	EventsAnswered    int                       `json:"events_answered"`
+	AnsweredPerS      float64                   `json:"events_answered_per_s"`
+	EventsPerS        float64                   `json:"events_per_s"`
+	Status            map[string]int            `json:"status"`
+	Errors            map[string]int            `json:"errors"`
+	LatencyMs         latencyStats              `json:"latency_ms"`
+	TargetRate        float64                   `json:"target_rate,omitempty"`
+	Scheduled         int                       `json:"scheduled,omitempty"`
+	AchievedRate      float64                   `json:"achieved_rate,omitempty"`
+	SendDelayMs       *latencyStats             `json:"send_delay_ms,omitempty"`
+	DispatchLagMaxMs  float64                   `json:"dispatch_lag_max_ms,omitempty"`
+	LoadgenCPUSeconds float64                   `json:"loadgen_cpu_s"`
+	PerSecond         []int                     `json:"requests_per_second_timeline"`
 }
 
 func main() {
@@ -149,7 +162,8 @@ func parseFlags() config {
 	var seconds float64
 	var timeoutS float64
 	flag.StringVar(&cfg.mode, "mode", "throughput", "throughput (closed loop) or latency (open loop, fixed rate)")
-	flag.StringVar(&cfg.url, "url", "http://127.0.0.1:18080/v1/events", "endpoint to POST to")
+	flag.Var((*urlList)(&cfg.urls), "url", "endpoint to POST to; repeat it (or give a comma list) to spread requests "+
+		"over several collectors, request i to URL i mod n (default http://127.0.0.1:18080/v1/events)")
 	flag.StringVar(&cfg.bodyFile, "body", "", "file whose whole content is every request's body")
 	flag.StringVar(&cfg.linesFile, "bodies", "", "file with one request body per line, used in turn")
 	flag.IntVar(&cfg.conns, "c", 0, "connections (default 32 for throughput, 64 for latency)")
@@ -163,6 +177,9 @@ func parseFlags() config {
 			cfg.conns = 64
 		}
 	}
+	if len(cfg.urls) == 0 {
+		cfg.urls = []string{"http://127.0.0.1:18080/v1/events"}
+	}
 	if (cfg.bodyFile == "") == (cfg.linesFile == "") {
 		fmt.Fprintln(os.Stderr, "loadgen: give exactly one of -body FILE or -bodies FILE")
 		os.Exit(2)
@@ -174,6 +191,20 @@ func parseFlags() config {
 	cfg.duration = time.Duration(seconds * float64(time.Second))
 	cfg.timeout = time.Duration(timeoutS * float64(time.Second))
 	return cfg
+}
+
+// urlList is the repeatable -url flag; each value may also be a comma-separated list.
+type urlList []string
+
+func (u *urlList) String() string { return strings.Join(*u, ",") }
+
+func (u *urlList) Set(v string) error {
+	for _, part := range strings.Split(v, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*u = append(*u, part)
+		}
+	}
+	return nil
 }
 
 func loadBodies(cfg config) ([]body, error) {
@@ -233,18 +264,22 @@ func newClient(cfg config) *http.Client {
 	dialer := &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 	transport := &http.Transport{
 		DialContext:         dialer.DialContext,
-		MaxIdleConns:        cfg.conns,
+		MaxIdleConns:        cfg.conns * len(cfg.urls),
 		MaxIdleConnsPerHost: cfg.conns,
 		MaxConnsPerHost:     cfg.conns,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true,
-		ForceAttemptHTTP2:   false,
+		// uvicorn closes a connection idle for 5 s (its default keep-alive); closing ours first
+		// keeps a POST from racing that close (a reset, which Go does not retry for a POST). With
+		// several -url a connection to one collector can sit idle while its worker talks to another.
+		IdleConnTimeout:    4 * time.Second,
+		DisableCompression: true,
+		ForceAttemptHTTP2:  false,
 	}
 	return &http.Client{Transport: transport, Timeout: cfg.timeout}
 }
 
 type answer struct {
 	Accepted int `json:"accepted"`
+	Rejected int `json:"rejected"`
 }
 
 // post sends one body and records its outcome; it returns when the response is fully read,
@@ -262,11 +297,20 @@ func post(client *http.Client, url string, b body, t *tally) {
 	if err != nil {
 		t.status["error"]++
 		t.errs[errorKind(err)]++
+		if t.byURL[url] == nil {
+			t.byURL[url] = map[string]int{}
+		}
+		t.byURL[url]["error"]++
 		return
 	}
 	payload, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	t.status[strconv.Itoa(resp.StatusCode)]++
+	code := strconv.Itoa(resp.StatusCode)
+	t.status[code]++
+	if t.byURL[url] == nil {
+		t.byURL[url] = map[string]int{}
+	}
+	t.byURL[url][code]++
 	if err != nil {
 		t.errs[errorKind(err)]++
 		return
@@ -275,9 +319,11 @@ func post(client *http.Client, url string, b body, t *tally) {
 		t.eventsOK += b.events
 	}
 	if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusMultiStatus {
+		t.answered += b.events
 		var a answer
 		if json.Unmarshal(payload, &a) == nil {
 			t.accepted += a.Accepted
+			t.rejected += a.Rejected
 		}
 	}
 }
@@ -307,9 +353,9 @@ func runThroughput(cfg config, client *http.Client, bodies []body) report {
 		go func() {
 			defer wg.Done()
 			for time.Now().Before(deadline) {
-				b := bodies[int(next.Add(1)-1)%len(bodies)]
+				i := int(next.Add(1) - 1)
 				sent := time.Now()
-				post(client, cfg.url, b, t)
+				post(client, cfg.urls[i%len(cfg.urls)], bodies[i%len(bodies)], t)
 				t.done(start)
 				t.latencies = append(t.latencies, t.last.Sub(sent))
 			}
@@ -339,7 +385,7 @@ func runLatency(cfg config, client *http.Client, bodies []body) report {
 			defer wg.Done()
 			for j := range jobs {
 				sent := time.Now()
-				post(client, cfg.url, bodies[j.index%len(bodies)], t)
+				post(client, cfg.urls[j.index%len(cfg.urls)], bodies[j.index%len(bodies)], t)
 				t.done(start)
 				t.latencies = append(t.latencies, t.last.Sub(j.scheduled))
 				t.sendDelays = append(t.sendDelays, sent.Sub(j.scheduled))
@@ -375,8 +421,8 @@ func runLatency(cfg config, client *http.Client, bodies []body) report {
 
 func summarize(cfg config, bodies []body, start time.Time, tallies []*tally) report {
 	rep := report{
-		Mode: cfg.mode, URL: cfg.url, Connections: cfg.conns, DurationS: cfg.duration.Seconds(),
-		Bodies: len(bodies), Status: map[string]int{}, Errors: map[string]int{},
+		Mode: cfg.mode, URL: cfg.urls[0], URLs: cfg.urls, Connections: cfg.conns, DurationS: cfg.duration.Seconds(),
+		Bodies: len(bodies), Status: map[string]int{}, Errors: map[string]int{}, StatusByURL: map[string]map[string]int{},
 	}
 	var all []time.Duration
 	last := start
@@ -396,6 +442,16 @@ func summarize(cfg config, bodies []body, start time.Time, tallies []*tally) rep
 		rep.EventsSent += t.eventsSent
 		rep.EventsOK += t.eventsOK
 		rep.EventsAccepted += t.accepted
+		rep.EventsRejected += t.rejected
+		rep.EventsAnswered += t.answered
+		for u, codes := range t.byURL {
+			if rep.StatusByURL[u] == nil {
+				rep.StatusByURL[u] = map[string]int{}
+			}
+			for k, v := range codes {
+				rep.StatusByURL[u][k] += v
+			}
+		}
 		if t.last.After(last) {
 			last = t.last
 		}
@@ -411,6 +467,7 @@ func summarize(cfg config, bodies []body, start time.Time, tallies []*tally) rep
 	if rep.ElapsedS > 0 {
 		rep.RequestsPerS = round3(float64(rep.Requests) / rep.ElapsedS)
 		rep.EventsPerS = round3(float64(rep.EventsOK) / rep.ElapsedS)
+		rep.AnsweredPerS = round3(float64(rep.EventsAnswered) / rep.ElapsedS)
 	}
 	rep.LatencyMs = stats(all)
 	return rep
