@@ -190,8 +190,11 @@ _MESSAGES: dict[str, Callable[[jsonschema_rs.ValidationError], str]] = {
         else "no value is allowed here (the schema is `false`)"
     ),
     "anyOf": lambda e: _alternatives(e, "must match at least one schema in `anyOf`"),
-    "oneOfNotValid": lambda e: _alternatives(e, "must match exactly one schema in `oneOf`, matches none"),
-    "oneOfMultipleValid": lambda e: "must match exactly one schema in `oneOf`, matches more than one",
+    "oneOf": lambda e: (
+        "must match exactly one schema in `oneOf`, matches more than one"
+        if isinstance(e.kind, jsonschema_rs.ValidationErrorKind.OneOfMultipleValid)
+        else _alternatives(e, "must match exactly one schema in `oneOf`, matches none")
+    ),
     "propertyNames": lambda e: f"property name is invalid: {failure_of(e.kind.error).message}",  # type: ignore[attr-defined]
     "backtrackLimitExceeded": lambda e: "the pattern is too expensive to evaluate on this value",
     "regexEngineFailure": lambda e: "the pattern could not be evaluated on this value",

@@ -330,3 +330,11 @@ def test_an_unresolvable_ref_reached_through_another_ref_is_the_one_named(tmp_pa
         SchemaError, match=r"\$\.\$defs\.a\.properties\.s\.\$ref: `\$ref`: cannot resolve 'other\.json'"
     ):
         compile_schema(schema, str(main), root=tmp_path, load=lambda p: json.loads(p.read_text()))
+
+
+def test_one_of_says_whether_none_or_several_alternatives_matched() -> None:
+    compiled = compile_schema({"oneOf": [{"type": "integer"}, {"minimum": 0}]}, "a.json")
+    assert validate(compiled, 3)[0].message.endswith("matches more than one")
+    none = validate(compiled, -1.5)[0].message
+    assert none.startswith("must match exactly one schema in `oneOf`, matches none")
+    assert "#1: expected integer, got number" in none and "#2: must be >= 0" in none
