@@ -3,8 +3,10 @@
 // Talks to the pytest process over stdio, one JSON line per phase:
 //   1. loads /ui before any event, prints {"phase": "empty", ...}, then waits for a line on stdin
 //      (pytest posts the events meanwhile: the page must pick them up by itself, no reload);
-//   2. waits (polling the DOM, bounded) for the payment counts, reads every contract card,
-//      opens the payment contract in the browser panel, prints {"phase": "done", ...}.
+//   2. that line is what pytest sent ({"received": N, "drill_id": id}); waits
+//      (polling the DOM, bounded) until the page shows N received, reads every contract card,
+//      opens one bad record (the drill-down), the duplicates view and the payment contract in
+//      the browser panel, prints {"phase": "done", ...}.
 // Page errors, console errors and requests to any other origin are reported, not thrown.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -46,30 +48,73 @@ try {
     links: await page.getByTestId("contract-link").evaluateAll((els) => els.map((e) => e.dataset.schema)),
     errors: [...errors] });
 
-  await nextLine();  // pytest has posted the events
-  await page.waitForFunction(({ ref }) => {
-    const card = document.querySelector(`[data-testid="contract-card"][data-schema="${ref}"]`);
-    return card && card.querySelector('[data-testid="count-good"]').textContent === "3"
-      && card.querySelector('[data-testid="count-bad"]').textContent === "1"
-      && document.querySelectorAll('[data-testid="contract-card"]').length >= 2;
-  }, { ref: PAYMENT }, { timeout: WAIT_MS, polling: 100 });
+  // pytest has posted the events; its line says what the page must show
+  const expected = JSON.parse((await nextLine()) ?? "{}");
+  await page.waitForFunction((want) => document.querySelector('[data-testid="totals-received"]')?.textContent === want,
+    String(expected.received), { timeout: WAIT_MS, polling: 100 });
 
-  const cards = await page.getByTestId("contract-card").evaluateAll((els) => els.map((card) => {
+  const readCards = () => page.getByTestId("contract-card").evaluateAll((els) => els.map((card) => {
     const text = (id) => card.querySelector(`[data-testid="${id}"]`)?.textContent ?? null;
     return {
-      schema: card.dataset.schema, good: text("count-good"), bad: text("count-bad"), duplicates: text("count-duplicates"),
-      chart_bars: card.querySelectorAll('[data-testid="chart"] rect.g, [data-testid="chart"] rect.b').length,
+      schema: card.dataset.schema, received: text("count-received"), good: text("count-good"), rejected: text("count-rejected"),
+      duplicates: text("count-duplicates"), last_minute: text("last-minute"),
+      chart: Object.fromEntries(["good", "rejected", "duplicates"].map((k) => [k,
+        card.querySelectorAll(`[data-testid="chart"] rect[data-bucket="${k}"]`).length])),
       top_errors: [...card.querySelectorAll('[data-testid="error-type"]')].map((e) => e.dataset.type),
-      violations: [...card.querySelectorAll('[data-testid="violation"]')].map((row, i) => ({
-        type: row.querySelector('[data-testid="violation-type"]').textContent,
-        path: row.querySelector('[data-testid="violation-path"]').textContent,
-        keyword: row.querySelector('[data-testid="violation-keyword"]').textContent,
-        message: row.querySelector('[data-testid="violation-message"]').textContent,
-        excerpt: card.querySelectorAll('[data-testid="violation-excerpt"]')[i].textContent,
+      groups: [...card.querySelectorAll('[data-testid="group"]')].map((g) => ({
+        type: g.dataset.type, path: g.dataset.path, count: g.querySelector('[data-testid="group-count"]').textContent,
+        window: g.querySelector('[data-testid="group-window"]').textContent,
+        trend: g.querySelector('[data-testid="group-trend"]').getAttribute("aria-label"),
+        message: g.querySelector('[data-testid="group-message"]').textContent,
+      })),
+      events: [...card.querySelectorAll('[data-testid="event"]')].map((ev) => ({
+        id: ev.querySelector('[data-testid="event-id"]').textContent, type: ev.querySelector('[data-testid="event-type"]').textContent,
+        excerpt: ev.querySelector('[data-testid="violation-excerpt"]').textContent,
+        failures: [...ev.querySelectorAll('[data-testid="violation"]')].map((row) => ({
+          path: row.querySelector('[data-testid="violation-path"]').textContent,
+          keyword: row.querySelector('[data-testid="violation-keyword"]').textContent,
+          message: row.querySelector('[data-testid="violation-message"]').textContent,
+        })),
       })),
     };
   }));
+  const cards = await readCards();
+  const totals = Object.fromEntries(await Promise.all(["received", "good", "rejected", "duplicates"].map(
+    async (k) => [k, await page.getByTestId(`totals-${k}`).textContent()])));
+  const since = await page.getByTestId("since").textContent();
   const visibleText = await page.locator("body").innerText();
+  await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
+
+  // drill-down: the payment event with two failures, its full bad record
+  const card = page.locator(`[data-testid="contract-card"][data-schema="${PAYMENT}"]`);
+  await card.locator(`[data-testid="event"][data-id="${expected.drill_id}"] [data-testid="open-record"]`).click();
+  await page.getByTestId("record-json").waitFor({ timeout: WAIT_MS });
+  const record = {
+    title: await page.getByTestId("record-title").textContent(),
+    protection: await page.getByTestId("record-protection").textContent(),
+    protected: await page.getByTestId("protected-value").evaluateAll((els) => els.map((e) => ({
+      path: e.dataset.path, action: e.dataset.action, badge: e.querySelector(".pii").textContent, text: e.textContent }))),
+    text: await page.getByTestId("record").innerText(),
+  };
+  await page.screenshot({ path: join(artifacts, "dashboard-record.png") });
+  await page.getByTestId("record-close").click();
+  await page.getByTestId("record").waitFor({ state: "hidden", timeout: WAIT_MS });
+
+  // duplicates have their own view
+  await page.getByTestId("tab-duplicates").click();
+  await page.getByTestId("duplicate-card").first().waitFor({ timeout: WAIT_MS });
+  const duplicates = {
+    tab: await page.getByTestId("tab-duplicates").textContent(),
+    cards: await page.getByTestId("duplicate-card").evaluateAll((els) => els.map((c) => ({
+      schema: c.dataset.schema, count: c.querySelector('[data-testid="dup-count"]').textContent,
+      events: [...c.querySelectorAll('[data-testid="event"]')].map((e) => e.querySelector('[data-testid="event-type"]').textContent),
+    }))),
+    contract_cards: await page.getByTestId("contract-card").count(),
+  };
+  await page.screenshot({ path: join(artifacts, "dashboard-duplicates.png"), fullPage: true });
+  await page.getByTestId("tab-violations").click();
+  await page.getByTestId("contract-card").first().waitFor({ timeout: WAIT_MS });
+  const violationsAgain = (await page.getByTestId("duplicate-card").count()) === 0;
 
   await page.locator(`[data-testid="contract-link"][data-schema="${PAYMENT}"]`).click();
   const ccRow = page.locator('[data-testid="field"][data-field="cc_number"]');
@@ -89,10 +134,8 @@ try {
     rules: await page.getByTestId("rule").evaluateAll((els) => els.map((e) => e.dataset.rule)),
     text: await page.getByTestId("browser").innerText(),
   };
-  await page.screenshot({ path: join(artifacts, "dashboard.png"), fullPage: true });
   print({
-    phase: "done", cards, browser, visible_text: visibleText,
-    totals: { good: await page.getByTestId("totals-good").textContent(), bad: await page.getByTestId("totals-bad").textContent() },
+    phase: "done", cards, totals, since, record, duplicates, violations_again: violationsAgain, browser, visible_text: visibleText,
     injected: await page.locator('[data-testid="injected"]').count(),
     title: await page.title(), errors, foreign,
   });

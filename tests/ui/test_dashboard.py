@@ -31,11 +31,25 @@ CLICKSTREAM = "com.riverhotels.web/clickstream/1.1.0"
 MARKUP = '<img src=x onerror="document.title=1" data-testid="injected">'  # must be shown as text
 CLICK = {"action": MARKUP, "clickstream_id": "0b7f2a8e-4d43-4c2e-9d8e-2f5f1b3c9a10", "customer_email": "ana@example.com", "hotel_id": "H00042",
          "event_duration": 12, "url": "https://riverhotels.example/h/42", "created_at": "2026-11-21T10:00:00Z"}  # fmt: skip
-EVENTS: list[dict[str, Any]] = [
-    *({"schema": "com.acme.shop/payment/1", "data": payment(order_id=i)} for i in (1, 2, 3)),  # 3 good
-    {"schema": "com.acme.shop/payment/1", "data": payment(order_id=9, confirmation_code="0")},  # rule_violation
-    {"schema": "com.riverhotels.web/clickstream/1", "data": CLICK},  # invalid_payload: action not in the enum
-]
+CARD = "4111111111111111"
+TWO_FAILURES = "pay-two-failures"
+# (event, what the collector must make of it): the page's numbers are checked against this list
+SENT: list[tuple[dict[str, Any], str]] = [
+    *(({"schema": "com.acme.shop/payment/1", "data": payment(order_id=i)}, "good") for i in (1, 2, 3)),
+    *(({"schema": "com.acme.shop/payment/1", "data": payment(order_id=1)}, "duplicates") for _ in (1, 2)),  # dedupe by order
+    ({"schema": "com.acme.shop/payment/1", "data": payment(order_id=9, confirmation_code="0")}, "rejected"),  # rule
+    ({"schema": "com.acme.shop/payment/1", "id": TWO_FAILURES, "data": payment(order_id=10, amount=-1, cc_number=CARD + "x")},
+     "rejected"),  # minimum and pattern: two failures
+    ({"schema": "com.riverhotels.web/clickstream/1", "data": CLICK}, "rejected"),  # action not in the enum
+]  # fmt: skip
+EVENTS = [event for event, _ in SENT]
+
+
+def _expected(schema_line: str) -> dict[str, str]:
+    """What was sent to one contract line, bucket by bucket, as the page prints numbers."""
+    outcomes = [o for e, o in SENT if e["schema"].rsplit("/", 1)[0] == schema_line]
+    counts = {k: outcomes.count(k) for k in ("good", "rejected", "duplicates")}
+    return {"received": str(len(outcomes)), **{k: str(n) for k, n in counts.items()}}
 
 
 def _need(condition: object, reason: str) -> None:
@@ -97,8 +111,8 @@ def session(browser_tools: None, collector: str, tmp_path_factory: pytest.TempPa
     try:
         empty = _line(proc.stdout, 30, stderr)
         posted = httpx.post(f"{collector}/v1/events", json=EVENTS)
-        assert (posted.status_code, posted.json()["accepted"], posted.json()["rejected"]) == (207, 3, 2)
-        proc.stdin.write("posted\n")
+        assert (posted.status_code, posted.json()["accepted"], posted.json()["rejected"]) == (207, 3, len(EVENTS) - 3)
+        proc.stdin.write(json.dumps({"received": len(EVENTS), "drill_id": TWO_FAILURES}) + "\n")
         proc.stdin.flush()
         done = _line(proc.stdout, 30, stderr)
     finally:
@@ -124,31 +138,78 @@ def test_before_any_event_the_page_shows_an_empty_state_and_lists_every_contract
     assert empty["errors"] == []
 
 
-def test_posted_events_appear_without_reload_with_good_bad_counts_and_a_chart(
+def test_the_page_counts_match_what_was_sent_in_three_buckets_that_add_up(session: dict[str, dict[str, Any]]) -> None:
+    done = session["done"]
+    pay, click = _card(session, PAYMENT), _card(session, CLICKSTREAM)
+    assert {k: pay[k] for k in ("received", "good", "rejected", "duplicates")} == _expected("com.acme.shop/payment")
+    assert {k: click[k] for k in ("received", "good", "rejected", "duplicates")} == _expected(
+        "com.riverhotels.web/clickstream"
+    )
+    sent = {k: str(sum(o == k for _, o in SENT)) for k in ("good", "rejected", "duplicates")}
+    assert done["totals"] == {"received": str(len(SENT)), **sent}
+    assert int(sent["good"]) + int(sent["rejected"]) + int(sent["duplicates"]) == len(SENT)
+    assert pay["chart"] == {"good": 1, "rejected": 1, "duplicates": 1}  # this minute: three stacked bars
+    assert done["errors"] == []
+
+
+def test_every_number_says_its_window_and_no_all_time_ratio_sits_beside_minute_numbers(
+    session: dict[str, dict[str, Any]],
+) -> None:
+    done = session["done"]
+    assert "since" in done["since"] and "collector start" in done["since"] and "last 15 min" in done["since"]
+    assert _card(session, PAYMENT)["last_minute"].startswith("last full minute:")
+    assert "%" not in done["visible_text"].replace(MARKUP, "")
+
+
+def test_violations_are_grouped_by_error_type_and_path_with_counts_and_trend(
     session: dict[str, dict[str, Any]],
 ) -> None:
     pay, click = _card(session, PAYMENT), _card(session, CLICKSTREAM)
-    assert (pay["good"], pay["bad"], pay["duplicates"]) == ("3", "1", "0")
-    assert (click["good"], click["bad"]) == ("0", "1")
-    assert session["done"]["totals"] == {"good": "3", "bad": "2"}
-    assert pay["chart_bars"] == 2  # this minute: one good bar and one bad bar stacked on it
-    assert session["done"]["errors"] == []
-
-
-def test_violations_show_their_error_type_and_reason(session: dict[str, dict[str, Any]]) -> None:
-    pay, click = _card(session, PAYMENT), _card(session, CLICKSTREAM)
-    assert pay["top_errors"] == ["rule_violation"] and click["top_errors"] == ["invalid_payload"]
-    [rule] = pay["violations"]
-    assert (rule["type"], rule["path"], rule["keyword"]) == ("rule_violation", "$.confirmation_code", "rule")
+    assert pay["top_errors"] == ["rule_violation", "invalid_payload"] and click["top_errors"] == ["invalid_payload"]
+    groups = {(g["type"], g["path"]): (g["count"], g["window"]) for g in pay["groups"]}
+    assert groups == {("rule_violation", "$.confirmation_code"): ("1", "1"), ("invalid_payload", "$.amount"): ("1", "1"),
+                      ("invalid_payload", "$.cc_number"): ("1", "1")}  # fmt: skip
+    assert all(g["trend"].endswith(", 1") for g in pay["groups"])  # this minute's bar, oldest first
+    assert "duplicate" not in {g["type"] for g in pay["groups"]}
+    rule = next(g for g in pay["groups"] if g["type"] == "rule_violation")
     assert "confirmation_code_format" in rule["message"]
-    assert "confirmation_code_format" in session["done"]["visible_text"]
-    assert "enc:siv:" in rule["excerpt"] and "4111111111111111" not in session["done"]["visible_text"]
-    [enum] = click["violations"]
-    assert (enum["type"], enum["path"], enum["keyword"]) == ("invalid_payload", "$.action", "enum")
+    assert [(g["type"], g["path"]) for g in click["groups"]] == [("invalid_payload", "$.action")]
+
+
+def test_every_failure_of_an_event_is_shown_with_its_full_id(session: dict[str, dict[str, Any]]) -> None:
+    events = {e["id"]: e for e in _card(session, PAYMENT)["events"]}
+    assert len(events) == 2 and all(e["type"] != "duplicate" for e in events.values())  # duplicates have their own view
+    two = events[TWO_FAILURES]
+    assert sorted((f["path"], f["keyword"]) for f in two["failures"]) == [
+        ("$.amount", "minimum"),
+        ("$.cc_number", "pattern"),
+    ]
+    assert "enc:siv:" in two["excerpt"] and CARD not in session["done"]["visible_text"]
+
+
+def test_the_drill_down_shows_the_full_bad_record_with_protected_values_marked(
+    session: dict[str, dict[str, Any]],
+) -> None:
+    record = session["done"]["record"]
+    assert TWO_FAILURES in record["title"] and "invalid_payload" in record["title"]
+    [cc] = record["protected"]
+    assert (cc["path"], cc["action"], cc["badge"]) == ("$.payload.data.cc_number", "encrypt", "protected: encrypted")
+    assert "enc:siv:" in cc["text"] and CARD not in record["text"]
+    assert "1 protected value" in record["protection"]
+    for part in ("collected_at", "failures", "$.amount", "$.cc_number", "source", "collector"):
+        assert part in record["text"]
+
+
+def test_duplicates_have_their_own_view(session: dict[str, dict[str, Any]]) -> None:
+    dup = session["done"]["duplicates"]
+    wanted = _expected("com.acme.shop/payment")["duplicates"]
+    assert dup["tab"] == f"Duplicates ({wanted})" and dup["contract_cards"] == 0
+    assert dup["cards"] == [{"schema": PAYMENT, "count": wanted, "events": ["duplicate"] * int(wanted)}]
+    assert session["done"]["violations_again"]
 
 
 def test_payload_excerpts_are_shown_as_text_never_run_as_markup(session: dict[str, dict[str, Any]]) -> None:
-    [enum] = _card(session, CLICKSTREAM)["violations"]
+    [enum] = _card(session, CLICKSTREAM)["events"]
     assert "<img src=x" in enum["excerpt"]
     assert session["done"]["injected"] == 0 and session["done"]["title"] != "1"
 
