@@ -201,3 +201,28 @@ def test_the_drill_down_marks_a_body_sealed_whole_and_needs_a_contract(client: T
     assert kept["type"] == "malformed_body" and kept["protected"] == [{"path": "$.payload", "action": "sealed"}]
     missing = client.get("/v1/stats/bad")
     assert missing.status_code == 400 and "?schema=" in missing.json()["error"]["message"]
+
+
+def test_the_drill_down_keeps_only_the_latest_bad_records_of_each_contract(client: TestClient) -> None:
+    from collector.telemetry import BAD_RECORDS_KEPT
+
+    sent = [{"schema": PAY, "id": f"e{i}", "data": payment(order_id=i, amount=-1)} for i in range(BAD_RECORDS_KEPT + 5)]
+    client.post("/v1/events", json=sent)
+    kept = client.get("/v1/stats/bad", params={"schema": "com.acme.shop/payment/1.0.0"}).json()["records"]
+    assert [r["id"] for r in kept] == [f"e{i}" for i in reversed(range(5, BAD_RECORDS_KEPT + 5))]
+
+
+def test_protected_paths_name_every_protected_value_and_how_even_inside_arrays() -> None:
+    from collector.badrecords import protected_paths
+    from collector.privacy import pii_field
+
+    record = {
+        "payload": {"data": {"email": "0af3", "items": [{"card": "****1111"}, {"card": None}], "ip": "[redacted]"}}
+    }
+    pii = (pii_field("$.email", "hash"), pii_field("$.items[*].card", "mask"), pii_field("$.ip", "redact"),
+           pii_field("$.phone", "encrypt-randomized"))  # fmt: skip
+    assert protected_paths(record, pii) == [
+        {"path": "$.payload.data.email", "action": "hash"},
+        {"path": "$.payload.data.items[0].card", "action": "mask"},
+        {"path": "$.payload.data.ip", "action": "redact"},
+    ]

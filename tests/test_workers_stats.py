@@ -50,3 +50,23 @@ def test_stats_of_two_worker_processes_add_up_to_what_was_sent(tmp_path: Path) -
         while good() != 30:  # other workers publish once a second
             assert time.monotonic() < deadline, f"/v1/stats says {good()} of 30"
             time.sleep(0.1)  # polling the stats, not synchronising on time
+
+
+def test_two_workers_kept_bad_records_merge_newest_first_for_the_drill_down() -> None:
+    from collector.telemetry import merged_records
+
+    one, two = Telemetry(1, enabled=True), Telemetry(1, enabled=True)
+    key = ("com.acme.shop", "payment", "1.0.0")
+    fail = {"schema_key": "com.acme.shop/payment/1.0.0", "type": "invalid_payload", "path": "$.amount",
+            "keyword": "minimum", "message": "m", "excerpt": ""}  # fmt: skip
+    for t, at, event_id in ((one, "2026-12-01T08:00:00Z", "x"), (two, "2026-12-01T09:00:00Z", "y")):
+        record = b'{"id": "%s"}' % event_id.encode()
+        t.record(
+            Counter({(*key, "rejected", "invalid_payload"): 1}), [{**fail, "at": at, "id": event_id, "record": record}]
+        )
+    kept = merged_records([one.raw(), two.raw()], "com.acme.shop/payment/1.0.0")
+    assert [(r["id"], r["record"]) for r in kept] == [("y", '{"id": "y"}'), ("x", '{"id": "x"}')]
+    [group] = merged_summary([one.raw(), two.raw()])["contracts"][0]["violations"]
+    assert (group["path"], group["count"]) == ("$.amount", 2)
+    one.shutdown()
+    two.shutdown()
