@@ -184,13 +184,15 @@ def _charter_command() -> list[str]:
 
 
 @contextlib.asynccontextmanager
-async def run_collector(bootstrap: str, log_dir: Path) -> AsyncIterator[Collector]:
-    """Start `charter serve --sink kafka`, wait for GET /ready 200, terminate it afterwards."""
+async def run_collector(
+    bootstrap: str, log_dir: Path, *flags: str, schemas: Path = SCHEMAS
+) -> AsyncIterator[Collector]:
+    """Start `charter serve --sink kafka` (plus `flags`), wait for GET /ready 200, terminate it afterwards."""
     port = free_port()
     log = log_dir / f"collector-{port}.log"
     cmd = [*_charter_command(), "serve", "--sink", "kafka", "--kafka-bootstrap", bootstrap,
-           "--port", str(port), "--schemas", str(SCHEMAS), "--sink-timeout", str(SINK_TIMEOUT),
-           "--keys", str(TEST_KEYS)]  # fmt: skip
+           "--port", str(port), "--schemas", str(schemas), "--sink-timeout", str(SINK_TIMEOUT),
+           "--keys", str(TEST_KEYS), *flags]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}  # flags only
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)

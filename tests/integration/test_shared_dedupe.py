@@ -5,14 +5,12 @@ And a contract reload creates the new contract's topic before the first event go
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import random
 import shutil
 import signal
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -21,17 +19,12 @@ import pytest
 
 from tests.conftest import payment
 from tests.integration.conftest import (
-    READY_DEADLINE,
-    ROOT,
     SCHEMAS,
-    TEST_KEYS,
     Collector,
-    _charter_command,
     consume,
-    free_port,
     partitions,
     poll_until,
-    stop_process,
+    run_collector,
 )
 from tests.redis_server import RedisServer, redis_server
 
@@ -45,31 +38,11 @@ def store(tmp_path: Path) -> Iterator[RedisServer]:
         yield s
 
 
-@contextlib.asynccontextmanager
-async def collector(bootstrap: str, tmp_path: Path, *args: str, schemas: Path = SCHEMAS) -> AsyncIterator[Collector]:
+def collector(
+    bootstrap: str, tmp_path: Path, *args: str, schemas: Path = SCHEMAS
+) -> AbstractAsyncContextManager[Collector]:
     """`charter serve --sink kafka` with extra flags `args`; ready before it is yielded."""
-    port = free_port()
-    log = tmp_path / f"collector-{port}.log"
-    cmd = [*_charter_command(), "serve", "--sink", "kafka", "--kafka-bootstrap", bootstrap, "--port", str(port),
-           "--schemas", str(schemas), "--keys", str(TEST_KEYS), "--sink-timeout", "3", *args]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    c = Collector(f"http://127.0.0.1:{port}", bootstrap, proc, log)
-    try:
-        async with httpx.AsyncClient(base_url=c.url, timeout=5) as client:
-
-            async def ready() -> bool:
-                if proc.poll() is not None:
-                    pytest.fail(f"collector exited with {proc.returncode}:\n{c.log_tail()}")
-                with contextlib.suppress(httpx.TransportError):
-                    return (await client.get("/ready")).status_code == 200
-                return False
-
-            await poll_until(ready, READY_DEADLINE, f"GET /ready 200 from {c.url}", interval=0.1)
-        yield c
-    finally:
-        stop_process(proc)
+    return run_collector(bootstrap, tmp_path, *args, schemas=schemas)
 
 
 def pay(order_id: int, event_id: str) -> dict[str, Any]:

@@ -4,27 +4,19 @@ and a real consumer (tests/integration/conftest.py's)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.integration.conftest import (
-    READY_DEADLINE,
     ROOT,
-    SINK_TIMEOUT,
-    TEST_KEYS,
     Collector,
-    _charter_command,
     free_broker,
-    free_port,
-    poll_until,
-    stop_process,
+    run_collector,
 )
 
 HERE = Path(__file__).parent
@@ -60,31 +52,9 @@ def auth_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@contextlib.asynccontextmanager
-async def serve(bootstrap: str, schemas: Path, log_dir: Path, *flags: str) -> AsyncIterator[Collector]:
+def serve(bootstrap: str, schemas: Path, log_dir: Path, *flags: str) -> AbstractAsyncContextManager[Collector]:
     """`charter serve --sink kafka` with `flags`; waits for /ready, terminates afterwards."""
-    port = free_port()
-    log = log_dir / f"collector-{port}.log"
-    cmd = [*_charter_command(), "serve", "--sink", "kafka", "--kafka-bootstrap", bootstrap, "--port", str(port),
-           "--schemas", str(schemas), "--sink-timeout", str(SINK_TIMEOUT), "--keys", str(TEST_KEYS), *flags]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARTER_")}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    collector = Collector(f"http://127.0.0.1:{port}", bootstrap, proc, log)
-    try:
-        async with httpx.AsyncClient(base_url=collector.url, timeout=5) as client:
-
-            async def ready() -> bool:
-                if proc.poll() is not None:
-                    pytest.fail(f"collector exited with {proc.returncode} during startup:\n{collector.log_tail()}")
-                with contextlib.suppress(httpx.TransportError):
-                    return (await client.get("/ready")).status_code == 200
-                return False
-
-            await poll_until(ready, READY_DEADLINE, f"GET /ready 200 from {collector.url}", interval=0.2)
-        yield collector
-    finally:
-        stop_process(proc)
+    return run_collector(bootstrap, log_dir, *flags, schemas=schemas)
 
 
 @pytest.fixture(scope="session")
