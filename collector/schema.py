@@ -62,6 +62,18 @@ _PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000)
 
 Loader = Callable[[Path], Any]
 
+# jsonschema-rs 0.61.2 reads the IDNA prefix `xn--` as case-sensitive in `hostname` and in e-mail
+# domains (`XN--nxasmq6b` is refused), though host names are case-insensitive (RFC 4343, RFC 5891
+# 5.3): those two formats are judged on the text with A-Z lowered (ASCII only: lowering `\u212a`
+# would make the Kelvin sign a `k`).
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_HOSTNAME = jsonschema_rs.validator_for({"format": "hostname"}, validate_formats=True)
+_EMAIL = jsonschema_rs.validator_for({"format": "email"}, validate_formats=True)
+_FORMATS: dict[str, Callable[[str], bool]] = {
+    "hostname": lambda text: _HOSTNAME.is_valid(text.translate(_ASCII_LOWER)),
+    "email": lambda text: _EMAIL.is_valid(text.translate(_ASCII_LOWER)),
+}
+
 
 class SchemaError(Exception):
     """A contract the compiler refuses; the message names file, path and keyword."""
@@ -105,7 +117,12 @@ def compile_schema(schema: Any, file: str, *, root: Path | None = None, load: Lo
     retrieve = _retriever(root, load, refused)
     try:
         validator = jsonschema_rs.validator_for(
-            schema, validate_formats=True, retriever=retrieve, base_uri=base, pattern_options=_PATTERNS
+            schema,
+            validate_formats=True,
+            formats=_FORMATS,
+            retriever=retrieve,
+            base_uri=base,
+            pattern_options=_PATTERNS,
         )
     except jsonschema_rs.ValidationError as exc:
         if refused:

@@ -32,6 +32,15 @@ BASE = "file:///charter-schemas/"  # the embedded documents' URIs: relative `$re
 MAX_REASONS = 5
 # The collector's options (collector/schema.py): a pathological pattern fails the event, not the process.
 _PATTERNS = jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000)
+# as the collector does (collector/schema.py): host names and e-mail domains judged with A-Z
+# lowered, since jsonschema-rs 0.61.2 reads the IDNA prefix `xn--` as case-sensitive
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_HOSTNAME = jsonschema_rs.validator_for({"format": "hostname"}, validate_formats=True)
+_EMAIL = jsonschema_rs.validator_for({"format": "email"}, validate_formats=True)
+_FORMATS = {
+    "hostname": lambda text: _HOSTNAME.is_valid(text.translate(_ASCII_LOWER)),
+    "email": lambda text: _EMAIL.is_valid(text.translate(_ASCII_LOWER)),
+}
 _ROOT = files(__name__.rpartition(".")[0]).joinpath("contracts")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _exact = msgspec.json.Decoder(float_hook=Decimal)
@@ -86,7 +95,12 @@ def _compile(schema: str) -> tuple[jsonschema_rs.Validator, tuple[Rule, ...]] | 
         return None
     document = _load(found.file)
     validator = jsonschema_rs.validator_for(
-        document, validate_formats=True, retriever=_retrieve, base_uri=BASE + found.file, pattern_options=_PATTERNS
+        document,
+        validate_formats=True,
+        formats=_FORMATS,
+        retriever=_retrieve,
+        base_uri=BASE + found.file,
+        pattern_options=_PATTERNS,
     )
     compiled = _validators[schema] = validator, compile_rules(document)
     return compiled
