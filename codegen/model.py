@@ -16,6 +16,7 @@ from urllib.parse import unquote, urldefrag, urljoin, urlparse
 import jsonschema_rs
 
 from collector.contracts import Contract, Registry, read_document
+from collector.validate import json_type
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,20 +188,6 @@ def json_types(values: list[Any]) -> list[str]:
     """The JSON types of some values, in a stable order: what an `enum` of mixed values is typed as."""
     names = {json_type(v) for v in values}
     return [t for t in ("string", "integer", "number", "boolean", "array", "object", "null") if t in names]
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
 
 
 def absolute_refs(node: Any, at: str) -> Any:
