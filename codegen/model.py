@@ -48,6 +48,19 @@ class Line:
         return "".join(part.capitalize() for part in self.name.split("_")) + f"V{self.major}"
 
 
+SDK_API = 1  # the generation of the trackers' API (Tracker, track, options): bumped by hand when it breaks
+
+
+def sdk_version(registry: Registry) -> str:
+    """Every SDK's package version, `<SDK_API>.<contract versions>.0`: `1.14.0` for 14 version files.
+
+    The same contracts give the same version; publishing a contract version (major, minor or patch)
+    adds one to the minor, as it only adds to an SDK (a new major is a new type, a minor widens one).
+    Deleting a published version would lower it: deprecate contracts instead.
+    """
+    return f"{SDK_API}.{len(registry)}.0"
+
+
 def lines(registry: Registry) -> list[Line]:
     """Contract lines sorted by namespace, name, major (the registry is already sorted)."""
     grouped: dict[tuple[str, str, int], list[Contract]] = {}

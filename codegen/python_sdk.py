@@ -25,7 +25,7 @@ from typing import Any
 import click
 
 from codegen import output
-from codegen.model import Line, contract_path, documents, lines
+from codegen.model import Line, contract_path, documents, lines, sdk_version
 from codegen.python_types import GenerationError, generate_module, iter_classes, module_name
 from collector.cliutil import load_or_exit, schemas_option
 from collector.contracts import Registry
@@ -34,7 +34,7 @@ DEFAULT_PACKAGE = "charter_events"
 RUNTIME = ("_check.py", "_emitter.py", "_rules.py", "_transport.py", "_wire.py", "async_tracker.py", "event.py",
            "failures.py", "tracker.py")  # fmt: skip
 CONTRACTS = "contracts"  # the embedded JSON Schemas the local check uses, as the collector loads them
-PROJECT = (".gitignore", "README.md", "pyproject.toml")  # templates with $package and $distribution
+PROJECT = (".gitignore", "README.md", "pyproject.toml")  # templates with $package, $distribution and $version
 RUNTIME_EXPORTS = {
     "async_tracker": ("AsyncTracker",),
     "event": ("AwareDatetime", "Event"),
@@ -47,7 +47,7 @@ EXIT_STALE, EXIT_USAGE = 1, 2
 
 def generate(registry: Registry, package: str = DEFAULT_PACKAGE) -> dict[str, bytes]:
     """Every file of the package, by path relative to its root; the same bytes on every run."""
-    values = {"package": package, "distribution": package.replace("_", "-")}
+    values = {"package": package, "distribution": package.replace("_", "-"), "version": sdk_version(registry)}
     out = {path: Template(_template(path + ".tmpl")).substitute(values).encode() for path in PROJECT}
     for path in RUNTIME:
         out[f"{package}/{path}"] = _template(path).encode()

@@ -12,6 +12,7 @@ import functools
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import subprocess
@@ -27,12 +28,26 @@ import pytest
 from click.testing import CliRunner
 
 from codegen.model import lines
-from codegen.typescript_sdk import DEFAULT_PACKAGE, TEMPLATES, events_ts, generate, stale, typescript_command, write
+from codegen.typescript_sdk import (
+    DEFAULT_PACKAGE,
+    NOT_ONE_REF,
+    RUNTIME,
+    TEMPLATES,
+    TYPESCRIPT_VERSION,
+    events_ts,
+    generate,
+    stale,
+    tarball_name,
+    typescript_command,
+    write,
+)
 from collector.contracts import Registry
 from tests.conftest import OWNER, ROOT, SCHEMAS, charter_serve, make_contract
 
 SDK_DIR = ROOT / "sdks" / "typescript"
+TS_TEMPLATES = ROOT / "codegen" / "templates" / "typescript"
 TS_TESTS = ROOT / "tests" / "codegen" / "ts"
+UPDATE = os.environ.get("CHARTER_UPDATE_GOLDEN") == "1"
 NODE, NPM = shutil.which("node"), shutil.which("npm")
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium")
 
@@ -67,35 +82,41 @@ def test_check_exits_0_when_fresh_and_1_naming_each_stale_file(tmp_path: Path) -
     args = ["--out", str(tmp_path), "--schemas", str(SCHEMAS)]
     assert runner.invoke(typescript_command, args).exit_code == 0
     # npm's own files are not the generator's business
-    for npm_file in ("node_modules/typescript/package.json", "dist/index.js", "package-lock.json"):
-        (tmp_path / npm_file).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / npm_file).write_text("{}")
+    (tmp_path / "node_modules/typescript").mkdir(parents=True)
+    (tmp_path / "node_modules/typescript/package.json").write_text("{}")
     fresh = runner.invoke(typescript_command, [*args, "--check"])
-    assert (fresh.exit_code, fresh.output) == (0, f"{tmp_path} is up to date ({len(TEMPLATES) + 2} files)\n")
+    # package.json, and the contract types as src/events.ts, dist/events.d.ts and dist/events.js
+    assert (fresh.exit_code, fresh.output) == (0, f"{tmp_path} is up to date ({len(TEMPLATES) + 4} files)\n")
 
     (tmp_path / "src" / "events.ts").write_text("// edited by hand\n")
+    (tmp_path / "dist" / "tracker.js").write_text("// built by someone else\n")
     (tmp_path / "src" / "old.ts").write_text("export {};\n")
+    (tmp_path / "dist" / "old.js").write_text("export {};\n")
     (tmp_path / "tsconfig.json").unlink()
     result = runner.invoke(typescript_command, [*args, "--check"])
     assert result.exit_code == 1
     assert f"run `charter codegen typescript --out {tmp_path} --schemas {SCHEMAS}`" in result.output
     named = re.findall(r"^  (\S+) \((\w[\w ]*)\)$", result.output, re.M)
     assert named == [
+        (str(tmp_path / "dist/tracker.js"), "differs"),
         (str(tmp_path / "src/events.ts"), "differs"),
         (str(tmp_path / "tsconfig.json"), "missing"),
         (str(tmp_path / "src/old.ts"), "not generated"),
+        (str(tmp_path / "dist/old.js"), "not generated"),
     ]
 
 
-def test_writing_repairs_a_stale_package_and_removes_strays_only_from_src(tmp_path: Path) -> None:
+def test_writing_repairs_a_stale_package_and_removes_strays_only_from_src_and_dist(tmp_path: Path) -> None:
     runner = CliRunner()
     args = ["--out", str(tmp_path), "--schemas", str(SCHEMAS)]
     runner.invoke(typescript_command, args)
     (tmp_path / "src" / "old.ts").write_text("export {};\n")
-    (tmp_path / "README.md").write_text("mine\n")
+    (tmp_path / "dist" / "old.js").write_text("export {};\n")
+    (tmp_path / "NOTES.md").write_text("mine\n")
     assert runner.invoke(typescript_command, args).exit_code == 0
     assert not (tmp_path / "src" / "old.ts").exists()
-    assert (tmp_path / "README.md").read_text() == "mine\n"
+    assert not (tmp_path / "dist" / "old.js").exists()
+    assert (tmp_path / "NOTES.md").read_text() == "mine\n"
     assert runner.invoke(typescript_command, [*args, "--check"]).exit_code == 0
 
 
@@ -105,10 +126,12 @@ def test_package_option_names_the_npm_package(tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "package.json").read_text())
     assert manifest["name"] == "@acme/events"
     assert 'import { Tracker } from "@acme/events";' in (tmp_path / "src" / "index.ts").read_text()
-    assert (
-        manifest["devDependencies"]["typescript"]
-        == json.loads((SDK_DIR / "package.json").read_text())["devDependencies"]["typescript"]
-    )
+    assert 'import { Tracker } from "@acme/events";' in (tmp_path / "dist" / "index.d.ts").read_text()
+    lock = json.loads((tmp_path / "package-lock.json").read_text())
+    assert (lock["name"], lock["version"]) == ("@acme/events", manifest["version"])
+    assert manifest["devDependencies"]["typescript"] == TYPESCRIPT_VERSION
+    assert lock["packages"]["node_modules/typescript"]["version"] == TYPESCRIPT_VERSION
+    assert f"npm install ./acme-events-{manifest['version']}.tgz" in (tmp_path / "README.md").read_text()
 
 
 @pytest.mark.parametrize(
@@ -210,25 +233,26 @@ def _npm_ci(directory: Path) -> None:
 @dataclass(frozen=True)
 class Built:
     root: Path
-    build: subprocess.CompletedProcess[str]
 
     @property
     def entry(self) -> Path:
         return self.root / "dist" / "index.js"
 
+    @property
+    def tsc(self) -> list[str]:
+        return [str(NODE), str(self.root / "node_modules" / "typescript" / "bin" / "tsc")]
+
 
 @pytest.fixture(scope="session")
 def built_sdk(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """The package generated from schemas/, installed from the committed lockfile and built with `npm run build`."""
+    """A copy of the committed sdks/typescript, shipped built (nothing is compiled here), with the pinned
+    TypeScript its lockfile names installed by `npm ci` for the tests' own compiles."""
     if NODE is None or NPM is None:
         pytest.skip("node and npm are not installed")
-    from collector.contracts import load_registry
-
     root = tmp_path_factory.mktemp("sdk") / DEFAULT_PACKAGE
-    write(generate(load_registry(SCHEMAS)), root)
-    shutil.copy(SDK_DIR / "package-lock.json", root / "package-lock.json")
+    shutil.copytree(SDK_DIR, root, ignore=shutil.ignore_patterns("node_modules", "*.tgz"))
     _npm_ci(root)
-    return Built(root, _run([str(NPM), "run", "build"], root))
+    return Built(root)
 
 
 @pytest.fixture(scope="session")
@@ -240,16 +264,42 @@ def ts_tests(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+def _compile(root: Path, out: Path) -> None:
+    """The package's src/ compiled by its pinned TypeScript with its own tsconfig, into `out`."""
+    tsc = [str(NODE), str(root / "node_modules" / "typescript" / "bin" / "tsc")]
+    done = _run([*tsc, "-p", ".", "--noEmit", "false", "--outDir", str(out)], root)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @needs_node
-def test_npm_ci_and_tsc_strict_build_the_generated_package(built_sdk: Built) -> None:
-    assert built_sdk.build.returncode == 0, built_sdk.build.stdout + built_sdk.build.stderr
+def test_shipped_dist_is_what_the_pinned_tsc_makes_of_src(built_sdk: Built, tmp_path: Path) -> None:
+    typecheck = _run([str(NPM), "run", "typecheck"], built_sdk.root)
+    assert typecheck.returncode == 0, typecheck.stdout + typecheck.stderr
     assert json.loads((built_sdk.root / "tsconfig.json").read_text())["compilerOptions"]["strict"] is True
-    declarations = (built_sdk.root / "dist" / "index.d.ts").read_text()
-    assert 'export { Tracker } from "./tracker.js";' in declarations
-    assert (
-        "track<S extends keyof Events>(schema: S, data: Events[S])"
-        in (built_sdk.root / "dist/tracker.d.ts").read_text()
-    )
+    runtime = [f"{m}{ext}" for m in RUNTIME for ext in (".js", ".d.ts")]
+    if UPDATE:  # the templates keep __PACKAGE__: compile a package of that name
+        from collector.contracts import load_registry
+
+        gen = tmp_path / "gen"
+        write(generate(load_registry(SCHEMAS), "__PACKAGE__"), gen)
+        (gen / "node_modules").symlink_to(built_sdk.root / "node_modules")
+        _compile(gen, gen / "out")
+        for name in runtime:
+            shutil.copy(gen / "out" / name, TS_TEMPLATES / "dist" / name)
+        pytest.fail(
+            "rewrote codegen/templates/typescript/dist; now run charter codegen typescript --out sdks/typescript"
+        )
+    _compile(built_sdk.root, tmp_path / "out")
+    shipped = built_sdk.root / "dist"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in shipped.iterdir())
+    for name in [*runtime, "events.js"]:
+        assert (tmp_path / "out" / name).read_bytes() == (shipped / name).read_bytes(), (
+            f"dist/{name} is not what tsc {TYPESCRIPT_VERSION} makes of src/; if src/ changed on purpose, run "
+            "CHARTER_UPDATE_GOLDEN=1 pytest tests/codegen/test_typescript_sdk.py -k shipped_dist, then regenerate"
+        )
+    # tsc reprints declarations; the shipped events.d.ts keeps them as src/events.ts writes them
+    assert (shipped / "events.d.ts").read_text() == (built_sdk.root / "src/events.ts").read_text() + "export {};\n"
+    assert "track<S extends SchemaRef>(schema: S, data: EventData<S>)" in (shipped / "tracker.d.ts").read_text()
 
 
 @pytest.fixture(scope="session")
@@ -281,6 +331,8 @@ def test_correct_usage_compiles(diagnostics: dict[str, list[str]]) -> None:
         pytest.param("missing_nested.ts", "TS2741: Property 'price' is missing in type", id="missing-nested-field"),
         pytest.param("wrong_enum.ts", "TS2322: Type '\"deleted\"' is not assignable to type '\"opened\" | \"unread\" | \"archived\"'.", id="value-outside-enum"),
         pytest.param("unknown_schema.ts", "TS2345: Argument of type '\"com.acme.shop/paymnt/1\"' is not assignable", id="unknown-contract"),
+        pytest.param("schema_ref_variable.ts", f"TS2345: Argument of type 'OrderV1' is not assignable to parameter of type '{json.dumps(NOT_ONE_REF)}'", id="schema-ref-of-any-contract"),
+        pytest.param("string_variable.ts", "TS2345: Argument of type 'string' is not assignable to parameter of type 'keyof Events'", id="any-string"),
         pytest.param("unknown_field.ts", "TS2353: Object literal may only specify known properties, and 'coupon'", id="field-not-in-contract"),
     ],
 )  # fmt: skip
@@ -447,8 +499,8 @@ def test_the_keyword_fixtures_package_builds_and_its_types_refuse_misuse(
     root = tmp_path_factory.mktemp("kitchen") / "kitchen-events"
     write(generate(load_registry(FIXTURES), "kitchen-events"), root)
     (root / "node_modules").symlink_to(built_sdk.root / "node_modules")
-    build = _run([str(NPM), "run", "build"], root)
-    assert build.returncode == 0, build.stdout + build.stderr
+    typecheck = _run([str(NPM), "run", "typecheck"], root)
+    assert typecheck.returncode == 0, typecheck.stdout + typecheck.stderr
     (root / "usage").mkdir()
     (root / "usage" / "usage.ts").write_text(KITCHEN_USAGE)
     flags = ["--noEmit", "--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"]
@@ -478,3 +530,77 @@ def test_any_loadable_contract_generates_typescript_that_tsc_strict_compiles(bui
     flags = ["--noEmit", "--strict", "--target", "es2022", "--module", "es2022", "--moduleDetection", "force"]
     done = _run([str(NODE), str(built_sdk.root / "node_modules/typescript/bin/tsc"), *flags, *files], tmp_path)
     assert done.returncode == 0, done.stdout[:3000]
+
+
+# --- installed the way a user installs it: npm pack + npm install <tgz>, npm install <path> --------
+
+USER_APP = """\
+// A user's app: the installed package, imported by its name as its README shows.
+import { Tracker, type EventData, type SchemaRef, type TrackerFailure } from "charter-events";
+
+const failures: TrackerFailure[] = [];
+const tracker = new Tracker({ endpoint: ENDPOINT, onFailure: (f) => failures.push(f) });
+function send<S extends SchemaRef>(schema: S, data: EventData<S>): string | undefined {
+  return tracker.track(schema, data);
+}
+const ids = [
+  send("com.acme.shop/payment/1", {
+    order_id: ORDER_ID, product_id: 7, amount: 9.5, currency: "EUR", confirmation_code: "AB12CD34",
+    cc_number: "4111111111111111", ts: "2026-11-21T10:00:00Z",
+  }),
+  tracker.track("com.riverhotels.web/clickstream/1", {
+    clickstream_id: "0b9c5c1e-2f43-4a8e-9d3f-6f1c2b7a8e90", customer_email: "ada@example.com", hotel_id: "H00042",
+    action: "page-view", event_duration: 12, url: "https://riverhotels.example/h/H00042",
+    created_at: "2026-11-21T10:00:00Z", referrer: null,
+  }),
+];
+await tracker.close();
+console.log(JSON.stringify({ ids, failures }));
+"""
+
+
+def _user_project(root: Path) -> Path:
+    root.mkdir()
+    (root / "package.json").write_text(json.dumps({"name": "user-app", "private": True, "type": "module"}))
+    return root
+
+
+def _npm_install(project: Path, what: str) -> None:
+    done = _run([str(NPM), "install", what, "--no-audit", "--no-fund"], project)
+    assert done.returncode == 0, f"npm install {what} failed:\n{done.stdout}\n{done.stderr}"
+
+
+@needs_node
+@pytest.mark.parametrize("how", ["tarball", "path"])
+def test_installed_package_compiles_in_a_user_project_and_delivers_from_node(
+    how: str, built_sdk: Built, collector: str, tmp_path: Path
+) -> None:
+    package = tmp_path / "sdk"  # the committed package as a user's checkout has it: no node_modules
+    shutil.copytree(SDK_DIR, package, ignore=shutil.ignore_patterns("node_modules", "*.tgz"))
+    app = _user_project(tmp_path / "app")
+    if how == "tarball":
+        packed = _run([str(NPM), "pack", str(package), "--json"], app)
+        assert packed.returncode == 0, packed.stderr
+        [info] = json.loads(packed.stdout)
+        version = json.loads((SDK_DIR / "package.json").read_text())["version"]
+        assert info["filename"] == tarball_name(DEFAULT_PACKAGE, version)
+        assert sorted(f["path"] for f in info["files"]) == sorted(
+            ["README.md", "package.json", *(f"dist/{p.name}" for p in (SDK_DIR / "dist").iterdir())]
+        )
+        _npm_install(app, f"./{info['filename']}")
+    else:
+        _npm_install(app, str(package))
+    order_id = str(random.randrange(10**6, 10**9))  # the payment contract dedupes by order id
+    source = USER_APP.replace("ENDPOINT", json.dumps(collector)).replace("ORDER_ID", order_id)
+    (app / "app.ts").write_text(source)
+    flags = ["--strict", "--module", "nodenext", "--moduleResolution", "nodenext", "--target", "es2022"]
+    compiled = _run([*built_sdk.tsc, *flags, "app.ts"], app)  # the app's compiler: the package brings none
+    assert compiled.returncode == 0, compiled.stdout
+    ran = _run([str(NODE), "app.js"], app, timeout=60)
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["failures"] == []
+    good = _arrived(collector, set(result["ids"]))
+    assert sorted(e["schema"] for e in good.values()) == [
+        "com.acme.shop/payment/1.0.0", "com.riverhotels.web/clickstream/1.1.0",
+    ]  # fmt: skip

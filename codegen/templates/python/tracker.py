@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 
 from ._emitter import Emitter, OnFailure, Options
@@ -20,6 +21,10 @@ class Tracker:
     daemon thread sends batches of up to `batch_size` events or `max_bytes`, or whatever waited
     `flush_interval` seconds, retrying 429/503/network errors with exponential backoff and
     jitter (at least `Retry-After`). What is queued at exit is flushed (up to `close_timeout`).
+
+    `headers` go with every request (a write key: `{"Authorization": "Bearer <key>"}`). Requests go
+    through `proxy` (an http:// URL) if given, else through the proxy HTTP_PROXY/HTTPS_PROXY name
+    unless NO_PROXY lists the collector's host (`trust_env=False`: ignore those variables).
     """
 
     def __init__(
@@ -38,9 +43,13 @@ class Tracker:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         close_timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         options = Options(batch_size, max_bytes, flush_interval, max_queue, strict, gzip, timeout,
-                          max_retries, backoff, max_backoff, close_timeout)  # fmt: skip
+                          max_retries, backoff, max_backoff, close_timeout, dict(headers or {}), proxy,
+                          trust_env)  # fmt: skip
         self._emitter = Emitter(endpoint, options, on_failure)
         self._buffer = self._emitter.buffer
         self._cond = threading.Condition()

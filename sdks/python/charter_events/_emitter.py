@@ -41,6 +41,9 @@ class Options:
     backoff: float
     max_backoff: float
     close_timeout: float
+    headers: dict[str, str]  # sent with every request, e.g. Authorization with a write key
+    proxy: str | None  # an http:// proxy URL; None: the environment's (with trust_env)
+    trust_env: bool  # read HTTP_PROXY, HTTPS_PROXY and NO_PROXY
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_bytes", "max_queue"):
@@ -102,7 +105,7 @@ class Buffer:
 class Emitter:
     def __init__(self, endpoint: str, options: Options, on_failure: OnFailure | None) -> None:
         self.options = options
-        self.transport = Transport(endpoint, options.timeout)
+        self.transport = Transport(endpoint, options.timeout, options.headers, options.proxy, options.trust_env)
         self.buffer = Buffer(options)
         self._on_failure = on_failure
         self._counts = dict.fromkeys((f.name for f in dataclasses.fields(Stats)), 0)

@@ -6,6 +6,7 @@ import asyncio
 import atexit
 import contextlib
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 
 from ._emitter import Emitter, OnFailure, Options
@@ -38,9 +39,13 @@ class AsyncTracker:
         backoff: float = 0.5,
         max_backoff: float = 30.0,
         close_timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+        proxy: str | None = None,
+        trust_env: bool = True,
     ) -> None:
         options = Options(batch_size, max_bytes, flush_interval, max_queue, strict, gzip, timeout,
-                          max_retries, backoff, max_backoff, close_timeout)  # fmt: skip
+                          max_retries, backoff, max_backoff, close_timeout, dict(headers or {}), proxy,
+                          trust_env)  # fmt: skip
         self._emitter = Emitter(endpoint, options, on_failure)
         self._buffer = self._emitter.buffer
         self._wake = asyncio.Event()

@@ -487,3 +487,14 @@ export interface Events {
 
 /** A contract reference `Tracker.track` accepts, e.g. `com.acme.shop/payment/1`. */
 export type SchemaRef = keyof Events;
+
+type IsUnion<T, U = T> = T extends unknown ? ([U] extends [T] ? false : true) : never;
+
+/**
+ * The data type of one contract reference: `EventData<"com.acme.shop/payment/1">` is `PaymentV1`.
+ * A union of references (a variable typed `SchemaRef`) has no data type: its data could be
+ * any of their contracts', so `track` could not check it against the one it is sent as.
+ */
+export type EventData<S extends SchemaRef> = true extends IsUnion<S>
+  ? "error: track() takes one contract reference, not a union such as SchemaRef"
+  : Events[S];

@@ -7,7 +7,7 @@
  * and in Node 18+ (global fetch). Copied verbatim by `charter codegen typescript`.
  */
 
-import type { Events } from "./events.js";
+import type { EventData, SchemaRef } from "./events.js";
 import { uuidv7 } from "./uuid.js";
 
 /** Why events did not reach the collector, or were refused by it. */
@@ -146,8 +146,12 @@ export class Tracker {
   /**
    * Queue one event for the contract `schema`; `data` must match its type. Returns the event id
    * (a UUIDv7), or `undefined` when the event was dropped (and reported to `onFailure`).
+   *
+   * `schema` is one contract reference: a variable typed `SchemaRef` (which could be any contract)
+   * does not compile, as its data could not be checked. To pass both through a function of your
+   * own, type them `<S extends SchemaRef>(schema: S, data: EventData<S>)`.
    */
-  track<S extends keyof Events>(schema: S, data: Events[S]): string | undefined {
+  track<S extends SchemaRef>(schema: S, data: EventData<S>): string | undefined {
     try {
       return this.enqueue(schema, data);
     } catch (error) {

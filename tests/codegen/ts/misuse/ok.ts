@@ -1,5 +1,5 @@
 // Control: correct use of the SDK compiles, so the misuse files fail for their own reasons.
-import { Tracker, type MessagesV1, type TrackerFailure } from "charter-events";
+import { Tracker, type EventData, type MessagesV1, type SchemaRef, type TrackerFailure } from "charter-events";
 
 const failures: TrackerFailure[] = [];
 const tracker = new Tracker({ endpoint: "http://localhost:8080", onFailure: (f) => failures.push(f) });
@@ -29,4 +29,9 @@ tracker.track("com.acme.shop/order/1", {
   customername: "Ada",
   items: [{ orderitemid: 1, productid: 7, quantity: 1, price: 950 }],
 });
+// a function of the app's own passes a reference and its data through, as the README shows
+function send<S extends SchemaRef>(schema: S, data: EventData<S>): string | undefined {
+  return tracker.track(schema, data);
+}
+send("com.datingapp.interactions/messages/1", message);
 await tracker.close();
