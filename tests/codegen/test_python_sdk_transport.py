@@ -9,18 +9,24 @@ unless NO_PROXY lists the collector, or the one passed as `proxy`.
 from __future__ import annotations
 
 import base64
+import contextlib
+import datetime
 import http.client
 import http.server
+import ipaddress
 import json
+import socket
+import ssl
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.codegen.pysdk import collected, payment, sdk
+from tests.codegen.pysdk import FakeCollector, collected, payment, sdk
 from tests.conftest import charter_serve
 
 WRITE_KEY = "sdk-key-0123456789abcdef"
@@ -71,10 +77,35 @@ class Proxy:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def do_CONNECT(self) -> None:
+                """A tunnel to `host:port` (what an https:// collector is reached through): bytes both ways."""
+                proxy.seen.append((self.command, self.path, dict(self.headers.items())))
+                host, _, port = self.path.rpartition(":")
+                upstream = socket.create_connection((host, int(port)), timeout=10)
+                self.send_response(200, "Connection established")
+                self.end_headers()
+                self.close_connection = True
+                _pipe(self.connection, upstream)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         return Handler
+
+
+def _pipe(client: socket.socket, upstream: socket.socket) -> None:
+    def copy(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    back = threading.Thread(target=copy, args=(upstream, client), daemon=True)
+    back.start()
+    copy(client, upstream)
+    back.join(10)
+    upstream.close()
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +244,51 @@ def test_an_unreachable_proxy_is_a_network_error_reported_after_retries(
 def test_options_that_could_never_work_fail_at_construction_with_the_fix(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         sdk.Tracker("http://127.0.0.1:9", **options)
+
+
+def _self_signed(tmp: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own CA, and its key: (cert.pem, key.pem)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "charter test collector")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )  # fmt: skip
+    (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    (tmp / "key.pem").write_bytes(pem)
+    return tmp / "cert.pem", tmp / "key.pem"
+
+
+def test_an_https_collector_is_reached_through_a_connect_tunnel_the_proxy_cannot_read(
+    proxy: Proxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # OpenSSL's trust store for this test: the test's own CA
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    fake = FakeCollector()
+    fake.server.socket = context.wrap_socket(fake.server.socket, server_side=True)
+    with fake:
+        https = fake.url.replace("http://", "https://")
+        failures: list[Any] = []
+        with sdk.Tracker(https, headers={"Authorization": f"Bearer {WRITE_KEY}"}, on_failure=failures.append) as t:
+            event_id = t.track(payment())
+            assert t.flush(timeout=10)
+        [request] = fake.wait_for_requests(1)
+    assert failures == []
+    assert (request.ids, request.headers["Authorization"]) == ([event_id], f"Bearer {WRITE_KEY}")
+    [(method, target, headers)] = proxy.seen
+    assert (method, target) == ("CONNECT", https.removeprefix("https://"))
+    assert "Authorization" not in headers  # the write key travels inside TLS, unseen by the proxy
