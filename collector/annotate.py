@@ -19,7 +19,9 @@ from collector import __version__
 from collector.errors import ErrorType
 from collector.validate import Failure
 
-_canonical = msgspec.json.Encoder(order="sorted")
+# key-sorted, and decimals (numbers a double cannot hold, decoded exactly) written as numbers
+_canonical = msgspec.json.Encoder(order="sorted", decimal_format="number")
+_encoder = msgspec.json.Encoder()
 
 
 class Source(msgspec.Struct, omit_defaults=True):
@@ -89,6 +91,25 @@ class GoodEnvelope(msgspec.Struct):
     contexts: list[Entity] | UnsetType = UNSET  # entities attached to the event, each valid against its own contract
 
 
+class GoodOut(msgspec.Struct):
+    """How a good envelope is written: `GoodEnvelope`'s fields in its order, with the parts that
+    are already JSON (the canonical data, the request's source, the collector) passed through."""
+
+    id: str
+    schema: str
+    namespace: str
+    name: str
+    version: str
+    data: msgspec.Raw | Any
+    sent_at: datetime.datetime | None
+    collected_at: str
+    fingerprint: str
+    source: msgspec.Raw
+    collector: msgspec.Raw
+    flags: list[str] | UnsetType = UNSET
+    contexts: list[Entity] | UnsetType = UNSET
+
+
 class Entity(msgspec.Struct):
     """An entity attached to an event (a Snowplow context): its contract and its data."""
 
@@ -125,9 +146,31 @@ def error_info(type: ErrorType, failures: list[Failure], message: str | None = N
     return ErrorInfo(type, type.resolution, outs, message)
 
 
+def canonical(data: Any) -> bytes:
+    """`data` as JSON with every object's keys sorted: what the fingerprint hashes, and what a good
+    envelope carries when no field is protected (encoded once for both)."""
+    return _canonical.encode(data)
+
+
 def fingerprint(ref: str, data: Any) -> str:
     """Same contract and same data (whatever the key order or client id) → same fingerprint."""
-    return hashlib.blake2b(b"%s\n%s" % (ref.encode(), _canonical.encode(data)), digest_size=16).hexdigest()
+    return fingerprint_of(ref.encode(), canonical(data))
+
+
+def fingerprint_of(ref: bytes, canonical_data: bytes) -> str:
+    """`fingerprint` from the contract reference's bytes and the data's canonical JSON."""
+    h = hashlib.blake2b(ref, digest_size=16)
+    h.update(b"\n")
+    h.update(canonical_data)
+    return h.hexdigest()
+
+
+def as_json(value: Any) -> msgspec.Raw:
+    """A value encoded once, to be passed through by every envelope of a request."""
+    return msgspec.Raw(_encoder.encode(value))
+
+
+COLLECTOR_JSON = as_json(COLLECTOR)
 
 
 def uuid7() -> str:

@@ -123,6 +123,8 @@ class Contract:
     ref: str = field(init=False)
     version_str: str = field(init=False)
     topic: str = field(init=False)
+    schema_header: bytes = field(init=False, repr=False)  # `ref` as a record header, and the fingerprint's prefix
+    accepted_key: tuple[str, str, str, str, str] = field(init=False, repr=False)  # its accepted events' tally key
 
     def __post_init__(self) -> None:
         version = str(self.version)
@@ -130,6 +132,8 @@ class Contract:
         object.__setattr__(self, "version_str", version)
         object.__setattr__(self, "ref", f"{self.namespace}/{self.name}/{version}")
         object.__setattr__(self, "topic", self.meta.topic or default_topic)
+        object.__setattr__(self, "schema_header", self.ref.encode())
+        object.__setattr__(self, "accepted_key", (self.namespace, self.name, version, "accepted", ""))
 
     def inlined(self) -> dict[str, Any]:
         """The schema with every `$ref` replaced by its target (recursive ones kept), for tools

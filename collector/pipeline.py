@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import math
 import time
@@ -22,11 +23,14 @@ from msgspec import UNSET, Meta
 
 from collector.annotate import (
     COLLECTOR,
+    COLLECTOR_JSON,
     BadEnvelope,
-    GoodEnvelope,
+    GoodOut,
     Source,
+    as_json,
+    canonical,
     error_info,
-    fingerprint,
+    fingerprint_of,
     uuid7,
 )
 from collector.contracts import Contract, Registry, parse_reference
@@ -80,7 +84,7 @@ _ENVELOPE = compile_schema(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Context:
     """What a request contributes to each of its envelopes."""
 
@@ -90,6 +94,12 @@ class Context:
     dedupe: DedupeStore | None = None
     clock: float = field(default_factory=time.monotonic)  # for the in-process store's windows
     origin: Origin | None = None  # per event, for events that came in another protocol
+
+    @functools.cached_property
+    def source_json(self) -> msgspec.Raw:
+        """`source` encoded once for all the request's good envelopes (on first use: the app sets
+        the write key's name before any event is processed)."""
+        return as_json(self.source)
 
 
 class Rejection(msgspec.Struct, omit_defaults=True):
@@ -216,12 +226,15 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
             _reject(out, index, event.id, kind, failures, event.schema, payload, ctx, registry, dlq)
             return
         flags = [b.rule.name for b in broken]
-    fp = fingerprint(contract.ref, event.data)  # before protection: redacted values would collide
+    # encoded once: hashed for the fingerprint (before protection: redacted values would collide),
+    # and written as the envelope's data when no field is protected. Exact decimals stay exact.
+    data = canonical(_exact_data(item, event.data))
+    fp = fingerprint_of(contract.schema_header, data)
     spec = contract.meta.dedupe if ctx.dedupe is not None else None
     if spec is not None and (key := dedupe_key(spec, event.id, fp, event.data)) is not None:
         claim = Claim(f"{contract.namespace}/{contract.name}", key, parse_window(spec.window))
         out.pending.append(_Pending(claim, len(out.records), index, item, event, contract, dlq, ctx))
-    _accept(out, event, contract, ctx, flags, fp, restricted, registry)
+    _accept(out, event, contract, ctx, flags, fp, data, restricted, registry)
 
 
 def _exact_data(item: bytes, data: Any) -> Any:
@@ -247,7 +260,7 @@ def _as_duplicate(p: _Pending, out: Outcome, registry: Registry) -> None:
     contract, spec, ctx = p.contract, p.contract.meta.dedupe, p.ctx
     assert spec is not None
     out.accepted -= 1
-    counted = (contract.namespace, contract.name, contract.version_str, "accepted", "")
+    counted = contract.accepted_key
     out.tally[counted] -= 1
     if not out.tally[counted]:
         del out.tally[counted]
@@ -264,19 +277,22 @@ def _rfc3339(value: datetime.datetime | None) -> str | None:
 
 
 def _accept(
-    out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str, restricted: bool,
-    registry: Registry,
+    out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str, data: bytes,
+    restricted: bool, registry: Registry,
 ) -> None:  # fmt: skip
-    data = ctx.privacy.protect(event.data, contract.pii) if contract.pii else event.data
+    value: Any = msgspec.Raw(data)
+    protected = ctx.privacy.protect(event.data, contract.pii) if contract.pii else event.data
+    if contract.pii:
+        value = protected
     event_id = event.id or uuid7()
-    env = GoodEnvelope(
+    env = GoodOut(
         event_id, contract.ref, contract.namespace, contract.name, contract.version_str,
-        data, event.sent_at, ctx.collected_at, fp, ctx.source, COLLECTOR, flags or UNSET,
+        value, event.sent_at, ctx.collected_at, fp, ctx.source_json, COLLECTOR_JSON, flags or UNSET,
     )  # fmt: skip
     key = event_id
-    if contract.meta.partition_key is not None and isinstance(data, dict):
-        value = data.get(contract.meta.partition_key)
-        key = event_id if value is None else str(value)
+    if contract.meta.partition_key is not None and isinstance(protected, dict):
+        part = protected.get(contract.meta.partition_key)
+        key = event_id if part is None else str(part)
     if ctx.origin is not None and ctx.origin.entities:
         env.contexts = entities(ctx.origin.entities, registry, ctx.privacy)
     record = good_record(contract, env, key, restricted)
@@ -284,7 +300,7 @@ def _accept(
         record = msgspec.structs.replace(record, headers=record.headers + list(ctx.origin.headers))
     out.records.append(record)
     out.accepted += 1
-    out.tally[(contract.namespace, contract.name, contract.version_str, "accepted", "")] += 1
+    out.tally[contract.accepted_key] += 1
 
 
 def _reject(

@@ -6,7 +6,7 @@ from typing import Literal
 
 import msgspec
 
-from collector.annotate import BadEnvelope, GoodEnvelope
+from collector.annotate import BadEnvelope, GoodOut
 from collector.contracts import DEFAULT_DLQ_TOPIC, Contract, Registry
 
 _encoder = msgspec.json.Encoder()
@@ -22,8 +22,8 @@ class Record(msgspec.Struct, frozen=True):
     headers: list[tuple[str, bytes]]
 
 
-def good_record(contract: Contract, env: GoodEnvelope, key: str, redirected: bool = False) -> Record:
-    headers = [("schema", env.schema.encode()), ("fingerprint", env.fingerprint.encode())]
+def good_record(contract: Contract, env: GoodOut, key: str, redirected: bool = False) -> Record:
+    headers = [("schema", contract.schema_header), ("fingerprint", env.fingerprint.encode())]
     topic = contract.meta.redirect.topic if redirected and contract.meta.redirect else contract.topic
     return Record("good", topic, key.encode(), _encoder.encode(env), headers)
 

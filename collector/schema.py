@@ -9,8 +9,10 @@ the network: a remote `$ref` is refused here, at load, naming the file, the path
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urldefrag, urljoin, urlparse
@@ -83,10 +85,54 @@ class SchemaError(Exception):
         super().__init__(f"{file}: {path}: `{keyword}`: {message}")
 
 
+class _MultipleOf:
+    """`multipleOf` for the fast validator, in exact integer arithmetic.
+
+    jsonschema-rs judges a fraction like `123.45` against `0.01` exactly too, but through a
+    big-fraction fallback that costs microseconds per value. This check says "valid" only when it is
+    certain; anything else fails the fast validator, and the exact validator decides.
+
+    With the divisor `a * 10^-k`, a float `x` is the decimal `n * 10^-k` (n = round(x * 10^k)) when
+    |n| < 10^15 and n / 10^k is exactly `x` again: two decimals of at most 15 significant digits
+    never round to the same double, and every number the pipeline did not decode as a decimal has
+    at most 15 (more, or an exponent, and it is judged as the decimal sent, by the exact validator).
+    """
+
+    def __init__(self, parent_schema: Any, value: Any, schema_path: Any) -> None:
+        _, digits, exponent = Decimal(repr(value)).as_tuple()
+        assert isinstance(exponent, int)  # a finite divisor: the exact validator refused any other schema
+        self.a = int("".join(map(str, digits))) * 10 ** max(exponent, 0)
+        self.k = max(-exponent, 0)
+        self.scale = float(10**self.k) if self.k <= 22 else 0.0  # 10^k is an exact double up to 10^22
+
+    def validate(self, instance: Any) -> None:
+        kind = type(instance)
+        if kind is float and self.scale:
+            scaled = instance * self.scale
+            n = round(scaled) if -1e15 < scaled < 1e15 else 0  # (inf and nan fail both comparisons)
+            certain = -1e15 < scaled < 1e15 and n / self.scale == instance
+        elif kind is int:
+            n, certain = instance * 10**self.k, True
+        elif kind in _NOT_NUMBERS:
+            return
+        else:  # a Decimal, a huge or tiny float: the exact validator judges
+            certain = False
+        if not certain or n % self.a:
+            raise ValueError("not a multiple, or not certain")
+
+
+_NOT_NUMBERS = frozenset({str, bool, list, dict, type(None)})
+_FAST_KEYWORDS: dict[str, Any] = {"multipleOf": _MultipleOf}
+
+
 @dataclass(frozen=True, slots=True)
 class Compiled:
-    validator: jsonschema_rs.Validator
+    validator: jsonschema_rs.Validator  # the exact one: its verdicts and errors are the contract's
     draft: int
+    # `is_valid` only, and only ever trusted when it says valid (never more permissive than
+    # `validator`): jsonschema-rs's own formats (no Python call per host name or e-mail) and
+    # `_MultipleOf`. The same object as `validator` when the schema has nothing it speeds up.
+    fast: jsonschema_rs.Validator
 
     @property
     def draft_name(self) -> str:
@@ -114,7 +160,8 @@ def compile_schema(schema: Any, file: str, *, root: Path | None = None, load: Lo
     schema = _uri_safe_refs(schema)
     base = Path(file).resolve().as_uri() if root is not None else None
     refused: list[str] = []
-    retrieve = _retriever(root, load, refused)
+    documents: list[Any] = [schema]  # the schema and every document its references load
+    retrieve = _retriever(root, load, refused, documents)
     try:
         validator = jsonschema_rs.validator_for(
             schema,
@@ -134,7 +181,32 @@ def compile_schema(schema: Any, file: str, *, root: Path | None = None, load: Lo
         if refused:
             raise _remote(schema, file, base, refused[0]) from None
         raise SchemaError(file, "$", "schema", str(exc)) from None
-    return Compiled(validator, draft)
+    return Compiled(validator, draft, _fast(schema, documents, retrieve, base) or validator)
+
+
+def _fast(
+    schema: Any, documents: list[Any], retrieve: Callable[[str], Any], base: str | None
+) -> jsonschema_rs.Validator | None:
+    """The fast twin of a validator, when it has a `multipleOf` or a format callback to speed up.
+
+    The twin accepts a subset of what the exact validator accepts, as long as every keyword above
+    them is monotone: its `multipleOf` fails what it is not certain of, and jsonschema-rs's own
+    `hostname` and `email` formats refuse an upper-case `XN--` that Charter's accept. Under `not`,
+    an `if`, a `oneOf` or a `maxContains` count, refusing more could accept more: a schema (or a
+    document it references) with one of those gets no twin.
+    """
+    text = json.dumps(documents)
+    if "multipleOf" not in text and '"format"' not in text:
+        return None
+    if any(f'"{keyword}": ' in text for keyword in _NOT_MONOTONE):
+        return None
+    return jsonschema_rs.validator_for(
+        schema, validate_formats=True, retriever=retrieve, base_uri=base, pattern_options=_PATTERNS,
+        keywords=_FAST_KEYWORDS,
+    )  # fmt: skip
+
+
+_NOT_MONOTONE = ("not", "if", "oneOf", "maxContains")
 
 
 def _uri_safe_refs(node: Any) -> Any:
@@ -156,13 +228,17 @@ def _uri_safe_refs(node: Any) -> Any:
     return node
 
 
-def _retriever(root: Path | None, load: Loader | None, refused: list[str]) -> Callable[[str], Any]:
+def _retriever(
+    root: Path | None, load: Loader | None, refused: list[str], documents: list[Any]
+) -> Callable[[str], Any]:
     def retrieve(uri: str) -> Any:
         target = _local_file(uri, root)
         if target is None or load is None:
             refused.append(uri)
             raise ValueError(f"{uri} is not a file in the schemas tree")
-        return load(target)
+        document = load(target)
+        documents.append(document)
+        return document
 
     return retrieve
 

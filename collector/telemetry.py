@@ -1,9 +1,10 @@
 """OpenTelemetry metrics per namespace, name and version, plus the in-process stats behind /v1/stats.
 
 The hot path only bumps a per-request tally (one dict increment per event); the tally is
-added to the OpenTelemetry counters once per request and per distinct attribute set, so the
-cost of metrics does not grow with the batch size. Exported as Prometheus text at /metrics
-(one registry per app) and, with `--otlp-endpoint`, over OTLP.
+added to plain Python counts once per request, and the event counters are observable
+instruments that read those counts when a reader collects: the OpenTelemetry SDK's cost per
+`add` (hashing the attributes, finding the series) is paid per scrape, not per request.
+Exported as Prometheus text at /metrics (one registry per app) and, with `--otlp-endpoint`, over OTLP.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import socket
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -48,6 +49,13 @@ OTHER_PATHS = "(other paths)"
 BAD_RECORDS_KEPT = 20  # the latest bad records per contract, for the dashboard's drill-down
 BAD_RECORD_LIMIT = 64 * 1024  # a bigger record is listed without its body (the sink has it whole)
 _INDEX = re.compile(r"\[\d+\]")
+# the event counters: (name, unit, description, outcome counted; None: all)
+_EVENT_COUNTERS = (
+    ("charter.events.received", "{event}", "Events received, by contract", None),
+    ("charter.events.accepted", "{event}", "Events written to the good stream", "accepted"),
+    ("charter.events.rejected", "{event}", "Events written to the dead-letter stream", "rejected"),
+    ("charter.events.duplicates", "{event}", "Events dropped as duplicates", "duplicate"),
+)
 REQUEST_DURATION = ("charter.request.duration", "POST /v1/events duration")
 SINK_DURATION = ("charter.sink.duration", "Time for the sink to accept a request")
 
@@ -87,13 +95,13 @@ class Telemetry:
         resource = Resource.create().merge(ours).merge(OTELResourceDetector().detect())
         self.provider = MeterProvider(metric_readers=readers, resource=resource)
         meter = self.provider.get_meter("charter", __version__)
-        self.received = meter.create_counter("charter.events.received", "{event}", "Events received, by contract")
-        self.accepted = meter.create_counter("charter.events.accepted", "{event}", "Events written to the good stream")
-        self.rejected = meter.create_counter(
-            "charter.events.rejected", "{event}", "Events written to the dead-letter stream"
+        self.counts: Tally = Counter()  # every event since start, by contract, outcome and error type
+        for name, unit, description, outcome in _EVENT_COUNTERS:
+            meter.create_observable_counter(name, [self._observer(outcome)], unit, description)
+        self.bytes_received = 0
+        meter.create_observable_counter(
+            "charter.request.bytes", [self._observe_bytes], "By", "Request body bytes received"
         )
-        self.duplicates = meter.create_counter("charter.events.duplicates", "{event}", "Events dropped as duplicates")
-        self.request_bytes = meter.create_counter("charter.request.bytes", "By", "Request body bytes received")
         self.request_duration = meter.create_histogram(
             REQUEST_DURATION[0], "s", REQUEST_DURATION[1], explicit_bucket_boundaries_advisory=SECONDS_BUCKETS
         )
@@ -131,15 +139,8 @@ class Telemetry:
             return
         now = time.time() if now is None else now
         minute = int(now // 60)
+        self.counts.update(tally)
         for (ns, name, version, outcome, error_type), n in tally.items():
-            attrs = _contract(ns, name, version)
-            self.received.add(n, attrs)
-            if outcome == "accepted":
-                self.accepted.add(n, attrs)
-            else:
-                (self.duplicates if outcome == "duplicate" else self.rejected).add(
-                    n, {**attrs, "error.type": error_type}
-                )
             self._stat(f"{ns}/{name}/{version}", outcome, error_type, n, now, minute)
         for f in failures:
             _failure(self.stats[f["schema_key"]], f, minute)
@@ -152,21 +153,19 @@ class Telemetry:
             return
         self.refusals.update((reason, status, "") for reason, status in REFUSALS)
         self.refusals.update(key_refusals)
-        self.request_bytes.add(0)
         self.sink_errors.add(0)
         for c in contracts:
-            attrs = _contract(c.namespace, c.name, c.version_str)
-            self.received.add(0, attrs)
-            self.accepted.add(0, attrs)
-            self.rejected.add(0, {**attrs, "error.type": "invalid_payload"})
+            labels = (c.namespace, c.name, c.version_str)
+            self.counts.setdefault((*labels, "accepted", ""), 0)
+            self.counts.setdefault((*labels, "rejected", "invalid_payload"), 0)
             if c.meta.dedupe is not None:
-                self.duplicates.add(0, {**attrs, "error.type": "duplicate"})
-        self.rejected.add(0, {**_contract("unknown", "unknown", "unknown"), "error.type": "unknown_schema"})
+                self.counts.setdefault((*labels, "duplicate", "duplicate"), 0)
+        self.counts.setdefault(("unknown", "unknown", "unknown", "rejected", "unknown_schema"), 0)
 
     def request(self, size: int, seconds: float | None) -> None:
         """A POST /v1/events: its body size, and its duration once it got an answer."""
         if self.enabled:
-            self.request_bytes.add(size)
+            self.bytes_received += size
             if seconds is not None:
                 self.request_duration.record(seconds)
                 self.unobserved.discard(REQUEST_DURATION)
@@ -218,6 +217,24 @@ class Telemetry:
         for old in [m for m in s.minutes if m <= minute - MINUTES_KEPT]:
             del s.minutes[old]
 
+    def _observer(self, outcome: str | None) -> Callable[[CallbackOptions], list[Observation]]:
+        """The counts of one outcome (None: every event received), one observation per contract
+        (and error type: rejected and duplicate events carry `error.type`)."""
+
+        def observe(options: CallbackOptions) -> list[Observation]:
+            totals: Counter[tuple[str, ...]] = Counter()
+            for (ns, name, version, out, error_type), n in list(self.counts.items()):
+                if outcome is None:
+                    totals[(ns, name, version)] += n
+                elif out == outcome:
+                    totals[(ns, name, version, error_type) if outcome != "accepted" else (ns, name, version)] += n
+            return [Observation(n, _attributes(key)) for key, n in totals.items()]
+
+        return observe
+
+    def _observe_bytes(self, options: CallbackOptions) -> list[Observation]:
+        return [Observation(self.bytes_received)]
+
     def _observe_inflight(self, options: CallbackOptions) -> list[Observation]:
         return [Observation(self.inflight)]
 
@@ -257,6 +274,14 @@ class _EmptyHistograms:
             family = HistogramMetricFamily(name.replace(".", "_"), description, labels=sorted(scope), unit="seconds")
             family.add_metric([scope[k] for k in sorted(scope)], buckets, sum_value=0.0)
             yield family
+
+
+def _attributes(key: tuple[str, ...]) -> dict[str, str]:
+    """(namespace, name, version[, error type]) as the counters' attributes."""
+    attrs = _contract(*key[:3])
+    if len(key) > 3:
+        attrs["error.type"] = key[3]
+    return attrs
 
 
 def _contract(ns: str, name: str, version: str) -> dict[str, str]:

@@ -38,7 +38,7 @@ class Failure(msgspec.Struct, frozen=True, omit_defaults=True):
 def validate(compiled: Compiled, data: Any) -> list[Failure]:
     """Return the reasons `data` breaks the schema; an empty list means valid."""
     validator = compiled.validator
-    if validator.is_valid(data):
+    if compiled.fast.is_valid(data) or (compiled.fast is not validator and validator.is_valid(data)):
         return []
     failures: list[Failure] = []
     more = 0

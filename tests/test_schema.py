@@ -4,14 +4,17 @@ the refusals at load (remote references, unknown drafts)."""
 from __future__ import annotations
 
 import json
+import random
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from collector.contracts import ContractLoadError, load_registry
 from collector.schema import SchemaError, compile_schema
-from collector.validate import MAX_FAILURES, validate
+from collector.validate import MAX_FAILURES, lossy, validate
 from tests.conftest import make_contract
 
 # (field schema, a valid value, an invalid value, the keyword the failure must name)
@@ -341,3 +344,63 @@ def test_one_of_says_whether_none_or_several_alternatives_matched() -> None:
     none = validate(compiled, -1.5)[0].message
     assert none.startswith("must match exactly one schema in `oneOf`, matches none")
     assert "#1: expected integer, got number" in none and "#2: must be >= 0" in none
+
+
+# --- the fast twin: it may only ever refuse more than the exact validator, never accept more
+
+_FLOATS, _EXACT = msgspec.json.Decoder(), msgspec.json.Decoder(float_hook=Decimal)
+MULTIPLE_OF_DIVISORS = [0.01, 0.1, 0.5, 2.5, 0.0001, 1e-8, 3, 7, 0.3, 1.1, 100, 0.125, 123.456, 1e-15]
+
+
+def _number_texts(rng: random.Random, n: int) -> list[str]:
+    """JSON numbers as clients send them: cents, integers, rounded doubles, long fractions."""
+    makers = [
+        lambda: f"{rng.randint(-(10**6), 10**6)}.{rng.randint(0, 99):02d}",
+        lambda: str(rng.randint(-(10**12), 10**12)),
+        lambda: repr(round(rng.uniform(-1e6, 1e6), rng.randint(0, 8))),
+        lambda: f"{rng.randint(0, 10**8)}.{rng.randint(0, 10**6)}",
+    ]
+    return [rng.choice(makers)() for _ in range(n)]
+
+
+@pytest.mark.parametrize("divisor", MULTIPLE_OF_DIVISORS)
+def test_multiple_of_gives_the_decimal_verdict_on_every_number_sent(divisor: float) -> None:
+    """The fast `multipleOf` agrees with decimal arithmetic on what was sent (JSON Schema's meaning)."""
+    compiled = compile_schema({"type": "object", "properties": {"x": {"multipleOf": divisor}}}, "t.json")
+    assert compiled.fast is not compiled.validator  # the twin is what is under test
+    rng = random.Random(divisor)
+    for text in _number_texts(rng, 3000):
+        decoder = _EXACT if lossy(text) else _FLOATS  # what the pipeline hands the validator
+        event = decoder.decode(b'{"x": %s}' % text.encode())
+        expected = Decimal(text) % Decimal(repr(divisor)) == 0
+        assert (not validate(compiled, event)) == expected, text
+        if compiled.fast.is_valid(event):  # its "valid" must stand: never more permissive
+            assert compiled.validator.is_valid(event), text
+
+
+@pytest.mark.parametrize(
+    "schema, value",
+    [
+        pytest.param({"not": {"multipleOf": 1e-15}}, 123456.000000001, id="not-multipleOf-uncertain"),
+        pytest.param({"not": {"format": "hostname"}}, "XN--nxasmq6b", id="not-hostname-upper-idna"),
+        pytest.param({"oneOf": [{"format": "email"}, {"type": "string"}]}, "a@XN--nxasmq6b", id="oneOf-email"),
+        pytest.param({"if": {"format": "hostname"}, "then": {"maxLength": 3}}, "XN--nxasmq6b", id="if-hostname"),
+        pytest.param(
+            {"type": "array", "contains": {"format": "hostname"}, "maxContains": 1},
+            ["XN--nxasmq6b", "XN--nxasmq6b"],
+            id="maxContains-hostname",
+        ),
+    ],
+)
+def test_a_refusal_under_not_if_oneOf_or_maxContains_is_never_turned_into_an_acceptance(
+    schema: Any, value: Any
+) -> None:
+    """Where refusing more could accept more, the fast twin is not used: these values are invalid."""
+    assert validate(compile_schema(schema, "t.json"), value)
+
+
+def test_upper_case_idna_names_are_valid_through_the_fast_path() -> None:
+    compiled = compile_schema({"properties": {"h": {"format": "hostname"}, "e": {"format": "email"}}}, "t.json")
+    assert compiled.fast is not compiled.validator
+    assert not validate(compiled, {"h": "XN--nxasmq6b.example", "e": "joe@XN--nxasmq6b.example"})
+    assert validate(compiled, {"h": "-bad-.example"})

@@ -54,15 +54,20 @@ class GroupCommitter:
             raise SinkUnavailable("sink writer is not running")
         if self._breaker is not None:
             self._breaker.check()
-        fut: asyncio.Future[list[Refused]] = asyncio.get_running_loop().create_future()
-        fut.add_done_callback(_consume)  # a request that timed out must not leave a dangling error
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[list[Refused]] = loop.create_future()
+        # one timer per request, not a wait_for task: the writer may still resolve `fut` after it expired
+        timer = loop.call_later(self._timeout, self._expire, fut)
+        fut.add_done_callback(lambda f: _settled(f, timer))
         self._queue.put_nowait((records, fut))
-        try:
-            return await asyncio.wait_for(asyncio.shield(fut), self._timeout)
-        except TimeoutError:
-            error = SinkUnavailable(f"sink did not acknowledge within {self._timeout:g}s")
-            self._trip(error)
-            raise error from None
+        return await fut
+
+    def _expire(self, fut: asyncio.Future[list[Refused]]) -> None:
+        if fut.done():
+            return
+        error = SinkUnavailable(f"sink did not acknowledge within {self._timeout:g}s")
+        self._trip(error)
+        fut.set_exception(error)
 
     async def drain(self) -> None:
         """Wait until everything submitted so far is committed (or failed)."""
@@ -128,6 +133,11 @@ def _fail(pending: list[Pending], error: SinkUnavailable) -> None:
     for _, fut in pending:
         if not fut.done():
             fut.set_exception(error)
+
+
+def _settled(fut: asyncio.Future[list[Refused]], timer: asyncio.TimerHandle) -> None:
+    timer.cancel()
+    _consume(fut)  # a request that timed out must not leave a dangling error
 
 
 def _consume(fut: asyncio.Future[list[Refused]]) -> None:
