@@ -91,7 +91,7 @@ class GoodEnvelope(msgspec.Struct):
     contexts: list[Entity] | UnsetType = UNSET  # entities attached to the event, each valid against its own contract
 
 
-class GoodOut(msgspec.Struct):
+class GoodOut(msgspec.Struct, gc=False):
     """How a good envelope is written: `GoodEnvelope`'s fields in its order, with the parts that
     are already JSON (the canonical data, the request's source, the collector) passed through."""
 
@@ -182,5 +182,13 @@ def uuid7() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+_second: tuple[int, str] = (-1, "")  # the current second, formatted once
+
+
 def now_rfc3339() -> str:
-    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """UTC now, to the microsecond: `2026-11-21T10:00:00.123456Z`."""
+    global _second
+    seconds, nanos = divmod(time.time_ns(), 1_000_000_000)
+    if seconds != _second[0]:
+        _second = (seconds, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)))
+    return f"{_second[1]}.{nanos // 1000:06d}Z"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import time
 from collections import Counter
@@ -40,6 +41,7 @@ from collector.pipeline import Context, Outcome, process, reject_body, reject_it
 from collector.privacy import Privacy
 from collector.protocols import CHARTER, SNOWPLOW_PATHS, Batch, Incoming, Input
 from collector.protocols import routes as input_routes
+from collector.protocols.base import LazyQuery
 from collector.protocols.cors import CredentialedCorsMiddleware
 from collector.reload import Reloader
 from collector.route import Record
@@ -48,7 +50,7 @@ from collector.settings import Settings
 from collector.sinks import Refused, Sink, SinkUnavailable, make_sink
 from collector.sinks.memory import MemorySink
 from collector.sinks.oversize import record_refused, reject_refused
-from collector.telemetry import StatusMiddleware, Telemetry, merged_summary
+from collector.telemetry import Telemetry, merged_summary
 from collector.workers import SharedMetrics
 
 log = logging.getLogger("charter")
@@ -122,7 +124,8 @@ async def _collect(request: Request, inp: Input) -> Response:
     request.state.access = {"bytes": len(body), "key": source.key}  # for --access-log
     registry = c.registry  # one set for the whole request, even if a reload swaps it meanwhile
     headers = request.headers
-    incoming = Incoming(request.method, body, headers.get("content-type"), headers, request.query_params)
+    query = LazyQuery(request.scope["query_string"])
+    incoming = Incoming(request.method, body, headers.get("content-type"), headers, query)
     batch = error if error is not None else inp.decode(incoming, registry, s.max_events)
     if not isinstance(batch, BodyError):
         request.state.access["events"] = len(batch.items)
@@ -364,6 +367,7 @@ def create_app(
         c.reloads.start()
         c.telemetry.zero(reg, c.auth.refusals() if c.auth is not None else ())
         publisher = asyncio.create_task(c.shared.run()) if c.shared is not None else None
+        gc.freeze()  # what start-up built lives as long as the process: collections need not walk it again
         log.info("charter ready: %d contracts, sink=%s", len(reg), snk.name)
         try:
             yield
@@ -391,10 +395,11 @@ def create_app(
         Route("/v1/memory/reset", memory_reset, methods=["POST"]),
         *(_input_route(path, inp, methods) for path, inp, methods in input_routes(settings)),
     ]
-    middleware = [Middleware(StatusMiddleware), Middleware(RequestIdMiddleware)]  # every status counted
+    middleware = [Middleware(RequestIdMiddleware)]  # outermost: every status counted, every response has its id
     if settings.access_log:  # inside the request id, outside every refusal: refused requests are logged too
         middleware.append(Middleware(AccessLogMiddleware, anonymize=settings.anonymize_ip))
-    middleware.append(Middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts))
+    if settings.allowed_hosts:
+        middleware.append(Middleware(AllowedHostsMiddleware, allowed=settings.allowed_hosts))
     # browser trackers send with credentials: their paths answer CORS themselves, before --cors-origins' policy
     middleware.append(Middleware(CredentialedCorsMiddleware, paths=SNOWPLOW_PATHS, origins=settings.cors_origins))
     if settings.cors_origins:  # browsers (the TypeScript SDK) POST cross-origin

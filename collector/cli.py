@@ -57,6 +57,14 @@ def main() -> None:
     default=_defaults.file_rotate_bytes,
     help="File sink rotation size.",
 )
+@_opt(
+    "--file-commit-window",
+    env="FILE_COMMIT_WINDOW",
+    type=click.FloatRange(min=0, max=100),
+    default=_defaults.file_commit_window,
+    help="File sink: milliseconds a commit waits after its first request for others to share its fsync. "
+    "Up to this much latency for fewer fsyncs under light load; 0: commit at once.",
+)
 @_opt("--kafka-bootstrap", env="KAFKA_BOOTSTRAP", default=_defaults.kafka_bootstrap, help="Kafka bootstrap HOST:PORT.")
 @_opt(
     "--kafka-compression",

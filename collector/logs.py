@@ -19,6 +19,7 @@ import msgspec
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from collector.annotate import trace_id, uuid7
+from collector.telemetry import responses
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 trace: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)  # W3C trace id
@@ -73,7 +74,9 @@ def configure(level: str, fmt: str) -> dict[str, Any]:
 
 
 class RequestIdMiddleware:
-    """Pure ASGI: give each HTTP request an id, expose it in the log context and the response."""
+    """Pure ASGI, outermost: give each HTTP request an id (in the log context and the response's
+    `X-Request-Id`), and count every response by method and status (`charter_http_responses_total`),
+    refused ones too. One layer for both: they wrap the same `send`."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -82,16 +85,22 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _SANE_ID.match(given) else uuid7()
+        given = traceparent = b""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value
+            elif name == b"traceparent":
+                traceparent = value
+        text = given.decode("latin-1")
+        rid = text if _SANE_ID.match(text) else uuid7()
         token = request_id.set(rid)
-        traced = trace.set(trace_id(headers.get(b"traceparent", b"").decode("latin-1")))
+        traced = trace.set(trace_id(traceparent.decode("latin-1")) if traceparent else None)
+        method = scope["method"]
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                responses[(method, message["status"])] += 1
+                message["headers"] = [*message.get("headers", ()), (b"x-request-id", rid.encode())]
             await send(message)
 
         try:

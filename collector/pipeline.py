@@ -51,7 +51,7 @@ SEALED_LIMIT = 512 * 1024  # how much of an unmappable event is kept, encrypted 
 _ENVELOPE_KEYS = frozenset({"schema", "data", "id", "sent_at"})
 
 
-class Event(msgspec.Struct, forbid_unknown_fields=True):
+class Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):  # decoded JSON holds no cycle
     schema: str
     data: Any
     id: Annotated[str, Meta(min_length=1, max_length=128)] | None = None

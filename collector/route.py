@@ -12,7 +12,7 @@ from collector.contracts import DEFAULT_DLQ_TOPIC, Contract, Registry
 _encoder = msgspec.json.Encoder()
 
 
-class Record(msgspec.Struct, frozen=True):
+class Record(msgspec.Struct, frozen=True, gc=False):  # holds no cycle: the collector need not track it
     """One Kafka record (or one line of the file sink)."""
 
     kind: Literal["good", "bad"]

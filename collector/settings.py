@@ -16,6 +16,7 @@ class Settings:
     sink: SinkName = "file"
     data_dir: Path = Path("data")
     file_rotate_bytes: int = 128 * 1024 * 1024
+    file_commit_window: float = 1.0  # ms a commit waits for more requests to share its fsync
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_compression: str = "lz4"
     kafka_linger_ms: int = 0

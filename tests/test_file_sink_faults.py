@@ -1,6 +1,6 @@
 """The file sink on a failing disk: no torn line ever, a 503 for what failed, recovery after.
 
-The disk is made to fail by replacing `os.pwrite`/`os.fsync` (what the sink writes with):
+The disk is made to fail by replacing `os.pwrite`/`os.fdatasync` (what the sink writes with):
 a write that stops half way with ENOSPC is exactly what a full disk does. The real thing,
 a full tmpfs under load, is tests/integration/test_disk_full.py.
 """
@@ -97,11 +97,11 @@ async def test_a_failed_commit_rolls_back_every_file_it_touched(
     sink = FileSink(tmp_path, probe_interval=PROBE)
     await sink.start()
     await sink.send([record("good", 1), record("bad", 1)])
-    real = os.fsync
-    monkeypatch.setattr(os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
     with pytest.raises(SinkUnavailable, match="I/O error"):
         await sink.send([record("good", 2), record("bad", 2)])
-    monkeypatch.setattr(os, "fsync", real)
+    monkeypatch.setattr(os, "fdatasync", real)
     assert (read_ids(tmp_path, "good"), read_ids(tmp_path, "bad")) == (["good-1"], ["bad-1"])
     await sink.stop()
 

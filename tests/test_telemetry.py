@@ -90,7 +90,7 @@ def test_stats_summarise_each_contract_with_its_latest_failures_and_no_clear_pii
     assert len(pay["history"]) == 15 and sum(m["good"] for m in pay["history"]) == 1
 
 
-def test_otlp_exporter_pushes_the_same_counters_to_a_collector_endpoint() -> None:
+def test_otlp_exporter_pushes_the_same_counters_and_histograms_to_a_collector_endpoint() -> None:
     import threading
     from collections import Counter
     from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -116,8 +116,11 @@ def test_otlp_exporter_pushes_the_same_counters_to_a_collector_endpoint() -> Non
     try:
         telemetry = Telemetry(9, f"http://127.0.0.1:{server.server_port}/v1/metrics")
         telemetry.record(Counter({("com.acme.shop", "payment", "1.0.0", "accepted", ""): 4}), [])
+        telemetry.request(100, 0.003)
+        telemetry.sink(0.002)
+        telemetry.sink(0.004)
         assert telemetry.provider.force_flush(10_000)
-        telemetry.shutdown()
+        telemetry.shutdown()  # flushes the histograms' own provider
     finally:
         server.shutdown()
         server.server_close()
@@ -131,6 +134,12 @@ def test_otlp_exporter_pushes_the_same_counters_to_a_collector_endpoint() -> Non
         {"charter.namespace": "com.acme.shop", "charter.name": "payment", "charter.version": "1.0.0"},
         4,
     )
+    histograms = {
+        m.name: (p.count, round(p.sum, 6))
+        for body in received for rm in ExportMetricsServiceRequest.FromString(body).resource_metrics
+        for sm in rm.scope_metrics for m in sm.metrics if m.HasField("histogram") for p in m.histogram.data_points
+    }  # fmt: skip
+    assert histograms == {"charter.request.duration": (1, 0.003), "charter.sink.duration": (2, 0.006)}
 
 
 def test_no_metrics_switch_records_nothing(registry: Registry) -> None:

@@ -10,9 +10,10 @@ input, and never learns which protocol an event came in by.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import parse_qsl
 
 import msgspec
 from starlette.responses import Response
@@ -21,6 +22,28 @@ from collector.contracts import Registry
 from collector.decode import BodyError
 from collector.errors import ErrorType
 from collector.origin import Origin
+
+
+class LazyQuery(Mapping[str, str]):
+    """A request's query string, parsed on first use (most requests never read it)."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+        self._parsed: dict[str, str] | None = None
+
+    def _params(self) -> dict[str, str]:
+        if self._parsed is None:  # as Starlette's QueryParams: the last value of a repeated name
+            self._parsed = dict(parse_qsl(self._raw.decode("latin-1"), keep_blank_values=True))
+        return self._parsed
+
+    def __getitem__(self, key: str) -> str:
+        return self._params()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._params())
+
+    def __len__(self) -> int:
+        return len(self._params()) if self._raw else 0
 
 
 @dataclass(frozen=True, slots=True)

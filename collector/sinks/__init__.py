@@ -53,8 +53,9 @@ def make_sink(settings: Settings, topics: dict[str, int]) -> Sink:
         from collector.sinks.file import FileSink
 
         return FileSink(
-            settings.data_dir, settings.file_rotate_bytes, settings.sink_timeout, settings.sink_probe_interval
-        )
+            settings.data_dir, settings.file_rotate_bytes, settings.sink_timeout, settings.sink_probe_interval,
+            settings.file_commit_window / 1000,
+        )  # fmt: skip
     if settings.sink == "stdout":
         from collector.sinks.stdout import StdoutSink
 

@@ -38,8 +38,12 @@ Pending = tuple[list[Record], "asyncio.Future[list[Refused]]"]
 
 
 class GroupCommitter:
-    def __init__(self, commit: Commit, timeout: float, max_pipeline: int = 4, breaker: Breaker | None = None) -> None:
+    def __init__(
+        self, commit: Commit, timeout: float, max_pipeline: int = 4, breaker: Breaker | None = None,
+        window: float = 0.0,
+    ) -> None:  # fmt: skip
         self._commit, self._timeout, self._breaker = commit, timeout, breaker
+        self._window = window  # seconds a commit waits after its first request for others to join it
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
         self._slots = asyncio.Semaphore(max_pipeline)
         self._task: asyncio.Task[None] | None = None
@@ -85,10 +89,14 @@ class GroupCommitter:
     async def _run(self) -> None:
         while True:
             first = await self._queue.get()
+            arrived = asyncio.get_running_loop().time()
+            await self._slots.acquire()
+            # what is left of the window once a slot is free (under load, a previous commit used it up)
+            if self._window and (wait := arrived + self._window - asyncio.get_running_loop().time()) > 0:
+                await asyncio.sleep(wait)
             pending = [first]
             while not self._queue.empty():
                 pending.append(self._queue.get_nowait())
-            await self._slots.acquire()
             task = asyncio.create_task(self._commit_group(pending))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)

@@ -41,6 +41,14 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
         view = view[written:]
 
 
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class _RotatingFile:
     def __init__(self, directory: Path, prefix: str, rotate_bytes: int) -> None:
         self.directory, self.prefix, self.rotate_bytes = directory, prefix, rotate_bytes
@@ -66,7 +74,7 @@ class _RotatingFile:
 
     def sync(self) -> None:
         if self.fd is not None:
-            os.fsync(self.fd)
+            os.fdatasync(self.fd)  # the data and the size that reaches it: all an appended line needs
 
     def rollback(self, offset: int) -> None:
         """Cut the file back to `offset`, the end of its last complete record."""
@@ -108,18 +116,20 @@ class _RotatingFile:
             except FileExistsError:
                 continue
         self.size, self.torn = 0, False
+        _sync_directory(self.directory)  # the new file's name is as durable as the lines it will hold
 
 
 class FileSink:
     name = "file"
 
     def __init__(
-        self, data_dir: Path, rotate_bytes: int = 128 * 1024 * 1024, timeout: float = 10.0, probe_interval: float = 1.0
-    ) -> None:
+        self, data_dir: Path, rotate_bytes: int = 128 * 1024 * 1024, timeout: float = 10.0, probe_interval: float = 1.0,
+        window: float = 0.0,
+    ) -> None:  # fmt: skip
         self.data_dir = data_dir
         self._files = {kind: _RotatingFile(data_dir, kind, rotate_bytes) for kind in ("good", "bad")}
         self._breaker = Breaker(self._probe, probe_interval, timeout)
-        self._committer = GroupCommitter(self._commit, timeout, max_pipeline=1, breaker=self._breaker)
+        self._committer = GroupCommitter(self._commit, timeout, max_pipeline=1, breaker=self._breaker, window=window)
         self._started = False
         self._failed_bytes = 0  # the size of the last commit that failed: what the probe must fit
 
