@@ -38,12 +38,13 @@ from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
 from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.logs import RequestIdMiddleware
-from collector.pipeline import Context, Outcome, process, reject_body, reject_items, settle
+from collector.pipeline import Context, Outcome, process, settle
 from collector.privacy import Privacy
 from collector.protocols import CHARTER, SNOWPLOW_PATHS, Batch, Incoming, Input
 from collector.protocols import routes as input_routes
 from collector.protocols.base import LazyQuery
 from collector.protocols.cors import CredentialedCorsMiddleware
+from collector.reject import reject_body, reject_items
 from collector.reload import Reloader
 from collector.route import Record
 from collector.security import AllowedHostsMiddleware, OperatorAccessMiddleware, page_headers

@@ -7,12 +7,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
-import functools
 import logging
 import math
-import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass, field
@@ -26,19 +23,21 @@ from collector.annotate import (
     COLLECTOR_JSON,
     BadEnvelope,
     GoodOut,
-    Source,
-    as_json,
     canonical,
     error_info,
     fingerprint_of,
     uuid7,
 )
+from collector.context import REDACT_ONLY as REDACT_ONLY
+from collector.context import Context as Context
+from collector.context import with_origin
 from collector.contracts import Contract, Registry, parse_reference
-from collector.decode import BodyError
-from collector.dedupe import Claim, Deduper, DedupeStore, dedupe_key, parse_window
+from collector.dedupe import Claim, Deduper, dedupe_key, parse_window
 from collector.errors import ErrorType
 from collector.origin import Origin, as_received, entities, entity_failures
-from collector.privacy import PiiField, Privacy
+from collector.reject import SEALED_LIMIT, claimed, excerpt, mapped, protected, sealed
+from collector.reject import reject_body as reject_body
+from collector.reject import reject_items as reject_items
 from collector.route import Record, bad_record, good_record
 from collector.rules import evaluate
 from collector.schema import compile_schema
@@ -46,9 +45,6 @@ from collector.telemetry import Tally
 from collector.validate import Failure, exact, lossy, validate
 
 log = logging.getLogger("charter")
-RAW_EXCERPT = 64 * 1024  # how much of an unusable body a bad record keeps
-SEALED_LIMIT = 512 * 1024  # how much of an unmappable event is kept, encrypted (records must fit the broker)
-_ENVELOPE_KEYS = frozenset({"schema", "data", "id", "sent_at"})
 
 
 class Event(msgspec.Struct, forbid_unknown_fields=True, gc=False):  # decoded JSON holds no cycle
@@ -73,7 +69,6 @@ def _float(text: str) -> float:
 
 _event_decoder = msgspec.json.Decoder(Event, float_hook=_float)
 _any_decoder = msgspec.json.Decoder()
-REDACT_ONLY = Privacy()  # no keys: hashed and encrypted fields are redacted, never left clear
 # The event envelope as a JSON Schema: explains, field by field, why an event did not decode.
 _ENVELOPE = compile_schema(
     {"type": "object", "required": ["schema", "data"], "additionalProperties": False,
@@ -82,24 +77,6 @@ _ENVELOPE = compile_schema(
                     "sent_at": {"type": "string", "format": "date-time"}}},
     "<event envelope>",
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a request contributes to each of its envelopes."""
-
-    collected_at: str
-    source: Source
-    privacy: Privacy = REDACT_ONLY
-    dedupe: DedupeStore | None = None
-    clock: float = field(default_factory=time.monotonic)  # for the in-process store's windows
-    origin: Origin | None = None  # per event, for events that came in another protocol
-
-    @functools.cached_property
-    def source_json(self) -> msgspec.Raw:
-        """`source` encoded once for all the request's good envelopes (on first use: the app sets
-        the write key's name before any event is processed)."""
-        return as_json(self.source)
 
 
 class Rejection(msgspec.Struct, omit_defaults=True):
@@ -143,7 +120,7 @@ def process(items: list[bytes], registry: Registry, ctx: Context, origins: list[
     `origins` (one per item) come with events an input protocol translated."""
     out = Outcome()
     for index, item in enumerate(items):
-        _one(index, item, registry, ctx if origins is None else _from(ctx, origins[index]), out)
+        _one(index, item, registry, ctx if origins is None else with_origin(ctx, origins[index]), out)
     if out.pending and isinstance(ctx.dedupe, Deduper):
         settle(out, ctx.dedupe.take([p.claim for p in out.pending], ctx.clock), registry)
     return out
@@ -171,7 +148,7 @@ def _one(index: int, item: bytes, registry: Registry, ctx: Context, out: Outcome
         log.error("internal error on event %d: %s\n%s", index, type(exc).__name__, where)
         del out.pending[pending:]
         failure = Failure("$", "internal", f"Charter failed on this event ({type(exc).__name__}); it is kept here")
-        payload = _sealed(item, registry, ctx)
+        payload = sealed(item, registry, ctx)
         _reject(out, index, None, ErrorType.INTERNAL_ERROR, [failure], None, payload, ctx, registry)
 
 
@@ -186,8 +163,8 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
             _unreadable(index, item, exc, registry, ctx, out)
             return
         failures = validate(_ENVELOPE, obj) or [Failure("$", "type", "not a valid event envelope")]
-        schema, event_id = _claimed(obj)
-        payload = _mapped(obj, item, registry, ctx)
+        schema, event_id = claimed(obj)
+        payload = mapped(obj, item, registry, ctx)
         _reject(out, index, event_id, ErrorType.MALFORMED_EVENT, failures, schema, payload, ctx, registry)
         return
     except (msgspec.DecodeError, RecursionError) as exc:
@@ -204,7 +181,7 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         else:
             kind, message = ErrorType.INVALID_SCHEMA_REF, f"{event.schema!r} is not <namespace>/<name>/<version>"
         failure = Failure("$.schema", "schema", message)
-        payload = _mapped(_any_decoder.decode(item), item, registry, ctx)
+        payload = mapped(_any_decoder.decode(item), item, registry, ctx)
         _reject(out, index, event.id, kind, [failure], event.schema, payload, ctx, registry)
         return
     restricted = contract.redirected(event.data)
@@ -213,7 +190,7 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
     if ctx.origin is not None and ctx.origin.entities:
         failures += entity_failures(ctx.origin.entities, registry)
     if failures:
-        payload = _protected(item, contract.pii, ctx, registry)
+        payload = protected(item, contract.pii, ctx, registry)
         _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry, dlq)
         return
     flags: list[str] = []
@@ -221,7 +198,7 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         broken = evaluate(contract.rules, event.data, contract.ref, _rfc3339(event.sent_at), bool(contract.pii))
         if any(b.rule.on_failure == "dlq" for b in broken):
             failures = [Failure(b.rule.path, "rule", f"{b.rule.name}: {b.reason}") for b in broken]
-            payload = _protected(item, contract.pii, ctx, registry)
+            payload = protected(item, contract.pii, ctx, registry)
             kind = ErrorType.RULE_VIOLATION
             _reject(out, index, event.id, kind, failures, event.schema, payload, ctx, registry, dlq)
             return
@@ -252,7 +229,7 @@ def _unreadable(index: int, item: bytes, exc: Exception, registry: Registry, ctx
     else:
         message = f"invalid JSON: {exc}"
     failure = Failure("$", "json", message)
-    _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, _sealed(item, registry, ctx), ctx, registry)
+    _reject(out, index, None, ErrorType.MALFORMED_EVENT, [failure], None, sealed(item, registry, ctx), ctx, registry)
 
 
 def _as_duplicate(p: _Pending, out: Outcome, registry: Registry) -> None:
@@ -266,7 +243,7 @@ def _as_duplicate(p: _Pending, out: Outcome, registry: Registry) -> None:
         del out.tally[counted]
     by = spec.by if isinstance(spec.by, str) else ", ".join(spec.by)
     failure = Failure("$", "dedupe", f"duplicate (by {by}) of an event accepted within {spec.window}")
-    payload = _protected(p.item, contract.pii, ctx, registry)
+    payload = protected(p.item, contract.pii, ctx, registry)
     topic = spec.topic or p.dlq
     _reject(out, p.index, p.event.id, ErrorType.DUPLICATE, [failure], p.event.schema, payload, ctx, registry, topic)
     out.records[p.position] = out.records.pop()  # in the good record's place
@@ -324,104 +301,4 @@ def _reject(
     out.failures.append({"schema_key": "/".join(labels), "at": ctx.collected_at, "id": event_id, "type": kind.value,
                          "path": first.path, "keyword": first.keyword, "message": first.message,
                          "failures": [{"path": f.path, "keyword": f.keyword, "message": f.message} for f in every],
-                         "excerpt": _excerpt(payload), "record": out.records[-1].value})  # fmt: skip
-
-
-def reject_body(error: BodyError, body: bytes, ctx: Context, registry: Registry | None = None) -> Record:
-    """The bad record for a body that could not be split into events: its text, or (when any
-    contract has PII fields) the body protected as a whole."""
-    if registry is not None and registry.has_pii:
-        payload: Any = ctx.privacy.seal(body, RAW_EXCERPT)
-        message = error.message
-    else:
-        payload = body[:RAW_EXCERPT].decode("utf-8", "backslashreplace")
-        cut = len(body) > RAW_EXCERPT
-        message = error.message + (f" (payload truncated to {RAW_EXCERPT} bytes)" if cut else "")
-    env = BadEnvelope(
-        uuid7(), ctx.collected_at, None, error_info(error.type, [], message), payload, ctx.source, COLLECTOR
-    )
-    return bad_record(env, registry)
-
-
-def reject_items(error: BodyError, ctx: Context, registry: Registry) -> list[Record]:
-    """A body refused for the number of its events: each event is still its own bad record, so
-    each keeps its own contract's protection (and lands in that contract's dead-letter topic).
-    An event an input protocol translated keeps what it came as, as on every other path."""
-    records = []
-    info = error_info(error.type, [], error.message)
-    for item, origin in zip(error.items, error.origins or (None,) * len(error.items), strict=True):
-        schema, event_id, payload = _refused_item(item, origin, ctx, registry)
-        source = ctx.source if origin is None else _from(ctx, origin).source
-        env = BadEnvelope(event_id or uuid7(), ctx.collected_at, schema, info, payload, source, COLLECTOR)
-        records.append(bad_record(env, registry))
-    return records
-
-
-def _refused_item(
-    item: bytes, origin: Origin | None, ctx: Context, registry: Registry
-) -> tuple[str | None, str | None, Any]:
-    """The schema and id of an event refused with its body, and what its record keeps of it."""
-    if origin is not None:  # the event as it came, not Charter's translation of it (always valid JSON)
-        schema, event_id = _claimed(_any_decoder.decode(item))
-        schema = schema or None  # a protocol event that could not be translated names no contract
-        return schema, event_id, as_received(origin, schema, registry, ctx.privacy, SEALED_LIMIT)
-    try:
-        obj = _any_decoder.decode(item)
-    except (msgspec.DecodeError, RecursionError):
-        return None, None, _sealed(item, registry, ctx)
-    schema, event_id = _claimed(obj)
-    return schema, event_id, _mapped(obj, item, registry, ctx)
-
-
-def _excerpt(payload: Any, limit: int = 200) -> str:
-    text = payload if isinstance(payload, str) else msgspec.json.encode(payload).decode()
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _claimed(obj: Any) -> tuple[str | None, str | None]:
-    """The schema and id a malformed event claimed, if it names them usably."""
-    if not isinstance(obj, dict):
-        return None, None
-    schema, event_id = obj.get("schema"), obj.get("id")
-    schema = schema if isinstance(schema, str) and len(schema) <= 256 else None
-    event_id = event_id if isinstance(event_id, str) and 0 < len(event_id) <= 128 else None
-    return schema, event_id
-
-
-def _mapped(obj: Any, item: bytes, registry: Registry, ctx: Context) -> Any:
-    """A rejected event with its contract line's PII fields protected; when it cannot be mapped
-    to one contract line's fields (an odd shape, extra keys, an unknown line) and any contract
-    has PII fields, the event is sealed as a whole."""
-    if not registry.has_pii:
-        return msgspec.Raw(item)
-    schema = obj.get("schema") if isinstance(obj, dict) else None
-    if not (isinstance(schema, str) and registry.knows_line(schema) and set(obj) <= _ENVELOPE_KEYS):
-        return _sealed(item, registry, ctx)
-    pii = registry.pii_for(schema)
-    if not pii:
-        return msgspec.Raw(item)
-    if "data" in obj and not isinstance(obj["data"], dict):
-        return _sealed(item, registry, ctx)
-    if "data" in obj:
-        obj["data"] = ctx.privacy.protect(obj["data"], pii)
-    return obj
-
-
-def _sealed(item: bytes, registry: Registry, ctx: Context) -> Any:
-    return ctx.privacy.seal(item, SEALED_LIMIT) if registry.has_pii else item.decode("utf-8", "backslashreplace")
-
-
-def _protected(item: bytes, pii: tuple[PiiField, ...], ctx: Context, registry: Registry) -> Any:
-    """A decoded event of a known contract, with the fields its contract protects protected."""
-    if not pii:
-        return msgspec.Raw(item)
-    obj = _any_decoder.decode(item)
-    if not isinstance(obj.get("data"), dict):
-        return _sealed(item, registry, ctx)
-    obj["data"] = ctx.privacy.protect(obj["data"], pii)
-    return obj
-
-
-def _from(ctx: Context, origin: Origin) -> Context:
-    source = msgspec.structs.replace(ctx.source, protocol=origin.protocol, client=origin.client)
-    return dataclasses.replace(ctx, source=source, origin=origin)
+                         "excerpt": excerpt(payload), "record": out.records[-1].value})  # fmt: skip

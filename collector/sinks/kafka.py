@@ -343,7 +343,7 @@ class KafkaSink:
                 reason = f"the {len(r.value)}-byte record exceeds the {limit} bytes that topic {r.topic} accepts"
                 delivery.refused[id(r)] = reason
                 continue
-            parts = await self._partitions_for(r.topic)
+            parts = self._partitions.get(r.topic) or await self._partitions_for(r.topic)
             tp = (r.topic, parts[_hash(r.key) % len(parts)])
             batch = batches.get(tp)
             if batch is not None and (alone or not fits(batch.size + size, limit) or not append(batch, r, size)):

@@ -23,7 +23,10 @@ RECORD_OVERHEAD = 32  # per record: length, attributes, deltas, header counts (v
 
 def record_bytes(r: Record) -> int:
     """An upper bound on a record's size in a batch, uncompressed."""
-    return len(r.key) + len(r.value) + sum(len(k) + len(v) + 10 for k, v in r.headers) + RECORD_OVERHEAD
+    size = len(r.key) + len(r.value) + RECORD_OVERHEAD
+    for k, v in r.headers:  # a loop, not sum() over a generator: this runs for every record
+        size += len(k) + len(v) + 10
+    return size
 
 
 def fits(size: int, limit: int) -> bool:
