@@ -14,30 +14,39 @@ import logging
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any
 
-import msgspec
-from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collector.access_log import AccessLogMiddleware, redact_query
 from collector.annotate import now_rfc3339, source_of
-from collector.auth import WriteKey, forbidden, load_write_keys, retry_after, unauthorized
+from collector.auth import WriteKey, forbidden, retry_after, unauthorized
 from collector.badrecords import bad_records
 from collector.contracts import Registry, load_registry
 from collector.decode import BodyError, inflate
-from collector.dedupe import DedupeUnavailable, make_store, observe
+from collector.dedupe import DedupeUnavailable
 from collector.errors import ErrorType
 from collector.keys import DEFAULT_KEYS_FILE, load_keys
 from collector.limits import BodyTimeoutMiddleware, cap_errors, refuse
 from collector.logs import RequestIdMiddleware
+from collector.pages import UI_PAGE as UI_PAGE
+from collector.pages import (
+    get_schema,
+    health,
+    list_schemas,
+    memory_bad,
+    memory_good,
+    memory_reset,
+    metrics,
+    ready,
+    stats,
+    ui,
+)
 from collector.pipeline import Context, Outcome, process, settle
 from collector.privacy import Privacy
 from collector.protocols import CHARTER, SNOWPLOW_PATHS, Batch, Incoming, Input
@@ -45,45 +54,15 @@ from collector.protocols import routes as input_routes
 from collector.protocols.base import LazyQuery
 from collector.protocols.cors import CredentialedCorsMiddleware
 from collector.reject import reject_body, reject_items
-from collector.reload import Reloader
 from collector.route import Record
-from collector.security import AllowedHostsMiddleware, OperatorAccessMiddleware, page_headers
+from collector.security import AllowedHostsMiddleware, OperatorAccessMiddleware
 from collector.settings import Settings
 from collector.sinks import Refused, Sink, SinkUnavailable, make_sink
-from collector.sinks.memory import MemorySink
 from collector.sinks.oversize import record_refused, reject_refused
-from collector.telemetry import Telemetry, merged_summary
-from collector.workers import SharedMetrics
+from collector.state import Collector, json_response, state
 
 log = logging.getLogger("charter")
-UI_PAGE = Path(__file__).parent / "ui" / "index.html"
-_encoder = msgspec.json.Encoder()
 Endpoint = Callable[[Request], Awaitable[Response]]
-
-
-class _Collector:
-    """What the lifespan creates: contracts, the sink, and the in-flight counter."""
-
-    def __init__(self, settings: Settings, registry: Registry, sink: Sink, privacy: Privacy) -> None:
-        self.settings, self.registry, self.sink, self.privacy = settings, registry, sink, privacy
-        self.dedupe = make_store(settings.dedupe_store, settings.dedupe_max_keys, settings.dedupe_store_timeout,
-                                 settings.dedupe_store_fail == "open")  # fmt: skip
-        self.auth = load_write_keys(settings.auth) if settings.auth is not None else None
-        self.telemetry = Telemetry(len(registry), settings.otlp_endpoint, settings.metrics, settings.otlp_interval_ms)
-        observe(self.dedupe, self.telemetry.provider)
-        dirs = settings.metrics_dir
-        self.shared = SharedMetrics(dirs, self.telemetry.prometheus, self.telemetry.raw) if dirs is not None else None
-        self.inflight = 0
-        self.reloads = Reloader(settings, self)  # swaps `registry` whole: read it once per request
-
-
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(_encoder.encode(body), status, headers, media_type="application/json")
-
-
-def _state(request: Request) -> _Collector:
-    collector: _Collector = request.app.state.collector
-    return collector
 
 
 def _unavailable(status: int, message: str, retry_after: int) -> Response:
@@ -126,7 +105,7 @@ class _CollectionRoutes:
 
 async def _collect(request: Request, inp: Input) -> Response:
     started = time.perf_counter()
-    c = _state(request)
+    c = state(request)
     s = c.settings
     if c.inflight >= s.max_inflight_events:
         return _unavailable(429, f"{c.inflight} events are waiting for the sink", s.retry_after)
@@ -175,7 +154,7 @@ async def _collect(request: Request, inp: Input) -> Response:
     return json_response(body_out, 207)
 
 
-async def _settle(c: _Collector, outcome: Outcome, registry: Registry) -> bool:
+async def _settle(c: Collector, outcome: Outcome, registry: Registry) -> bool:
     """Ask the shared dedupe store about all of the request's keys at once; False (503) if it did not answer."""
     try:
         fresh = await c.dedupe.claim([p.claim for p in outcome.pending])
@@ -186,7 +165,7 @@ async def _settle(c: _Collector, outcome: Outcome, registry: Registry) -> bool:
     return True
 
 
-async def _send(c: _Collector, records: list[Record], written: list[tuple[Refused, Record]] | None = None) -> bool:
+async def _send(c: Collector, records: list[Record], written: list[tuple[Refused, Record]] | None = None) -> bool:
     """Hand records to the sink; False (and counted) when it could not take them durably.
 
     A record the sink refuses for good (too large) is replaced by its too_large bad record;
@@ -250,7 +229,7 @@ async def _read_body(
     return inflated, None
 
 
-async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Context) -> Response:
+async def _refuse_body(c: Collector, error: BodyError, body: bytes, ctx: Context) -> Response:
     """Record the unusable body as a bad event, then answer its 4xx (503 if it could not be recorded)."""
     records = reject_items(error, ctx, c.registry) if error.items else [reject_body(error, body, ctx, c.registry)]
     record = records[0]
@@ -267,7 +246,7 @@ async def _refuse_body(c: _Collector, error: BodyError, body: bytes, ctx: Contex
     )
 
 
-async def _unauthorized(c: _Collector, body: bytes, ctx: Context) -> Response:
+async def _unauthorized(c: Collector, body: bytes, ctx: Context) -> Response:
     """401 for the whole request: no valid write key. The body is recorded (protected) all the same."""
     refuse("unauthorized", 401)
     error = unauthorized("no valid write key (Authorization: Bearer <key>, Basic with the key as user, or ?key=)")
@@ -277,7 +256,7 @@ async def _unauthorized(c: _Collector, body: bytes, ctx: Context) -> Response:
     return response
 
 
-async def _within_key(c: _Collector, key: WriteKey, batch: Batch, body: bytes, ctx: Context) -> Response | None:
+async def _within_key(c: Collector, key: WriteKey, batch: Batch, body: bytes, ctx: Context) -> Response | None:
     """403 (recorded) when an event, or an entity attached to one, names a contract outside the key's
     scope; 429 over the key's rate."""
     assert c.auth is not None
@@ -293,86 +272,6 @@ async def _within_key(c: _Collector, key: WriteKey, batch: Batch, body: bytes, c
     error = {"type": "rate_limited", "message": f"write key {key.name!r} is over its rate limit",
              "resolution": "Nothing was acknowledged: retry after the Retry-After delay."}  # fmt: skip
     return json_response({"error": error}, 429, {"Retry-After": str(retry_after(wait))})
-
-
-async def metrics(request: Request) -> Response:
-    c = _state(request)
-    body = c.shared.collect() if c.shared is not None else c.telemetry.prometheus()
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
-
-
-async def stats(request: Request) -> Response:
-    c = _state(request)  # with --workers N: every worker's, added up (so /ui shows them all)
-    return json_response(merged_summary(c.shared.collect_stats()) if c.shared is not None else c.telemetry.summary())
-
-
-async def ui(request: Request) -> Response:
-    """The data steward's dashboard: one static page that polls /v1/stats and /v1/schemas."""
-    return FileResponse(UI_PAGE, media_type="text/html", headers=page_headers(UI_PAGE))
-
-
-async def health(request: Request) -> Response:
-    return json_response({"status": "ok"})
-
-
-async def ready(request: Request) -> Response:
-    c = _state(request)
-    ok = len(c.registry) > 0 and c.sink.ready()
-    body: dict[str, Any] = {"ready": ok, "contracts": len(c.registry), "sink": c.sink.name}
-    body["sink_ready"] = c.sink.ready()
-    if not body["sink_ready"]:  # say why, so an operator need not dig through the log
-        body["sink_problem"] = c.sink.problem() or "not ready"
-    body["dedupe_store"] = c.dedupe.name
-    if (store_problem := c.dedupe.problem()) is not None:  # deduping contracts get 503 until it answers
-        body["dedupe_problem"] = store_problem
-    if (reload := c.reloads.status()) is not None:  # a failed reload: the previous set keeps serving
-        body["contracts_reload"] = reload
-    return json_response(body, 200 if ok else 503, None if ok else {"Retry-After": str(c.settings.retry_after)})
-
-
-async def list_schemas(request: Request) -> Response:
-    c = _state(request)
-    return json_response({"schemas": [_summary(x) for x in c.registry]})
-
-
-async def get_schema(request: Request) -> Response:
-    p = request.path_params
-    ref = f"{p['namespace']}/{p['name']}/{p['version']}"
-    contract = _state(request).registry.get(ref)
-    if contract is None:
-        return json_response({"error": {"type": "unknown_schema", "message": f"no contract {ref!r} is loaded"}}, 404)
-    return json_response(contract.schema, headers={"Charter-Schema": contract.ref})
-
-
-def _summary(c: Any) -> dict[str, Any]:
-    return {
-        "schema": c.ref, "namespace": c.namespace, "name": c.name, "version": str(c.version),
-        "title": c.schema.get("title"), "description": c.schema.get("description"),
-        "owner": c.meta.owner, "status": c.meta.status, "topic": c.topic, "dlq_topic": c.dlq_topic,
-    }  # fmt: skip
-
-
-def _memory(request: Request) -> MemorySink | None:
-    sink = _state(request).sink
-    return sink if isinstance(sink, MemorySink) else None
-
-
-async def memory_good(request: Request) -> Response:
-    sink = _memory(request)
-    return json_response(sink.envelopes("good")) if sink else json_response({"error": "not the memory sink"}, 404)
-
-
-async def memory_bad(request: Request) -> Response:
-    sink = _memory(request)
-    return json_response(sink.envelopes("bad")) if sink else json_response({"error": "not the memory sink"}, 404)
-
-
-async def memory_reset(request: Request) -> Response:
-    sink = _memory(request)
-    if sink is None:
-        return json_response({"error": "not the memory sink"}, 404)
-    sink.reset()
-    return json_response({"reset": True})
 
 
 def build_privacy(settings: Settings, registry: Registry) -> Privacy:
@@ -395,7 +294,7 @@ def create_app(
         prv = privacy if privacy is not None else build_privacy(settings, reg)
         snk = sink if sink is not None else make_sink(settings, reg.topics())
         await snk.start()
-        app.state.collector = c = _Collector(settings, reg, snk, prv)
+        app.state.collector = c = Collector(settings, reg, snk, prv)
         try:
             await c.dedupe.start()
         except DedupeUnavailable:
