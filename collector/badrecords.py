@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from collector.privacy import PiiField
-from collector.telemetry import merged_records
+from collector.stats import merged_records
 
 UNKNOWN = "unknown/unknown/unknown"
 

@@ -13,7 +13,7 @@ from starlette.responses import FileResponse, Response
 from collector.security import page_headers
 from collector.sinks.memory import MemorySink
 from collector.state import json_response, state
-from collector.telemetry import merged_summary
+from collector.stats import merged_summary
 
 UI_PAGE = Path(__file__).parent / "ui" / "index.html"
 

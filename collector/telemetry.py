@@ -12,12 +12,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import os
-import re
 import socket
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -31,6 +29,7 @@ from prometheus_client.metrics_core import HistogramMetricFamily, Metric
 
 from collector import __version__
 from collector.limits import REFUSALS, refused
+from collector.stats import ContractStats, count, raw_of, record_failure, summary_of
 
 if TYPE_CHECKING:
     from collector.contracts import Contract
@@ -39,17 +38,8 @@ if TYPE_CHECKING:
 responses: Counter[tuple[str, int]] = Counter()
 # (namespace, name, version, outcome, error_type): outcome is accepted | rejected | duplicate
 Tally = Counter[tuple[str, str, str, str, str]]
-MINUTES_KEPT = 15
 # seconds, sub-millisecond to tens of seconds (the SDK's default boundaries are 0..10000, made for milliseconds)
 SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-RECENT_FAILURES = 10  # the latest rejected events per contract, each with every failure
-RECENT_DUPLICATES = 10  # kept apart, so duplicates never crowd out violations
-FAILURES_PER_EVENT = 20  # an event's failures shown in /v1/stats (its bad record keeps all of them)
-GROUPS_KEPT = 50  # violation groups (error type, path) per contract; the rest count under one group
-OTHER_PATHS = "(other paths)"
-BAD_RECORDS_KEPT = 20  # the latest bad records per contract, for the dashboard's drill-down
-BAD_RECORD_LIMIT = 64 * 1024  # a bigger record is listed without its body (the sink has it whole)
-_INDEX = re.compile(r"\[\d+\]")
 # the event counters: (name, unit, description, outcome counted; None: all)
 _EVENT_COUNTERS = (
     ("charter.events.received", "{event}", "Events received, by contract", None),
@@ -59,23 +49,6 @@ _EVENT_COUNTERS = (
 )
 REQUEST_DURATION = ("charter.request.duration", "POST /v1/events duration")
 SINK_DURATION = ("charter.sink.duration", "Time for the sink to accept a request")
-
-
-@dataclass
-class _ContractStats:
-    """Three buckets that add up to what was received: good, rejected (a violation of any
-    kind) and duplicates. `bad` in /v1/stats is rejected + duplicates (the dead-letter records)."""
-
-    good: int = 0
-    rejected: int = 0
-    duplicates: int = 0
-    last_seen: float | None = None
-    minutes: dict[int, list[int]] = field(default_factory=dict)  # minute → [good, rejected, duplicates]
-    errors: Counter[str] = field(default_factory=Counter)  # rejected events by error type (no duplicates)
-    groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # "type\tpath" → count, minutes, latest
-    recent: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_FAILURES))
-    recent_duplicates: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=RECENT_DUPLICATES))
-    records: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=BAD_RECORDS_KEPT))
 
 
 class Telemetry:
@@ -129,7 +102,7 @@ class Telemetry:
             "Requests refused at a limit or an access check, by reason (error.type), status and write key",
         )  # fmt: skip
         self.started = time.time()
-        self.stats: dict[str, _ContractStats] = {}
+        self.stats: dict[str, ContractStats] = {}
 
     def record(self, tally: Tally, failures: list[dict[str, Any]], now: float | None = None) -> None:
         """Add one request's tally to the counters and the per-contract stats."""
@@ -139,9 +112,9 @@ class Telemetry:
         minute = int(now // 60)
         self.counts.update(tally)
         for (ns, name, version, outcome, error_type), n in tally.items():
-            self._stat(f"{ns}/{name}/{version}", outcome, error_type, n, now, minute)
+            count(self.stats, f"{ns}/{name}/{version}", outcome, error_type, n, now, minute)
         for f in failures:
-            _failure(self.stats[f["schema_key"]], f, minute)
+            record_failure(self.stats[f["schema_key"]], f, minute)
 
     def zero(self, contracts: Iterable[Contract], key_refusals: Iterable[tuple[str, int, str]] = ()) -> None:
         """Every contract's counters exist from the start, at 0: a rate over a series that appears only
@@ -184,7 +157,7 @@ class Telemetry:
         return generate_latest(self.registry)
 
     def summary(self, now: float | None = None) -> dict[str, Any]:
-        return _summary_of(self.stats, self.started, now)
+        return summary_of(self.stats, self.started, now)
 
     def bad_records(self, schema: str) -> list[dict[str, Any]]:
         """The latest bad records kept for one contract (`unknown/unknown/unknown` for the unresolved), newest first."""
@@ -193,31 +166,12 @@ class Telemetry:
 
     def raw(self) -> dict[str, Any]:
         """This process's stats as plain data, for /v1/stats to add up across workers (collector.workers)."""
-        return {"started": self.started, "contracts": {k: _raw(s) for k, s in self.stats.items()}}
+        return {"started": self.started, "contracts": {k: raw_of(s) for k, s in self.stats.items()}}
 
     def shutdown(self) -> None:
         self.provider.shutdown()
         if self.otlp_histograms is not None:
             self.otlp_histograms[0].shutdown()
-
-    def _stat(self, key: str, outcome: str, error_type: str, n: int, now: float, minute: int) -> None:
-        s = self.stats.get(key)
-        if s is None:
-            s = self.stats[key] = _ContractStats()
-        bucket = s.minutes.setdefault(minute, [0, 0, 0])
-        if outcome == "accepted":
-            s.good += n
-            bucket[0] += n
-        elif outcome == "duplicate":
-            s.duplicates += n
-            bucket[2] += n
-        else:
-            s.rejected += n
-            bucket[1] += n
-            s.errors[error_type] += n
-        s.last_seen = now
-        for old in [m for m in s.minutes if m <= minute - MINUTES_KEPT]:
-            del s.minutes[old]
 
     def _observer(self, outcome: str | None) -> Callable[[CallbackOptions], list[Observation]]:
         """The counts of one outcome (None: every event received), one observation per contract
@@ -325,140 +279,6 @@ def _contract(ns: str, name: str, version: str) -> dict[str, str]:
     return {"charter.namespace": ns, "charter.name": name, "charter.version": version}
 
 
-def merged_summary(raws: list[dict[str, Any]], now: float | None = None) -> dict[str, Any]:
-    """Several workers' /v1/stats as one: counts and minutes add up, the latest failures come first."""
-    stats, started = _combine(raws)
-    return _summary_of(stats, started, now)
-
-
-def merged_records(raws: list[dict[str, Any]], schema: str) -> list[dict[str, Any]]:
-    """Several workers' kept bad records of one contract, newest first."""
-    stats, _ = _combine(raws)
-    s = stats.get(schema)
-    return list(s.records) if s is not None else []
-
-
-def combined_raw(raws: list[dict[str, Any]]) -> dict[str, Any]:
-    """Several raw stats as one raw (what dead workers counted, kept)."""
-    stats, started = _combine(raws)
-    return {"started": started, "contracts": {k: _raw(s) for k, s in stats.items()}}
-
-
-def _failure(s: _ContractStats, f: dict[str, Any], minute: int) -> None:
-    """One rejected or duplicate event: its group counts, the latest list, its kept bad record."""
-    every = f.get("failures") or [{"path": f["path"], "keyword": f["keyword"], "message": f["message"]}]
-    entry = {k: v for k, v in f.items() if k not in ("schema_key", "record")}
-    entry["failures"], entry["more_failures"] = every[:FAILURES_PER_EVENT], max(len(every) - FAILURES_PER_EVENT, 0)
-    if f["type"] == "duplicate":
-        s.recent_duplicates.appendleft(entry)
-    else:
-        s.recent.appendleft(entry)
-        for failure in {(x["path"], x["keyword"]): x for x in every}.values():
-            _group(s, f["type"], failure, f["at"], minute)
-    record = f.get("record")
-    if record is not None:
-        body = bytes(record).decode("utf-8", "replace") if len(record) <= BAD_RECORD_LIMIT else None
-        s.records.appendleft({"at": f["at"], "id": f["id"], "type": f["type"], "record": body, "bytes": len(record)})
-
-
-def _group(s: _ContractStats, kind: str, failure: dict[str, Any], at: str, minute: int) -> None:
-    """Violations grouped by error type and path (array indexes as [*], so items[3] and items[7] are one)."""
-    path = _INDEX.sub("[*]", str(failure["path"]))
-    key = f"{kind}\t{path}"
-    if key not in s.groups and len(s.groups) >= GROUPS_KEPT:
-        key = f"{kind}\t{OTHER_PATHS}"
-    g = s.groups.setdefault(key, _new_group())
-    g["count"] += 1
-    g["minutes"][str(minute)] = g["minutes"].get(str(minute), 0) + 1
-    for old in [m for m in g["minutes"] if int(m) <= minute - MINUTES_KEPT]:
-        del g["minutes"][old]
-    if at >= g["last"]:
-        g.update(keyword=failure["keyword"], message=failure["message"], last=at)
-
-
-def _combine(raws: list[dict[str, Any]]) -> tuple[dict[str, _ContractStats], float]:
-    stats: dict[str, _ContractStats] = {}
-    for raw in raws:
-        for key, r in raw["contracts"].items():
-            s = stats.setdefault(key, _ContractStats())
-            s.good, s.rejected = s.good + r["good"], s.rejected + r["rejected"]
-            s.duplicates += r["duplicates"]
-            seen = [t for t in (s.last_seen, r["last_seen"]) if t is not None]
-            s.last_seen = max(seen) if seen else None
-            for minute, counts in r["minutes"].items():
-                bucket = s.minutes.setdefault(int(minute), [0, 0, 0])
-                for i, n in enumerate(counts):
-                    bucket[i] += n
-            s.errors.update(r["errors"])
-            for gkey, g in r["groups"].items():
-                _add_group(s.groups.setdefault(gkey, _new_group()), g)
-            s.recent = _latest(s.recent, r["recent"], RECENT_FAILURES)
-            s.recent_duplicates = _latest(s.recent_duplicates, r["recent_duplicates"], RECENT_DUPLICATES)
-            s.records = _latest(s.records, r["records"], BAD_RECORDS_KEPT)
-    return stats, min((r["started"] for r in raws), default=time.time())
-
-
-def _new_group() -> dict[str, Any]:
-    return {"count": 0, "minutes": {}, "keyword": "", "message": "", "last": ""}
-
-
-def _add_group(into: dict[str, Any], g: dict[str, Any]) -> None:
-    into["count"] += g["count"]
-    for minute, n in g["minutes"].items():
-        into["minutes"][minute] = into["minutes"].get(minute, 0) + n
-    if g["last"] >= into["last"]:
-        into.update(keyword=g["keyword"], message=g["message"], last=g["last"])
-
-
-def _latest(mine: Iterable[dict[str, Any]], theirs: Iterable[dict[str, Any]], keep: int) -> deque[dict[str, Any]]:
-    latest = sorted([*mine, *theirs], key=lambda f: str(f["at"]), reverse=True)
-    return deque(latest[:keep], maxlen=keep)
-
-
-def _raw(s: _ContractStats) -> dict[str, Any]:
-    minutes = {str(m): v for m, v in s.minutes.items()}
-    return {"good": s.good, "rejected": s.rejected, "duplicates": s.duplicates, "last_seen": s.last_seen,
-            "minutes": minutes, "errors": dict(s.errors), "groups": s.groups, "recent": list(s.recent),
-            "recent_duplicates": list(s.recent_duplicates), "records": list(s.records)}  # fmt: skip
-
-
-def _summary_of(stats: dict[str, _ContractStats], started: float, now: float | None) -> dict[str, Any]:
-    current = int((time.time() if now is None else now) // 60)
-    contracts = [_summary(key, s, current) for key, s in sorted(stats.items())]
-    totals = {k: sum(c[k] for c in contracts) for k in ("received", "good", "rejected", "duplicates")}
-    return {"since": _iso(started), "window_minutes": MINUTES_KEPT, "totals": totals, "contracts": contracts}
-
-
-def _summary(key: str, s: _ContractStats, current: int) -> dict[str, Any]:
-    """One contract's counts since start, last full minute, 15-minute history, violations grouped
-    by error type and path (each with its per-minute trend), latest rejected events and duplicates."""
-    window = range(current - MINUTES_KEPT + 1, current + 1)
-    history = [(m, s.minutes.get(m, [0, 0, 0])) for m in window]
-    return {
-        "schema": key, "received": s.good + s.rejected + s.duplicates, "good": s.good, "rejected": s.rejected,
-        "duplicates": s.duplicates, "bad": s.rejected + s.duplicates,
-        "last_minute": _counts(s.minutes.get(current - 1, [0, 0, 0])),
-        "last_seen": _iso(s.last_seen) if s.last_seen else None,
-        "history": [{"minute": _iso(m * 60), **_counts(c)} for m, c in history],
-        "top_errors": [{"type": t, "count": c} for t, c in s.errors.most_common(5)],
-        "violations": [_violation(k, g, window) for k, g in sorted(s.groups.items(), key=lambda kg: -kg[1]["count"])],
-        "recent_failures": list(s.recent),
-        "recent_duplicates": list(s.recent_duplicates),
-    }  # fmt: skip
-
-
-def _counts(c: list[int]) -> dict[str, int]:
-    good, rejected, duplicates = [*c, 0, 0, 0][:3]
-    return {"good": good, "rejected": rejected, "duplicates": duplicates, "bad": rejected + duplicates}
-
-
-def _violation(key: str, g: dict[str, Any], window: range) -> dict[str, Any]:
-    kind, _, path = key.partition("\t")
-    trend = [g["minutes"].get(str(m), 0) for m in window]
-    return {"type": kind, "path": path, "keyword": g["keyword"], "message": g["message"], "count": g["count"],
-            "last_minute": trend[-2], "window": sum(trend), "trend": trend, "last_at": g["last"]}  # fmt: skip
-
-
 def _observe_responses(options: CallbackOptions) -> list[Observation]:
     seen = list(responses.items()) or [(("POST", 200), 0)]  # there from the start, at 0
     return [Observation(n, {"http.request.method": m, "http.response.status_code": s}) for (m, s), n in seen]
@@ -477,7 +297,3 @@ def otlp_metrics_url(endpoint: str) -> str:
     """A base URL (`http://collector:4318`, as the OpenTelemetry docs give it) gets the metrics path."""
     parts = urlsplit(endpoint)
     return urlunsplit(parts._replace(path="/v1/metrics")) if parts.path in ("", "/") else endpoint
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from collector.telemetry import combined_raw
+from collector.stats import combined_raw
 
 PUBLISH_EVERY = 1.0
 NOT_SUMMED = frozenset({"charter_contracts_loaded"})  # identical in every worker

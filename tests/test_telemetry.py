@@ -213,7 +213,7 @@ def test_the_drill_down_marks_a_body_sealed_whole_and_needs_a_contract(client: T
 
 
 def test_the_drill_down_keeps_only_the_latest_bad_records_of_each_contract(client: TestClient) -> None:
-    from collector.telemetry import BAD_RECORDS_KEPT
+    from collector.stats import BAD_RECORDS_KEPT
 
     sent = [{"schema": PAY, "id": f"e{i}", "data": payment(order_id=i, amount=-1)} for i in range(BAD_RECORDS_KEPT + 5)]
     client.post("/v1/events", json=sent)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 
-from collector.telemetry import Telemetry, merged_summary
+from collector.stats import merged_summary
+from collector.telemetry import Telemetry
 from tests.conftest import charter_serve, payment
 from tests.redis_server import redis_server
 
@@ -53,7 +54,7 @@ def test_stats_of_two_worker_processes_add_up_to_what_was_sent(tmp_path: Path) -
 
 
 def test_two_workers_kept_bad_records_merge_newest_first_for_the_drill_down() -> None:
-    from collector.telemetry import merged_records
+    from collector.stats import merged_records
 
     one, two = Telemetry(1, enabled=True), Telemetry(1, enabled=True)
     key = ("com.acme.shop", "payment", "1.0.0")
