@@ -386,6 +386,7 @@ class Options:
     bootstrap: str
     profile: bool
     scale_out: bool = False
+    stages: bool = True  # the per-stage breakdown (bench/stages.py) of each contract set, before the load
 
 
 def run_sink(
@@ -800,6 +801,12 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str], list[
     p.add_argument("--kafka-bootstrap", default="127.0.0.1:9092")
     p.add_argument("--profile", action="store_true", help="py-spy the collector in both phases (slows it)")
     p.add_argument(
+        "--stages",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="per-stage CPU per event of each contract set, in-process (bench/stages.py), before the load phases",
+    )
+    p.add_argument(
         "--scale-out",
         action="store_true",
         help="instead: one collector, then two on --port and --port+1, Kafka sink, a shared Redis dedupe store "
@@ -828,6 +835,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str], list[
         a.kafka_bootstrap,
         a.profile,
         a.scale_out,
+        a.stages,
     )
     return opt, sinks, sets
 
@@ -845,6 +853,28 @@ def print_profile(name: str, phase: str, prof: dict[str, Any]) -> None:
         print(f"  {title}:")
         for func, share in prof[key][:n]:
             print(f"    {share:5.1f} %  {func}")
+
+
+def measure_stages(sets: list[str]) -> dict[str, Any]:
+    """bench/stages.py for each contract set, each in its own interpreter, while nothing else of the run is up."""
+    import stages
+
+    out: dict[str, Any] = {}
+    for cset in sets:
+        print(f"{cset}: measuring CPU per stage in-process (bench/stages.py, ~20 s) ...", flush=True)
+        try:
+            out[cset] = stages.measure_in_subprocess(cset)
+        except stages.StagesError as exc:  # the breakdown is extra: the load phases still run
+            out[cset] = {"error": str(exc)}
+    return out
+
+
+def print_stages(breakdowns: dict[str, Any]) -> None:
+    import stages
+
+    for cset, result in breakdowns.items():
+        print(f"\nCPU per stage, {cset} contracts (bench/stages.py: in-process, before the load phases):\n")
+        print(f"error: {result['error']}" if "error" in result else stages.markdown(result))
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -876,6 +906,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{cset}: {len(sizes):,} events generated, {sizes[0]}-{sizes[-1]} bytes "
                   f"(median {sizes[len(sizes) // 2]}); good topics {', '.join(bodies.good)}; "
                   f"{bodies.described}", flush=True)  # fmt: skip
+        breakdowns = measure_stages(sets) if opt.stages else {}
         for sink in sinks:
             if sink == "kafka" and not kafka_running():
                 print("starting Kafka (scripts/kafka start) ...", flush=True)
@@ -889,7 +920,7 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_at_start"] = load_start
     info["total_s"] = round(time.monotonic() - t0, 1)
     out = RESULTS / f"{_stamp()}.json"
-    doc = {"machine": info, "options": vars(opt), "sinks": sinks, "contracts": sets, "runs": runs}
+    doc = {"machine": info, "options": vars(opt), "sinks": sinks, "contracts": sets, "runs": runs, "stages": breakdowns}
     out.write_text(json.dumps(doc, indent=2))
     print()
     stack_ = f"{'uvloop' if info['uvloop'] else 'asyncio'} + {'httptools' if info['httptools'] else 'h11'}"
@@ -901,6 +932,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(runs, opt))
     print()
     print("\n".join(notes(runs)))
+    print_stages(breakdowns)
     print(f"\nraw results: {out.relative_to(ROOT)}")
     for r in runs:
         for phase in ("throughput", "latency"):
