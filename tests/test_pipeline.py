@@ -199,3 +199,21 @@ def test_a_number_is_judged_as_the_decimal_sent_not_its_nearest_double() -> None
     out = process(items, Reg([contract]), CTX)
     assert out.accepted == 1  # 1e23 is a multiple of 10 (its nearest double, 99999999999999991611392, is not)
     assert [r.index for r in out.rejections] == [1, 2]
+
+
+def test_good_envelope_data_is_canonical_and_keeps_the_decimal_sent() -> None:
+    """Keys sorted (the fingerprint's canonical form, encoded once), and a number a double cannot hold
+    written as the client sent it, not as its nearest double."""
+    from tests.conftest import make_contract
+
+    contract = make_contract({"b": {"type": "number"}, "a": {"type": "string"}, "big": {"type": "number"}})
+    reg = Registry([contract])
+    body = b'{"schema": "com.example.test/thing/1", "data": {"b": 0.1, "a": "x", "big": 12345678901234567.25}}'
+    out = process([body], reg, CTX)
+    assert out.accepted == 1
+    raw = out.records[0].value
+    assert b'"data":{"a":"x","b":0.1,"big":12345678901234567.25}' in raw  # a float would read ...568.0
+    reordered = b'{"schema": "com.example.test/thing/1", "data": {"big": 12345678901234567.25, "a": "x", "b": 0.1}}'
+    other = b'{"schema": "com.example.test/thing/1", "data": {"big": 12345678901234567.26, "a": "x", "b": 0.1}}'
+    fps = [value(process([b], reg, CTX), 0)["fingerprint"] for b in (body, reordered, other)]
+    assert fps[0] == fps[1] != fps[2]  # the decimal sent decides, not its nearest double (the same for both)
