@@ -45,6 +45,7 @@ class Warehouse(msgspec.Struct, forbid_unknown_fields=True):
     schema: str | None = None
     dist_key: str | None = None
     sort_key: str | None = None
+    encode: dict[str, str] = {}  # column → Redshift compression encoding, over the default per type
 
 
 class Redirect(msgspec.Struct, forbid_unknown_fields=True):

@@ -4,7 +4,8 @@ One file per dialect (`postgres.sql`, ...), one table per contract major (see wa
 The warehouse keys of `x-contract.warehouse` become what each dialect has: PostgreSQL an
 index on the sort key (DuckDB prunes by zone maps, and cannot alter an indexed table),
 Redshift `DISTKEY`/`SORTKEY` (with each column's `ENCODE`: RAW for the sort key, AZ64 for
-integers and times, ZSTD for the rest, RAW for booleans), Snowflake `CLUSTER BY (sort_key)`,
+integers and times, ZSTD for the rest, RAW for booleans, unless `x-contract.warehouse.encode`
+names another for the column), Snowflake `CLUSTER BY (sort_key)`,
 BigQuery `PARTITION BY DATE(sort_key)` for a timestamp (or the date itself) and `CLUSTER BY
 dist_key`. JSON is JSONB, JSON, SUPER, VARIANT or JSON. Tables are created plainly (not `IF
 NOT EXISTS`): a second run against an existing table should fail, not diverge silently.
@@ -106,10 +107,16 @@ def column_def(dialect: str, t: Table, c: Column) -> str:
     if c.default_now and dialect not in ("snowflake", "bigquery"):
         parts.append(f"DEFAULT {_TYPES[dialect].now}")
     if dialect == "redshift":
-        parts.append(f"ENCODE {'RAW' if c.name == t.sort_key else _RS_ENCODE.get(c.kind, 'ZSTD')}")
+        parts.append(f"ENCODE {redshift_encode(t, c)}")
     if dialect == "bigquery":
         parts.append(f"OPTIONS(description={_bq_text(_comment(c))})")
     return " ".join(parts)
+
+
+def redshift_encode(t: Table, c: Column) -> str:
+    """The contract's `x-contract.warehouse.encode` for the column, else RAW for the sort key and a
+    default by type."""
+    return t.encode.get(c.name) or ("RAW" if c.name == t.sort_key else _RS_ENCODE.get(c.kind, "ZSTD"))
 
 
 def comments(dialect: str, t: Table, columns: tuple[Column, ...]) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from codegen.check.gitref import files_at
 from codegen.exports import ExportError
-from codegen.exports.ddl import column_def, column_type, comments, create, literal, quote
+from codegen.exports.ddl import column_def, column_type, comments, create, literal, quote, redshift_encode
 from codegen.exports.warehouse import Column, Table, tables
 from collector.contracts import ContractLoadError, Registry, load_registry
 
@@ -82,6 +82,9 @@ def _alter(prev: Table, t: Table, dialect: str) -> str:
         old = before.get(c.name)
         if old is not None:
             out += _changed(dialect, qualified, old, c)
+            same_type = column_type(dialect, old) == column_type(dialect, c)  # else _changed said what to do
+            if dialect == "redshift" and same_type and (encode := redshift_encode(t, c)) != redshift_encode(prev, old):
+                out.append(f"ALTER TABLE {qualified} ALTER COLUMN {q(c.name)} ENCODE {encode};\n")
     if prev.description != t.description:  # it lists the versions the table holds
         out.append(_table_comment(dialect, qualified, literal(dialect, t.description)))
     for key in ("dist_key", "sort_key"):

@@ -115,6 +115,13 @@ METAFIELDS = (
 _METADATA_NAMES = {c.name for c in METADATA + METAFIELDS}
 
 
+# Redshift's column compression encodings (CREATE TABLE … ENCODE)
+REDSHIFT_ENCODINGS = frozenset(
+    {"RAW", "AZ64", "BYTEDICT", "DELTA", "DELTA32K", "LZO", "MOSTLY8", "MOSTLY16", "MOSTLY32", "RUNLENGTH",
+     "TEXT255", "TEXT32K", "ZSTD"}
+)  # fmt: skip
+
+
 @dataclass(frozen=True, slots=True)
 class Table:
     line: Line
@@ -124,6 +131,7 @@ class Table:
     columns: tuple[Column, ...]
     dist_key: str | None
     sort_key: str | None
+    encode: dict[str, str]  # x-contract.warehouse.encode: column → Redshift ENCODE, checked here
 
     def column(self, name: str) -> Column:
         return next(c for c in self.columns if c.name == name)
@@ -157,13 +165,25 @@ def table(line: Line) -> Table:
                 f"{c.file}: x-contract.warehouse.{key} {value!r} is not a top-level field or metadata column "
                 f"of {line.reference}"
             )
+    encode = {column: value.upper() for column, value in (wh.encode if wh else {}).items()}
+    for column, value in encode.items():
+        if column not in names:
+            raise ExportError(
+                f"{c.file}: x-contract.warehouse.encode names {column!r}, not a column of {line.reference}"
+            )
+        if value not in REDSHIFT_ENCODINGS:
+            known = ", ".join(sorted(REDSHIFT_ENCODINGS))
+            raise ExportError(
+                f"{c.file}: x-contract.warehouse.encode.{column}: {value!r} is not a Redshift encoding ({known})"
+            )
     title = c.schema.get("title") or c.name
     owner = c.meta.owner.name + (f" <{c.meta.owner.email}>" if c.meta.owner.email else "")
     description = (
         f"{title}: {c.schema.get('description', '').strip()} Contract {line.reference} "
         f"(versions {', '.join(v.version_str for v in line.versions)}), topic {c.topic}, owner {owner}."
     )
-    return Table(line, schema, name, description, columns, wh.dist_key if wh else None, wh.sort_key if wh else None)
+    dist_key, sort_key = (wh.dist_key, wh.sort_key) if wh else (None, None)
+    return Table(line, schema, name, description, columns, dist_key, sort_key, encode)
 
 
 def _data_columns(line: Line) -> list[Column]:

@@ -204,3 +204,26 @@ def test_ddl_parses_in_its_dialect_with_every_column_name_intact(dialect: str) -
     create = next(s for s in statements if s.key == "create" and s.args.get("kind") == "TABLE")
     declared = [col.name for col in create.find_all(sqlglot.exp.ColumnDef)]
     assert declared[10 : 10 + len(names)] == names
+
+
+def test_redshift_encodings_can_be_chosen_per_column_in_the_contract() -> None:
+    c = contract(
+        {"status": {"type": "string", "enum": ["paid", "failed"]}, "n": {"type": "integer"}},
+        warehouse={"sort_key": "n", "encode": {"status": "bytedict", "n": "DELTA"}},
+    )
+    rs = sql("redshift", c)
+    assert column_line(rs, '"status"') == '"status" VARCHAR(6) ENCODE BYTEDICT'
+    assert column_line(rs, '"n"') == '"n" BIGINT ENCODE DELTA'  # the contract's choice wins over RAW for the sort key
+    assert column_line(rs, '"collected_at"').endswith("ENCODE AZ64")  # columns it does not name keep the default
+
+
+@pytest.mark.parametrize(
+    ("encode", "message"),
+    [
+        pytest.param({"nope": "ZSTD"}, "encode names 'nope', not a column of", id="unknown-column"),
+        pytest.param({"n": "GZIP"}, "encode.n: 'GZIP' is not a Redshift encoding", id="unknown-encoding"),
+    ],
+)
+def test_a_wrong_redshift_encoding_is_refused_with_the_file_and_the_fix(encode: dict[str, str], message: str) -> None:
+    with pytest.raises(ExportError, match=message):
+        sql("redshift", contract({"n": {"type": "integer"}}, warehouse={"encode": encode}))

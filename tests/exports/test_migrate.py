@@ -174,3 +174,13 @@ def test_widened_types_are_altered_in_place_where_the_dialect_can(tmp_path: Path
     t, new = envelope(schemas, "msg-v1.1", {**SAMPLE, "length_seconds": 2.5, "status": "forwarded"})
     duckdb_insert(con, t, new, "interactions.messages")
     assert con.execute('SELECT length_seconds FROM "interactions"."messages"').fetchall() == [(2.5,)]
+
+
+def test_a_redshift_encoding_chosen_in_a_new_version_is_altered_in_place(tmp_path: Path) -> None:
+    schemas = published(tmp_path)
+    v11 = copy.deepcopy(V1)
+    v11["x-contract"]["warehouse"]["encode"] = {"status": "bytedict"}
+    (schemas / MESSAGES / "1.1.0.json").write_text(json.dumps(v11, indent=2))
+    redshift = export(schemas, tmp_path / "rs", "redshift", "--from", "HEAD")
+    assert 'ALTER TABLE "interactions"."messages" ALTER COLUMN "status" ENCODE BYTEDICT;\n' in redshift
+    assert redshift.count("ENCODE") == 1  # the columns it does not name keep theirs
