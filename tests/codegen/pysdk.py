@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 from tests.conftest import ROOT
 
@@ -64,7 +64,26 @@ class Request:
 Script = Callable[[list[dict[str, Any]]], Reply]
 
 
-class FakeCollector:
+class Served:
+    """A stdlib HTTP server on a thread and a free port, for the length of a `with` block;
+    subclasses give the request handler class (`_handler`)."""
+
+    def _serve(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        # shutdown() waits for the serving loop to poll its flag: poll often
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeCollector(Served):
     """`POST /v1/events` on a stdlib HTTP server thread: answers the scripted replies in turn,
     then 200; records every request, and the events a 2xx answer kept (`accepted`)."""
 
@@ -73,18 +92,7 @@ class FakeCollector:
         self.requests: list[Request] = []
         self.accepted: list[dict[str, Any]] = []
         self.changed = threading.Condition()
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # shutdown() waits for the serving loop to poll its flag: poll often
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
-
-    def __enter__(self) -> FakeCollector:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(self._handler())
 
     def wait_for_requests(self, n: int, timeout: float = 10) -> list[Request]:
         with self.changed:

@@ -26,29 +26,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.codegen.pysdk import FakeCollector, collected, payment, sdk
+from tests.codegen.pysdk import FakeCollector, Served, collected, payment, sdk
 from tests.conftest import charter_serve
 
 WRITE_KEY = "sdk-key-0123456789abcdef"
 
 
-class Proxy:
+class Proxy(Served):
     """A forward HTTP proxy (absolute-form requests, RFC 9112 3.2.2) on a stdlib server thread; records each
     request it forwards as (method, target, headers)."""
 
     def __init__(self) -> None:
         self.seen: list[tuple[str, str, dict[str, str]]] = []
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True)
-
-    def __enter__(self) -> Proxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._serve(self._handler())
 
     def _handler(self) -> type[http.server.BaseHTTPRequestHandler]:
         proxy = self
