@@ -11,6 +11,7 @@ import asyncio
 import errno
 import json
 import os
+import stat
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -170,3 +171,39 @@ def test_ready_answers_503_with_the_reason_while_the_disk_is_full(
             time.sleep(PROBE)  # polling /ready, not synchronising
         assert c.post("/v1/events", json=event).status_code == 200
     assert len(read_ids(tmp_path, "good")) == 1
+
+
+async def test_a_file_system_that_cannot_sync_directories_still_takes_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some FUSE and network mounts answer EINVAL to fsync on a directory: new files are still written."""
+    real = os.fsync
+
+    def no_directory_sync(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", no_directory_sync)
+    sink = FileSink(tmp_path, probe_interval=PROBE)
+    await sink.start()
+    await sink.send([record("good", 1)])
+    await sink.stop()
+    assert read_ids(tmp_path, "good") == ["good-1"]
+
+
+async def test_a_directory_that_fails_to_sync_fails_the_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EIO syncing the new file's directory: the name may not be durable, so nothing is acknowledged."""
+    real = os.fsync
+
+    def broken_directory(fd: int) -> None:
+        if stat.S_ISDIR(os.fstat(fd).st_mode):
+            raise OSError(errno.EIO, "I/O error")
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", broken_directory)
+    sink = FileSink(tmp_path, probe_interval=PROBE)
+    await sink.start()
+    with pytest.raises(SinkUnavailable, match="I/O error"):
+        await sink.send([record("good", 1)])
+    await sink.stop()

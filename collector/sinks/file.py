@@ -42,9 +42,14 @@ def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
 
 
 def _sync_directory(directory: Path) -> None:
+    """Make a new file's name durable. A file system that cannot sync a directory (EINVAL or
+    ENOTSUP on some FUSE and network mounts) keeps names durable its own way: that is no fault."""
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
     finally:
         os.close(fd)
 
