@@ -64,3 +64,28 @@ async def test_unwritable_data_dir_fails_the_send_instead_of_dropping(tmp_path: 
     with pytest.raises(SinkUnavailable, match="NotADirectoryError"):
         await sink.send([record("good", 1)])
     await sink.stop()
+
+
+@pytest.mark.parametrize(("window", "syncs"), [pytest.param(0.0, 2, id="no-window"), pytest.param(0.5, 1, id="window")])
+async def test_a_request_arriving_within_the_commit_window_shares_the_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: float, syncs: int
+) -> None:
+    """The second request arrives while the writer holds the first: without a window they are two
+    commits (two syncs); within the window (`--file-commit-window`) they share one."""
+    import asyncio
+    import os
+
+    real, calls = os.fdatasync, []
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
+    sink = FileSink(tmp_path, window=window)
+    await sink.start()
+    queue = sink._committer._queue
+    first = asyncio.create_task(sink.send([record("good", 1)]))
+    while queue.empty():  # the first request is submitted ...
+        await asyncio.sleep(0)
+    while not queue.empty():  # ... and the writer has taken it
+        await asyncio.sleep(0)
+    await asyncio.gather(first, sink.send([record("good", 2)]))
+    assert len(calls) == syncs  # (before stop(): closing syncs once more)
+    await sink.stop()
+    assert [r["id"] for r in lines(tmp_path, "good")] == ["good-1", "good-2"]
