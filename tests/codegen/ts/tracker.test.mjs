@@ -19,7 +19,7 @@ async function fakeCollector(script = []) {
     req.on("data", (chunk) => (body += chunk));
     req.on("end", () => {
       const events = JSON.parse(body);
-      requests.push({ at: Date.now(), events, bytes: Buffer.byteLength(body), headers: req.headers });
+      requests.push({ at: Date.now(), events, bytes: Buffer.byteLength(body), headers: req.headers, url: req.url });
       const step = script.shift() ?? { status: 200 };
       res.writeHead(step.status, { "Content-Type": "application/json", ...step.headers });
       res.end(JSON.stringify(step.body ?? { accepted: events.length, rejected: 0 }));
@@ -205,4 +205,15 @@ test("nothing reaches the host app: unserializable data, a throwing onFailure, t
   await collector.close();
   assert.deepEqual(reasons, ["unserializable", "closed"]);
   assert.equal(collector.requests.length, 0);
+});
+
+test("an endpoint's query string (a write key as ?key=) is kept after /v1/events", async () => {
+  const collector = await fakeCollector();
+  const tracker = new Tracker({ endpoint: `${collector.endpoint}/?key=wk_123` });
+  tracker.track("com.acme.shop/payment/1", payment(1));
+  await tracker.flush();
+  await collector.received(1);
+  assert.equal(collector.requests[0].url, "/v1/events?key=wk_123");
+  await tracker.close();
+  await collector.close();
 });

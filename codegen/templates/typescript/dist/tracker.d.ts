@@ -53,7 +53,7 @@ export type FetchLike = (url: string, init: {
 }>;
 export interface TrackerOptions {
     /** Collector base URL, e.g. `http://localhost:8080` (`""`: the page's own origin); events are POSTed to
-     * `<endpoint>/v1/events`. */
+     * `<endpoint>/v1/events` (a query string such as `?key=<write key>` is kept). */
     endpoint: string;
     /** Send when this many events are queued. Default 50. */
     batchSize?: number;

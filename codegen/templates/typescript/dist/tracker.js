@@ -35,7 +35,7 @@ export class Tracker {
     closed = false;
     constructor(options) {
         const endpoint = options.endpoint; // plain JavaScript callers get no compiler to check it
-        this.url = `${typeof endpoint === "string" ? endpoint.replace(/\/+$/, "") : ""}/v1/events`;
+        this.url = eventsUrl(typeof endpoint === "string" ? endpoint : "");
         this.batchSize = Math.max(1, options.batchSize ?? 50);
         this.maxBytes = Math.max(1, options.maxBytes ?? 60_000);
         this.flushIntervalMs = Math.max(0, options.flushIntervalMs ?? 1000);
@@ -304,4 +304,10 @@ function describe(error) {
 }
 function sleep(ms) {
     return new Promise((resolve) => setTimeout(resolve, ms));
+}
+/** `<endpoint>/v1/events`, keeping the endpoint's query string (`?key=<write key>`) after the path. */
+function eventsUrl(endpoint) {
+    const at = endpoint.indexOf("?");
+    const base = at < 0 ? endpoint : endpoint.slice(0, at);
+    return `${base.replace(/\/+$/, "")}/v1/events${at < 0 ? "" : endpoint.slice(at)}`;
 }

@@ -51,7 +51,7 @@ export type FetchLike = (
 
 export interface TrackerOptions {
   /** Collector base URL, e.g. `http://localhost:8080` (`""`: the page's own origin); events are POSTed to
-   * `<endpoint>/v1/events`. */
+   * `<endpoint>/v1/events` (a query string such as `?key=<write key>` is kept). */
   endpoint: string;
   /** Send when this many events are queued. Default 50. */
   batchSize?: number;
@@ -125,7 +125,7 @@ export class Tracker {
 
   constructor(options: TrackerOptions) {
     const endpoint: unknown = options.endpoint; // plain JavaScript callers get no compiler to check it
-    this.url = `${typeof endpoint === "string" ? endpoint.replace(/\/+$/, "") : ""}/v1/events`;
+    this.url = eventsUrl(typeof endpoint === "string" ? endpoint : "");
     this.batchSize = Math.max(1, options.batchSize ?? 50);
     this.maxBytes = Math.max(1, options.maxBytes ?? 60_000);
     this.flushIntervalMs = Math.max(0, options.flushIntervalMs ?? 1000);
@@ -402,4 +402,11 @@ function describe(error: unknown): string {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** `<endpoint>/v1/events`, keeping the endpoint's query string (`?key=<write key>`) after the path. */
+function eventsUrl(endpoint: string): string {
+  const at = endpoint.indexOf("?");
+  const base = at < 0 ? endpoint : endpoint.slice(0, at);
+  return `${base.replace(/\/+$/, "")}/v1/events${at < 0 ? "" : endpoint.slice(at)}`;
 }
