@@ -186,7 +186,8 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         return
     restricted = contract.redirected(event.data)
     dlq = contract.meta.redirect.dlq_topic if restricted and contract.meta.redirect else None
-    failures = validate(contract.compiled, _exact_data(item, event.data))
+    exact_data = _exact_data(item, event.data)  # decoded again only for an event with a lossy number
+    failures = validate(contract.compiled, exact_data)
     if ctx.origin is not None and ctx.origin.entities:
         failures += entity_failures(ctx.origin.entities, registry)
     if failures:
@@ -205,7 +206,7 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         flags = [b.rule.name for b in broken]
     # encoded once: hashed for the fingerprint (before protection: redacted values would collide),
     # and written as the envelope's data when no field is protected. Exact decimals stay exact.
-    data = canonical(_exact_data(item, event.data))
+    data = canonical(exact_data)
     fp = fingerprint_of(contract.schema_header, data)
     spec = contract.meta.dedupe if ctx.dedupe is not None else None
     if spec is not None and (key := dedupe_key(spec, event.id, fp, event.data)) is not None:
