@@ -190,7 +190,7 @@ def test_responses_are_counted_by_status(registry: Registry) -> None:
 def test_the_standard_otlp_variables_are_honoured(
     flag: str | None, env: dict[str, str], used: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from collector.cli import _otlp_endpoint
+    from collector.startup import otlp_endpoint as _otlp_endpoint
 
     for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
@@ -223,7 +223,7 @@ def test_the_access_log_line_has_events_bytes_and_key(registry: Registry, caplog
 def test_otel_metric_export_interval_is_the_otlp_push_interval(
     env: str | None, ms: float, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from collector.cli import _otlp_interval
+    from collector.startup import otlp_interval as _otlp_interval
 
     monkeypatch.delenv("OTEL_METRIC_EXPORT_INTERVAL", raising=False)
     if env is not None:
