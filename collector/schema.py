@@ -195,7 +195,7 @@ def _fast(
     an `if`, a `oneOf` or a `maxContains` count, refusing more could accept more: a schema (or a
     document it references) with one of those gets no twin.
     """
-    text = json.dumps(documents)
+    text = json.dumps(documents, default=str)  # (a YAML date is text here: only keywords are looked for)
     if "multipleOf" not in text and '"format"' not in text:
         return None
     if any(f'"{keyword}": ' in text for keyword in _NOT_MONOTONE):
