@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.testclient import TestClient
 
-from collector import cli
+from collector import cli, startup
 from collector.app import create_app
 from collector.auth import AuthFileError, TokenBucket, load_write_keys
 from collector.contracts import Registry
@@ -224,7 +224,7 @@ def test_serve_refuses_to_start_with_a_bad_auth_file(tmp_path: Path) -> None:
 
 def test_serve_warns_without_auth_on_a_public_address(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[Settings] = []
-    monkeypatch.setattr(cli, "_run", lambda settings, registry: started.append(settings))
+    monkeypatch.setattr(startup, "run", lambda settings, registry: started.append(settings))
     public = CliRunner().invoke(cli.main, ["serve", "--host", "0.0.0.0", "--sink", "memory"])
     assert "warning: no --auth: anyone who can reach 0.0.0.0:8080 may post events" in public.output
     local = CliRunner().invoke(cli.main, ["serve", "--sink", "memory"])
