@@ -71,7 +71,14 @@ def main() -> None:
     default=_defaults.kafka_compression,
     help="Producer compression.",
 )
-@_opt("--kafka-linger-ms", env="KAFKA_LINGER_MS", type=int, default=_defaults.kafka_linger_ms, help="Producer linger.")
+@_opt(
+    "--kafka-linger-ms",
+    env="KAFKA_LINGER_MS",
+    type=click.IntRange(min=0, max=100),
+    default=_defaults.kafka_linger_ms,
+    help="Kafka sink: milliseconds a commit waits after its first request for others to share its batches "
+    "(linger.ms). 0: send at once.",
+)
 @kafka_security_options
 @_opt(
     "--kafka-replication-factor",
