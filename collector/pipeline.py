@@ -258,10 +258,9 @@ def _accept(
     out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str, data: bytes,
     restricted: bool, registry: Registry,
 ) -> None:  # fmt: skip
-    value: Any = msgspec.Raw(data)
+    # no protected field: the canonical bytes as they are; else the decoded data, protected in place
     protected = ctx.privacy.protect(event.data, contract.pii) if contract.pii else event.data
-    if contract.pii:
-        value = protected
+    value: Any = protected if contract.pii else msgspec.Raw(data)
     event_id = event.id or uuid7()
     env = GoodOut(
         event_id, contract.ref, contract.namespace, contract.name, contract.version_str,

@@ -217,3 +217,10 @@ def test_good_envelope_data_is_canonical_and_keeps_the_decimal_sent() -> None:
     other = b'{"schema": "com.example.test/thing/1", "data": {"big": 12345678901234567.26, "a": "x", "b": 0.1}}'
     fps = [value(process([b], reg, CTX), 0)["fingerprint"] for b in (body, reordered, other)]
     assert fps[0] == fps[1] != fps[2]  # the decimal sent decides, not its nearest double (the same for both)
+
+
+def test_the_envelope_written_has_the_documented_envelopes_fields_in_order() -> None:
+    """`GoodOut` (what is encoded) must stay `GoodEnvelope` (what AsyncAPI and the README document)."""
+    from collector.annotate import GoodEnvelope, GoodOut
+
+    assert GoodOut.__struct_fields__ == GoodEnvelope.__struct_fields__
