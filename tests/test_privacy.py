@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 from pathlib import Path
 from typing import Any
@@ -9,13 +10,15 @@ from typing import Any
 import msgspec
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from collector.annotate import Source
 from collector.cli import main
 from collector.contracts import ContractLoadError, Registry
 from collector.keys import generate, load_keys, rotate
 from collector.pipeline import Context, process
-from collector.privacy import REDACTED, MissingKey, Privacy, decrypt_value, pii_field
+from collector.privacy import REDACTED, HmacSha256, MissingKey, Privacy, decrypt_value, pii_field
 from tests.conftest import SCHEMAS, TEST_KEYS, payment
 
 CARD = "4111111111111111"
@@ -58,6 +61,17 @@ def test_hash_is_keyed_stable_and_not_a_plain_sha256(privacy: Privacy, tmp_path:
     assert a == b and len(a) == 64
     assert a != c, "a different secret must give a different hash"
     assert a != hashlib.sha256(b"ana@example.com").hexdigest()
+
+
+# keys shorter than, equal to and longer than SHA-256's 64-byte block take different branches
+@pytest.mark.parametrize("key_length", [0, 1, 32, 63, 64, 65, 200])
+@settings(max_examples=30)
+@given(key_byte=st.integers(0, 255), message=st.binary(max_size=300))
+def test_the_precomputed_hmac_gives_the_standard_hmac_sha256_for_any_key_length(
+    key_length: int, key_byte: int, message: bytes
+) -> None:
+    key = bytes((key_byte + i) % 256 for i in range(key_length))
+    assert HmacSha256(key).hexdigest(message) == hmac.digest(key, message, "sha256").hex()
 
 
 def test_deterministic_encryption_gives_equal_ciphertexts_that_decrypt(privacy: Privacy) -> None:
