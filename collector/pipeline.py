@@ -184,9 +184,11 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         payload = mapped(_any_decoder.decode(item), item, registry, ctx)
         _reject(out, index, event.id, kind, [failure], event.schema, payload, ctx, registry)
         return
-    restricted = contract.redirected(event.data)
-    dlq = contract.meta.redirect.dlq_topic if restricted and contract.meta.redirect else None
-    exact_data = _exact_data(item, event.data)  # decoded again only for an event with a lossy number
+    redirect = contract.meta.redirect
+    restricted = redirect is not None and contract.redirected(event.data)
+    dlq = redirect.dlq_topic if restricted and redirect is not None else None
+    # as JSON Schema judges it: numbers a double cannot hold exactly, as decimals (decoded again, only then)
+    exact_data = exact(item).get("data") if _lossy_numbers else event.data
     failures = validate(contract.compiled, exact_data)
     if ctx.origin is not None and ctx.origin.entities:
         failures += entity_failures(ctx.origin.entities, registry)
@@ -194,7 +196,7 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         payload = protected(item, contract.pii, ctx, registry)
         _reject(out, index, event.id, ErrorType.INVALID_PAYLOAD, failures, event.schema, payload, ctx, registry, dlq)
         return
-    flags: list[str] = []
+    flags: list[str] | None = None
     if contract.rules:
         broken = evaluate(contract.rules, event.data, contract.ref, _rfc3339(event.sent_at), bool(contract.pii))
         if any(b.rule.on_failure == "dlq" for b in broken):
@@ -213,12 +215,6 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         claim = Claim(f"{contract.namespace}/{contract.name}", key, parse_window(spec.window))
         out.pending.append(_Pending(claim, len(out.records), index, item, event, contract, dlq, ctx))
     _accept(out, event, contract, ctx, flags, fp, data, restricted, registry)
-
-
-def _exact_data(item: bytes, data: Any) -> Any:
-    """The event's data as JSON Schema judges it: numbers a double cannot hold exactly, as decimals
-    (decoded again, only for an event that has such a number)."""
-    return exact(item).get("data") if _lossy_numbers else data
 
 
 def _unreadable(index: int, item: bytes, exc: Exception, registry: Registry, ctx: Context, out: Outcome) -> None:
@@ -255,7 +251,7 @@ def _rfc3339(value: datetime.datetime | None) -> str | None:
 
 
 def _accept(
-    out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str], fp: str, data: bytes,
+    out: Outcome, event: Event, contract: Contract, ctx: Context, flags: list[str] | None, fp: str, data: bytes,
     restricted: bool, registry: Registry,
 ) -> None:  # fmt: skip
     # no protected field: the canonical bytes as they are; else the decoded data, protected in place
