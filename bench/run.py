@@ -596,7 +596,7 @@ _AREAS = (
     ("starlette/", "Starlette: routing, request, response"),
     ("collector/sinks/", "sink: collector/sinks + aiokafka"),
     ("aiokafka/", "sink: collector/sinks + aiokafka"),
-    ("collector/app.py", "collector/app.py: the endpoint"),
+    ("collector/collect.py", "collector/collect.py: the endpoint"),
     ("collector/", "pipeline: decode, validate, protect, annotate, route"),
 )
 
