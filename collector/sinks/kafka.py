@@ -16,7 +16,9 @@ large anyway (its limit was lowered since), the limit is read again and the batc
 records are sent once more, each on its own, so only the record that is too large is
 refused. A broker refusal also breaks the idempotent producer's sequence numbers for the
 partition: the producer is replaced and the records the broken sequence refused are sent
-again, so requests that shared the commit are not failed.
+again, so requests that shared the commit are not failed. The replaced producer is stopped
+only once no commit is still adding to it or waiting on it: aiokafka's `stop()` would strand
+a batch added while it flushes, and that commit's requests would get 503 at the sink timeout.
 
 A breaker (breaker.py) watches the broker: after a failure, or when the periodic metadata
 probe fails, requests get 503 at once until a probe succeeds.
@@ -29,6 +31,7 @@ import contextlib
 import logging
 import struct
 import time
+from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +110,7 @@ class KafkaSink:
         self._limits: dict[str, int] = {}  # topic → max.message.bytes, read at start
         watch = max(1.0, min(5.0, self._timeout / 2))  # keep /ready honest without traffic
         self._breaker = Breaker(self._probe, settings.sink_probe_interval, self._timeout, watch=watch)
-        # linger.ms is the group commit's window here: aiokafka's own linger does not apply to send_batch
+        # linger.ms is the group commit's window here (aiokafka lingers each send_batch batch as long again)
         window = self._security.producer().get("linger_ms", settings.kafka_linger_ms) / 1000  # --kafka-option wins
         self._committer = GroupCommitter(
             self._commit, settings.sink_timeout, max_pipeline=8, breaker=self._breaker, window=window
@@ -116,6 +119,9 @@ class KafkaSink:
         self._reset_lock = asyncio.Lock()
         self._enqueue_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self._closing: set[asyncio.Task[None]] = set()  # replaced producers, stopped once unused
+        self._users: dict[AIOKafkaProducer, int] = {}  # commits and probes using each producer
+        self._unused: dict[AIOKafkaProducer, asyncio.Event] = {}  # set when a replaced producer's last user leaves
         self._waiting: str | None = None  # why the sink is not started yet, while --kafka-wait lasts
 
     async def start(self) -> None:
@@ -182,6 +188,7 @@ class KafkaSink:
 
     async def _shutdown(self) -> None:
         await self._committer.stop()
+        await asyncio.gather(*self._closing)  # their users are done now: stop them rather than leak them
         if self._producer is not None:
             await self._producer.stop()
 
@@ -216,6 +223,11 @@ class KafkaSink:
         return producer
 
     async def _close(self, producer: AIOKafkaProducer) -> None:
+        """Stop a replaced producer once no commit uses it (their requests are all answered within one sink timeout)."""
+        if producer in self._users:
+            unused = self._unused.setdefault(producer, asyncio.Event())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(unused.wait(), self._timeout)
         try:
             await asyncio.wait_for(producer.stop(), self._timeout)
         except (TimeoutError, KafkaError) as exc:
@@ -233,20 +245,36 @@ class KafkaSink:
                 return  # another commit already replaced it
             log.warning("replacing the Kafka producer after a fatal idempotence error")
             self._producer = await self._new_producer()
-            self._spawn(self._close(broken))
+            task = asyncio.create_task(self._close(broken))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    @contextlib.contextmanager
+    def _using(self, producer: AIOKafkaProducer) -> Iterator[None]:
+        """Count a user of `producer`, so that `_close` waits for it.
+
+        aiokafka's `stop()` flushes the batches queued when it starts, then cancels its sender.
+        A `send_batch` that was waiting for its partition's slot meanwhile adds its batch after
+        that snapshot; the batch lingers `linger_ms`, the sender is gone by then, and its future
+        never resolves: the commit would hang and its requests get 503 at the sink timeout.
+        """
+        self._users[producer] = self._users.get(producer, 0) + 1
+        try:
+            yield
+        finally:
+            if left := self._users.pop(producer) - 1:
+                self._users[producer] = left
+            elif (unused := self._unused.pop(producer, None)) is not None:
+                unused.set()
 
     async def _probe(self) -> None:
         """The breaker's probe: a metadata round-trip to the brokers."""
         producer = self._producer
         if producer is None:
             raise SinkUnavailable("the Kafka producer is stopped")
-        if not await producer.client.force_metadata_update():
-            raise SinkUnavailable(f"Kafka at {self.bootstrap} did not answer a metadata request")
-
-    def _spawn(self, coro: Any) -> None:
-        task = asyncio.create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        with self._using(producer):  # a metadata update pending when the client closes is never answered
+            if not await producer.client.force_metadata_update():
+                raise SinkUnavailable(f"Kafka at {self.bootstrap} did not answer a metadata request")
 
     async def add_topics(self, topics: dict[str, int]) -> None:
         """A contract reload: create the topics the new set writes to, before it serves."""
@@ -293,20 +321,21 @@ class KafkaSink:
         delivery = Delivery()
         sent: list[tuple[Batch, asyncio.Future[Any]]] = []
         unsent: list[Record] = []  # not enqueued because another commit replaced the producer meanwhile
-        try:
-            # One commit enqueues at a time: concurrent send_batch calls on the same partition
-            # race for its slot and aiokafka times the losers out early (aio-libs/aiokafka#814).
-            async with self._enqueue_lock:
-                await self._send_batches(producer, records, sent, delivery, alone=not retry)
-        except KafkaError as exc:
-            if not retry or self._producer is producer:
-                raise SinkUnavailable(f"Kafka did not accept the records: {exc}") from exc
-            enqueued = {id(r) for batch, _ in sent for r in batch.records}
-            unsent = [r for r in records if id(r) not in enqueued and id(r) not in delivery.refused]
-        finally:
-            for _, fut in sent:  # read every outcome, even if we stop early
-                fut.add_done_callback(_consume)
-        results = await asyncio.gather(*(fut for _, fut in sent), return_exceptions=True)
+        with self._using(producer):  # until every batch has its outcome: a replaced producer waits for us
+            try:
+                # One commit enqueues at a time: concurrent send_batch calls on the same partition
+                # race for its slot and aiokafka times the losers out early (aio-libs/aiokafka#814).
+                async with self._enqueue_lock:
+                    await self._send_batches(producer, records, sent, delivery, alone=not retry)
+            except KafkaError as exc:
+                if not retry or self._producer is producer:
+                    raise SinkUnavailable(f"Kafka did not accept the records: {exc}") from exc
+                enqueued = {id(r) for batch, _ in sent for r in batch.records}
+                unsent = [r for r in records if id(r) not in enqueued and id(r) not in delivery.refused]
+            finally:
+                for _, fut in sent:  # read every outcome, even if we stop early
+                    fut.add_done_callback(_consume)
+            results = await asyncio.gather(*(fut for _, fut in sent), return_exceptions=True)
         replaced = self._producer is not producer
         again = unsent  # refused by a broken sequence, a replaced producer or as too large: one more try
         for (batch, _), result in zip(sent, results, strict=True):
