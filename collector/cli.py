@@ -77,7 +77,7 @@ def main() -> None:
     type=click.IntRange(min=0, max=100),
     default=_defaults.kafka_linger_ms,
     help="Kafka sink: milliseconds a commit waits after its first request for others to share its batches "
-    "(linger.ms). 0: send at once.",
+    "(linger.ms). 0: send at once (each small commit its own produce request, slower).",
 )
 @kafka_security_options
 @_opt(

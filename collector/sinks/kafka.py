@@ -1,6 +1,6 @@
 """Kafka sink: aiokafka, acks=all, idempotent, compressed, one batch per partition per commit.
 
-Requests are group-committed (after waiting `--kafka-linger-ms`, 0 by default, for requests
+Requests are group-committed (after waiting `--kafka-linger-ms`, 1 by default, for requests
 close together to join): the writer takes every record waiting, builds one
 `BatchBuilder` per topic-partition (`create_batch`/`send_batch`, several times cheaper than
 one `send()` per record), and resolves the requests only when Kafka has acknowledged
