@@ -20,10 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from aiokafka.errors import MessageSizeTooLargeError
 
-from tests.integration.conftest import KafkaBroker, consume, free_port, private_broker, run_collector
+from tests.integration.conftest import KafkaBroker, consume, free_port, poll_until, private_broker, run_collector
 
 pytestmark = pytest.mark.kafka
 
@@ -76,6 +78,34 @@ def assert_recorded_too_large(rec: Any, original_size_over: int) -> None:
     assert payload["excerpt"] and len(rec.raw) < BROKER_LIMIT // 4  # an excerpt that fits
 
 
+async def lower_limit(bootstrap: str, topic: str, limit: int) -> None:
+    """Set the topic's max.message.bytes and wait until the broker enforces it.
+
+    alter_configs returns once the controller has the change; the broker applies it a moment
+    later. A record sent before then is accepted, so probe the broker with one of its own.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": str(limit)})])
+    finally:
+        await admin.close()
+    probe = AIOKafkaProducer(bootstrap_servers=bootstrap, client_id="charter-it-limit-probe")
+    await probe.start()
+
+    async def refused() -> bool:
+        try:
+            await probe.send_and_wait(topic, random.randbytes(limit + 1024))
+        except MessageSizeTooLargeError:
+            return True
+        return False
+
+    try:
+        await poll_until(refused, 30, f"the broker to refuse records over {limit} bytes in {topic}")
+    finally:
+        await probe.stop()
+
+
 @pytest.fixture(scope="module")
 async def http(small_broker: KafkaBroker, tmp_path_factory: pytest.TempPathFactory) -> Any:
     async with (
@@ -120,12 +150,7 @@ async def test_a_limit_lowered_while_running_refuses_only_the_record_too_large(
     http: httpx.AsyncClient, small_broker: KafkaBroker
 ) -> None:
     # the collector read 64 kB at start; the broker now refuses a 30 kB record the collector sends
-    admin = AIOKafkaAdminClient(bootstrap_servers=small_broker.bootstrap)
-    await admin.start()
-    try:
-        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, "orders", {"max.message.bytes": "16384"})])
-    finally:
-        await admin.close()
+    await lower_limit(small_broker.bootstrap, "orders", 16384)
     run = uuid.uuid4().hex[:10]
     poison_id = f"{run}-poison"
     poison, neighbours, ids = await poison_with_neighbours(http, order(3, poison_id, name_bytes=24_000), run)
