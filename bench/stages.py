@@ -496,6 +496,26 @@ async def request_stage(tree: Tree, b: Batch, keys: Path, data_dir: Path, second
     return _stage("one POST /v1/events through the ASGI app", runs, note)
 
 
+async def single_stage(tree: Tree, b: Batch, keys: Path, data_dir: Path, seconds: float, sink: str) -> Stage:
+    """One single-event POST at a time (the latency phase's requests), into the ASGI app: with the
+    memory sink (HTTP/ASGI + pipeline only), or the file sink committing each request at once
+    (`--file-commit-window 0`: its write, fdatasync and thread hop, kernel time included)."""
+    settings = tree.settings.Settings(
+        schemas=SCHEMAS, sink=sink, data_dir=data_dir, keys=keys, file_commit_window=0.0
+    )  # fmt: skip
+    app = tree.app.create_app(settings)
+    bodies = iter(b.items * 1_000_000)
+    async with lifespan(app):
+
+        async def one() -> None:
+            status = await post(app, next(bodies))
+            if status != 200:
+                raise StagesError(f"POST /v1/events answered {status} for a single event, not 200")
+
+        runs = await aper_event(one, 1, seconds, cap=20_000)
+    return _stage(f"one single-event POST, {sink} sink", runs, "in-process, one request at a time")
+
+
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
     """uvloop when it is installed, as uvicorn picks it."""
     try:
@@ -523,6 +543,10 @@ def measure(contracts: str, root: Path | None = None, seconds: float = 1.5) -> d
         with asyncio.Runner(loop_factory=loop) as runner:
             sink = runner.run(sink_stage(tree, b, Path(tmp) / "sink", seconds))
             request = runner.run(request_stage(tree, b, keys, Path(tmp) / "app", seconds))
+            singles = [
+                runner.run(single_stage(tree, b, keys, Path(tmp) / f"single-{sink}", seconds, sink))
+                for sink in ("memory", "file")
+            ]
     return {
         "contracts": contracts,
         "collector": str(tree.root),
@@ -537,6 +561,7 @@ def measure(contracts: str, root: Path | None = None, seconds: float = 1.5) -> d
         "sink": vars(sink),
         "request": vars(request),
         "uuid7": vars(uuid),
+        "single": [vars(s) for s in singles],
     }
 
 
@@ -583,6 +608,16 @@ def markdown(result: dict[str, Any]) -> str:
         f"UUIDv7: {u['us']:.2f} µs per call; {u['note']} ({per_event:.3f} µs per event, in HTTP/ASGI). "
         f"Event loop: {result['loop']}; collector: {result['collector']}.",
     ]
+    if "single" in result:  # older results (bench/results/) have no single-event figures
+        memory, file = (s["us"] for s in result["single"])
+        rows += [
+            "",
+            "| single-event request, in-process, one at a time | µs of CPU |",
+            "|---|---|",
+            f"| HTTP/ASGI + pipeline (memory sink) | {memory:.0f} |",
+            f"| file sink commit: write, fdatasync (kernel time), thread hop | {file - memory:.0f} |",
+            f"| **one request, file sink** (uvicorn's HTTP parsing and the socket not included) | **{file:.0f}** |",
+        ]
     return "\n".join(rows)
 
 
