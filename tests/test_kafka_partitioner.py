@@ -7,7 +7,7 @@ import random
 import pytest
 from aiokafka.partitioner import murmur2 as aiokafka_murmur2
 
-from collector.sinks.kafka import murmur2
+from collector.sinks.kafka_partitioner import murmur2
 
 
 @pytest.mark.parametrize(
