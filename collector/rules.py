@@ -7,6 +7,10 @@ data-contract rules use; Charter evaluates it with cel-expr-python (Google's cel
 
 A rule passes only when it evaluates to `true`: `false`, a runtime error (e.g. a missing
 field not guarded with `has()`) or a non-boolean result is a failure, with the reason.
+
+Each event first meets a contract's rules as one program with the literal `matches()` calls done
+by RE2 in Python (`collector.rules_fast`: ~2.7x fewer instructions on the benchmark's rules); only
+an event that program cannot pass is evaluated rule by rule, which is exact and writes the reasons.
 """
 
 from __future__ import annotations
@@ -18,8 +22,11 @@ from typing import Any, Literal
 import msgspec
 from cel_expr_python import cel
 
+from collector import rules_fast
+from collector.rules_fast import Fast, Rewrite
+
 _T = cel.Type
-_ENV = cel.NewEnv(variables={"data": _T.Map(_T.STRING, _T.DYN), "schema": _T.STRING, "sent_at": _T.DYN})
+_ENV = cel.NewEnv(variables=rules_fast.VARIABLES)
 _STRING_LITERAL = re.compile(r"""(?:[rRbB]{0,2})("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""")
 _DATA_PATH = re.compile(r"\bdata((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 
@@ -45,6 +52,7 @@ class Rule:
     on_failure: Literal["dlq", "flag"]
     path: str  # the one field the rule reads, else `$`
     program: Any
+    rewrite: Rewrite  # the text for the contract's one-program first pass (rules_fast)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +74,21 @@ def compile_rule(spec: RuleSpec, schema: dict[str, Any]) -> Rule:
         if missing is not None:
             raise RuleError(f"rule {spec.name!r} reads `data.{path}`, but the contract has no field {missing!r}")
     path = f"$.{paths[0]}" if len(paths) == 1 else "$"
-    return Rule(spec.name, spec.expr, spec.message or f"rule {spec.name} failed", spec.on_failure, path, program)
+    message = spec.message or f"rule {spec.name} failed"
+    return Rule(spec.name, spec.expr, message, spec.on_failure, path, program, rules_fast.rewrite(spec.expr))
 
 
 def evaluate(rules: tuple[Rule, ...], data: Any, schema: str, sent_at: str | None, quiet: bool = False) -> list[Broken]:
     """Every rule the event breaks (empty when all hold). A reason never echoes a value the rule
     returned; `quiet` (a contract with PII fields) also withholds CEL's error text, which can."""
+    fast = fast_pass(rules)
+    if fast is not None and fast.holds(data, schema, sent_at):
+        return []
+    return exact(rules, data, schema, sent_at, quiet)
+
+
+def exact(rules: tuple[Rule, ...], data: Any, schema: str, sent_at: str | None, quiet: bool = False) -> list[Broken]:
+    """`evaluate` rule by rule, each by its own program: what the one-program pass must agree with."""
     activation = _ENV.Activation({"data": data, "schema": schema, "sent_at": sent_at})
     broken: list[Broken] = []
     for rule in rules:
@@ -88,6 +105,25 @@ def evaluate(rules: tuple[Rule, ...], data: Any, schema: str, sent_at: str | Non
             reason = f"{rule.message} (the rule returned a {kind}, not a bool)"
         broken.append(Broken(rule, reason))
     return broken
+
+
+# A contract's rules as one program, by the identity of its rules tuple: contracts.py builds that
+# tuple, so the program is compiled at the tuple's first event. Reloads make new tuples; the cap
+# lets the old ones go.
+_FAST: dict[int, tuple[tuple[Rule, ...], Fast | None]] = {}
+_FAST_MAX = 1024
+
+
+def fast_pass(rules: tuple[Rule, ...]) -> Fast | None:
+    """The contract's one-program first pass (each rule's rewrite was made at load), or None."""
+    known = _FAST.get(id(rules))
+    if known is not None and known[0] is rules:
+        return known[1]
+    if len(_FAST) >= _FAST_MAX:
+        _FAST.clear()
+    fast = rules_fast.conjunction([rule.rewrite for rule in rules])
+    _FAST[id(rules)] = (rules, fast)  # the tuple is kept so its id cannot be reused while listed
+    return fast
 
 
 def _referenced_paths(expr: str) -> list[str]:
