@@ -20,7 +20,7 @@ from collector.privacy import PiiField
 from collector.refs import ContractLoadError as ContractLoadError  # re-exported: where loaders look for it
 from collector.refs import SchemaTree, pii_fields
 from collector.refs import read_document as read_document
-from collector.rules import Rule, RuleError, RuleSpec, compile_rule
+from collector.rules import Rule, RuleError, RuleSet, RuleSpec, compile_rule
 from collector.schema import Compiled, SchemaError, compile_schema
 
 # Reverse-DNS namespaces and snake_case names are the convention (`charter check` says so);
@@ -292,7 +292,7 @@ def _rules(meta: ContractMeta, schema: dict[str, Any], file: str) -> tuple[Rule,
     if len(set(names)) != len(names):
         raise ContractLoadError(f"{file}: x-contract.rules: rule names must be unique, got {names}")
     try:
-        return tuple(compile_rule(spec, schema) for spec in meta.rules)
+        return RuleSet(compile_rule(spec, schema) for spec in meta.rules)
     except RuleError as exc:
         raise ContractLoadError(f"{file}: x-contract.rules: {exc}") from None
 

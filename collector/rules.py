@@ -16,6 +16,7 @@ an event that program cannot pass is evaluated rule by rule, which is exact and 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -107,23 +108,22 @@ def exact(rules: tuple[Rule, ...], data: Any, schema: str, sent_at: str | None, 
     return broken
 
 
-# A contract's rules as one program, by the identity of its rules tuple: contracts.py builds that
-# tuple, so the program is compiled at the tuple's first event. Reloads make new tuples; the cap
-# lets the old ones go.
-_FAST: dict[int, tuple[tuple[Rule, ...], Fast | None]] = {}
-_FAST_MAX = 1024
+class RuleSet(tuple[Rule, ...]):
+    """A contract's rules (a tuple), with their one-program first pass built once, at load."""
+
+    one_pass: Fast | None
+
+    def __new__(cls, rules: Iterable[Rule]) -> RuleSet:
+        self = super().__new__(cls, rules)
+        self.one_pass = rules_fast.conjunction([rule.rewrite for rule in self])
+        return self
 
 
 def fast_pass(rules: tuple[Rule, ...]) -> Fast | None:
-    """The contract's one-program first pass (each rule's rewrite was made at load), or None."""
-    known = _FAST.get(id(rules))
-    if known is not None and known[0] is rules:
-        return known[1]
-    if len(_FAST) >= _FAST_MAX:
-        _FAST.clear()
-    fast = rules_fast.conjunction([rule.rewrite for rule in rules])
-    _FAST[id(rules)] = (rules, fast)  # the tuple is kept so its id cannot be reused while listed
-    return fast
+    """The rules' one-program first pass, or None: a contract's (a `RuleSet`) was built at load."""
+    if isinstance(rules, RuleSet):
+        return rules.one_pass
+    return rules_fast.conjunction([rule.rewrite for rule in rules])
 
 
 def _referenced_paths(expr: str) -> list[str]:
