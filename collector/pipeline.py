@@ -39,7 +39,7 @@ from collector.reject import SEALED_LIMIT, claimed, excerpt, mapped, protected, 
 from collector.reject import reject_body as reject_body
 from collector.reject import reject_items as reject_items
 from collector.route import Record, bad_record, good_record
-from collector.rules import evaluate
+from collector.rules import evaluate, reads_sent_at
 from collector.schema import compile_schema
 from collector.telemetry import Tally
 from collector.validate import Failure, exact, lossy, validate
@@ -202,8 +202,9 @@ def _check(index: int, item: bytes, registry: Registry, ctx: Context, out: Outco
         return
     flags: list[str] | None = None
     if contract.rules:
-        broken = evaluate(contract.rules, event.data, contract.ref, _rfc3339(event.sent_at), bool(contract.pii))
-        if any(b.rule.on_failure == "dlq" for b in broken):
+        sent_at = _rfc3339(event.sent_at) if reads_sent_at(contract.rules) else None
+        broken = evaluate(contract.rules, event.data, contract.ref, sent_at, bool(contract.pii))
+        if broken and any(b.rule.on_failure == "dlq" for b in broken):
             failures = [Failure(b.rule.path, "rule", f"{b.rule.name}: {b.reason}") for b in broken]
             payload = protected(item, contract.pii, ctx, registry)
             kind = ErrorType.RULE_VIOLATION

@@ -112,11 +112,18 @@ class RuleSet(tuple[Rule, ...]):
     """A contract's rules (a tuple), with their one-program first pass built once, at load."""
 
     one_pass: Fast | None
+    reads_sent_at: bool  # whether any rule names `sent_at`: else it need not be formatted per event
 
     def __new__(cls, rules: Iterable[Rule]) -> RuleSet:
         self = super().__new__(cls, rules)
         self.one_pass = rules_fast.conjunction([rule.rewrite for rule in self])
+        self.reads_sent_at = any("sent_at" in rule.rewrite.names for rule in self)
         return self
+
+
+def reads_sent_at(rules: tuple[Rule, ...]) -> bool:
+    """Whether a rule may read `sent_at` (a rule that does not name it cannot observe its value)."""
+    return rules.reads_sent_at if isinstance(rules, RuleSet) else True
 
 
 def fast_pass(rules: tuple[Rule, ...]) -> Fast | None:

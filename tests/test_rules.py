@@ -71,6 +71,17 @@ def test_rules_see_schema_and_sent_at() -> None:
     ]
 
 
+def test_a_rule_reading_sent_at_sees_the_events_sent_at_through_the_pipeline() -> None:
+    contract = rules_contract({"name": "recent", "expr": 'timestamp(sent_at) > timestamp("2020-01-01T00:00:00Z")'})
+    registry = Registry([contract])
+
+    def verdict(sent_at: str) -> str:
+        event = {"schema": contract.ref, "data": {"code": "ABCDEFGH"}, "sent_at": sent_at}
+        return process([msgspec.json.encode(event)], registry, Context("t", Source())).records[0].kind
+
+    assert (verdict("2026-11-21T10:00:00+00:00"), verdict("2019-01-01T00:00:00Z")) == ("good", "bad")
+
+
 @pytest.mark.parametrize(
     ("expr", "message"),
     [
