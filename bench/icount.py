@@ -1,9 +1,9 @@
 """Instructions per request, counted by callgrind: a measure the machine's speed does not move.
 
-`python bench/icount.py [--root TREE] [--mode batch|single]` drives the collector of TREE (default:
-this checkout) in-process, straight into its ASGI app (no sockets, no uvicorn), with the
-benchmark's plain events and the file sink, under `valgrind --tool=callgrind` twice: once with a
-few requests and once with many. The difference divided by the difference in requests is what one
+`python bench/icount.py [--root TREE] [--mode batch|single] [--contracts plain|protected]` drives the
+collector of TREE (default: this checkout) in-process, straight into its ASGI app (no sockets, no
+uvicorn), with the benchmark's events and the file sink, under `valgrind --tool=callgrind` twice: once
+with a few requests and once with many. The difference divided by the difference in requests is what one
 request costs, start-up and imports cancelled out. Compare trees with `git worktree add`.
 
 It counts user-space instructions only: the kernel's share (fdatasync, sockets) is not in it. Each
@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--root", type=Path, default=BENCH.parent, help="the tree whose collector is measured")
     p.add_argument("--mode", choices=sorted(COUNTS), default="batch", help="50-event batches or single events")
+    p.add_argument("--contracts", choices=("plain", "protected"), default="plain", help="contract set of bench/schemas")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--requests", type=int, help=argparse.SUPPRESS)
     p.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
@@ -114,12 +115,12 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         keys = work / "keys.json"
         run.generate_keys(keys)
-        bodies = run.write_bodies(work / "bodies", 2000, "plain", run.load_contracts())
+        bodies = run.write_bodies(work / "bodies", 2000, opt.contracts, run.load_contracts())
         few, many = COUNTS[opt.mode]
         counts = [instructions(opt.root.resolve(), opt.mode, n, bodies.batch.parent, keys, work) for n in (few, many)]
     per_request = (counts[1] - counts[0]) / (many - few)
     per = f", {per_request / 50 / 1e3:.1f} k per event" if opt.mode == "batch" else ""
-    print(f"{opt.root.resolve()}: {per_request / 1e6:.3f} M instructions per {opt.mode} request{per}")
+    print(f"{opt.root.resolve()}: {per_request / 1e6:.3f} M instructions per {opt.mode} request{per} ({opt.contracts})")
     return 0
 
 
