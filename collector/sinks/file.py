@@ -150,11 +150,14 @@ class _Writer:
         self._jobs.put((fn, args, loop, done))
         return await done
 
-    def stop(self) -> None:
-        """After every call was answered: the thread ends."""
+    def stop(self, timeout: float) -> None:
+        """After every call was answered: the thread ends. A call stuck in the kernel (a hung disk)
+        does not hold the event loop past `timeout`: the daemon thread is left to it."""
         if self._thread.is_alive():
             self._jobs.put(None)
-            self._thread.join()
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.error("the file sink's writer is still in a write or fsync after %gs; stopping without it", timeout)
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
@@ -193,6 +196,7 @@ class FileSink:
         self._started = False
         self._failed_bytes = 0  # the size of the last commit that failed: what the probe must fit
         self._writer = _Writer()
+        self._timeout = timeout
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +214,7 @@ class FileSink:
     async def stop(self) -> None:
         await self._committer.stop()
         await self._breaker.stop()
-        self._writer.stop()
+        self._writer.stop(self._timeout)
         for f in self._files.values():
             f.close()
         self._started = False
