@@ -231,7 +231,7 @@ class FileSink:
     def _write(self, records: list[Record]) -> None:
         by_kind: dict[str, list[bytes]] = {"good": [], "bad": []}
         for r in records:
-            by_kind[r.kind].append(r.value + b"\n")
+            by_kind[r.kind].append(r.value)
         touched: list[tuple[_RotatingFile, int]] = []
         size = 0
         try:
@@ -239,7 +239,8 @@ class FileSink:
                 if lines:
                     f = self._files[kind]
                     touched.append((f, f.begin()))
-                    data = b"".join(lines)
+                    lines.append(b"")  # so that the join ends the last line too: one copy of the records
+                    data = b"\n".join(lines)
                     size += len(data)
                     f.append(data)
             for f, _ in touched:
