@@ -12,7 +12,6 @@ import errno
 import json
 import os
 import stat
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -202,19 +201,3 @@ async def test_syncing_a_new_files_directory(
         with pytest.raises(SinkUnavailable, match=os.strerror(error)):
             await sink.send([record("good", 1)])
     await sink.stop()
-
-
-async def test_stopping_does_not_wait_forever_for_a_write_stuck_in_a_hung_disk() -> None:
-    from collector.sinks.file import _Writer
-
-    writer = _Writer()
-    writer.start()
-    released = threading.Event()
-    stuck = asyncio.ensure_future(writer.call(released.wait))  # a job that stays in the kernel, as a hung disk's fsync
-    await until(lambda: writer._jobs.empty())  # the writer has taken it
-    try:  # stop() on a thread of its own: were it to wait for the job, this fails instead of hanging
-        await asyncio.wait_for(asyncio.to_thread(writer.stop, 0.1), 5)
-        assert writer._thread.is_alive(), "the job was still stuck: stop() returned without it"
-    finally:
-        released.set()  # the disk answers at last: the job finishes and the thread ends
-    assert await stuck is True
