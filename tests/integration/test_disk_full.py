@@ -155,7 +155,11 @@ async def test_a_full_disk_under_load_loses_no_acknowledged_event_and_recovers(t
         proc.send_signal(signal.SIGTERM)
         started = time.monotonic()
         # uvicorn re-raises SIGTERM once its graceful shutdown is done: that exit status is the clean one
-        assert proc.wait(20) in (0, -signal.SIGTERM), log.read_text()[-2000:]
+        try:
+            status = proc.wait(20)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"charter serve did not exit within 20 s of SIGTERM; its log ends:\n{log.read_text()[-3000:]}")
+        assert status in (0, -signal.SIGTERM), log.read_text()[-2000:]
         assert time.monotonic() - started < 15
     text = log.read_text()
     assert "Application shutdown complete" in text and "Traceback" not in text, text[-3000:]
