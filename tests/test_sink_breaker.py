@@ -129,3 +129,29 @@ async def test_a_watching_breaker_notices_a_dead_sink_without_traffic() -> None:
     assert "metadata request failed" in breaker.problem
     with pytest.raises(SinkUnavailable, match="failing fast"):
         breaker.check()
+
+
+@pytest.mark.parametrize("turns", range(4), ids=lambda n: f"{n}-turns-after-the-probe-failed")
+async def test_stop_ends_the_probe_loop_even_when_a_failing_probe_and_the_cancel_meet(turns: int) -> None:
+    """A probe of a full disk fails just as shutdown cancels the loop: Python 3.11's `wait_for`
+    would hand back the probe's error and drop the cancel, and `stop` (so SIGTERM) never ended."""
+    probes: list[asyncio.Future[None]] = []
+    probing = asyncio.Event()
+
+    async def probe() -> None:
+        answer: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        probes.append(answer)
+        probing.set()
+        await answer
+        raise OSError(28, "No space left on device")
+
+    breaker = Breaker(probe, interval=0.0, timeout=5.0)
+    breaker.trip("disk full")
+    breaker.start()
+    await probing.wait()
+    probes[0].set_result(None)  # the probe's write comes back and fails...
+    for _ in range(turns):  # ...and the cancel lands this many loop turns later
+        await asyncio.sleep(0)
+    stopping = asyncio.ensure_future(breaker.stop())
+    done, _ = await asyncio.wait({stopping}, timeout=5)  # a bound, not a synchronisation
+    assert stopping in done, "Breaker.stop() did not return: the probe loop swallowed its cancellation"

@@ -16,7 +16,6 @@ requests fail at once instead of waiting for the timeout.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -83,8 +82,7 @@ class GroupCommitter:
         await self.drain()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})  # a cancellation of `stop` itself still propagates
 
     async def _run(self) -> None:
         while True:

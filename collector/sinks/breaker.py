@@ -29,6 +29,7 @@ class Breaker:
         self._trips = 0  # a trip during a probe must not be cleared by that probe's success
         self._tripped = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def check(self) -> None:
         """Raise at once while the breaker is open."""
@@ -46,27 +47,31 @@ class Breaker:
         self._task = asyncio.create_task(self._run(), name="charter-sink-probe")
 
     async def stop(self) -> None:
+        """End the probe loop, even if a probe swallows the cancellation (the flag ends the loop);
+        a cancellation of `stop` itself propagates (`asyncio.wait` does not raise the task's)."""
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})
             self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             if self.problem is None:
                 if self.watch is None:
                     await self._tripped.wait()
                 else:
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._tripped.wait(), self.watch)
+                        async with asyncio.timeout(self.watch):
+                            await self._tripped.wait()
             await asyncio.sleep(self.interval if self.problem is not None else 0)
             await self.probe_once()
 
     async def probe_once(self) -> bool:
         trips = self._trips
         try:
-            await asyncio.wait_for(self._probe(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                await self._probe()
         except Exception as exc:  # any failure of the probe means: still down
             self.trip(f"sink probe failed: {_describe(exc)}")
             return False
