@@ -12,6 +12,7 @@ import errno
 import json
 import os
 import stat
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -201,3 +202,30 @@ async def test_syncing_a_new_files_directory(
         with pytest.raises(SinkUnavailable, match=os.strerror(error)):
             await sink.send([record("good", 1)])
     await sink.stop()
+
+
+async def test_stopping_does_not_wait_forever_for_a_write_stuck_in_a_hung_disk() -> None:
+    from collector.sinks.file import _Writer
+
+    writer = _Writer()
+    writer.start()
+    released = threading.Event()
+    stuck = asyncio.ensure_future(writer.call(released.wait))  # a job that stays in the kernel, as a hung disk's fsync
+    await until(lambda: writer._jobs.empty())  # the writer has taken it
+    try:
+        stopping = asyncio.ensure_future(writer.stop(0.1))
+        done, _ = await asyncio.wait({stopping}, timeout=5)  # a bound: were stop() to wait for the job, this fails
+        assert stopping in done and writer._thread.is_alive(), "stop() waited for the stuck job"
+    finally:
+        released.set()  # the disk answers at last: the job finishes and the thread ends
+    assert await stuck is True
+
+
+async def test_stopping_the_writer_ends_its_thread() -> None:
+    from collector.sinks.file import _Writer
+
+    writer = _Writer()
+    writer.start()
+    assert await writer.call(lambda a, b: a + b, 2, 3) == 5
+    await writer.stop(5)
+    assert not writer._thread.is_alive()

@@ -16,11 +16,16 @@ written and fsynced.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import errno
 import logging
 import os
+import queue
+import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from collector.route import Record
 from collector.sinks import Refused, SinkUnavailable
@@ -124,6 +129,69 @@ class _RotatingFile:
         _sync_directory(self.directory)  # the new file's name is as durable as the lines it will hold
 
 
+class _Writer:
+    """One thread of the sink's own that runs its blocking calls (write, fdatasync, probe) in turn.
+
+    Handing a commit to this thread and back costs ~40 to 100 µs less CPU per commit on this project's
+    VM than `asyncio.to_thread` (the executor's work item, locks and chained futures), which a
+    single-event request paid once for each of its commits.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="charter-file-writer", daemon=True)
+        self._ended: asyncio.Future[None] | None = None
+
+    def start(self) -> None:
+        self._ended = asyncio.get_running_loop().create_future()
+        self._thread.start()
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[Any] = loop.create_future()
+        self._jobs.put((fn, args, loop, done))
+        return await done
+
+    async def stop(self, timeout: float) -> None:
+        """After every call was answered: the thread ends. The loop never blocks on it, and a call
+        stuck in the kernel (a hung disk) holds the shutdown `timeout` at most: the daemon thread
+        is left to it."""
+        if self._ended is None or not self._thread.is_alive():
+            return
+        self._jobs.put(None)
+        ended = asyncio.shield(self._ended)  # the thread's last act; a timeout must not cancel it
+        try:
+            async with asyncio.timeout(timeout):
+                await ended
+        except TimeoutError:
+            log.error("the file sink's writer is still in a write or fsync after %gs; stopping without it", timeout)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            fn, args, loop, done = job
+            try:
+                result, error = fn(*args), None
+            except BaseException as exc:  # handed back to the caller, as to_thread would
+                result, error = None, exc
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits for this answer any more
+                loop.call_soon_threadsafe(_answer, done, result, error)
+        if self._ended is not None:
+            with contextlib.suppress(RuntimeError):
+                self._ended.get_loop().call_soon_threadsafe(_answer, self._ended, None, None)
+
+
+_Job = tuple[Callable[..., Any], tuple[Any, ...], asyncio.AbstractEventLoop, "asyncio.Future[Any]"]
+
+
+def _answer(done: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if done.done():  # the caller was cancelled meanwhile
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)
+
+
 class FileSink:
     name = "file"
 
@@ -137,9 +205,12 @@ class FileSink:
         self._committer = GroupCommitter(self._commit, timeout, max_pipeline=1, breaker=self._breaker, window=window)
         self._started = False
         self._failed_bytes = 0  # the size of the last commit that failed: what the probe must fit
+        self._writer = _Writer()
+        self._timeout = timeout
 
     async def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._writer.start()
         self._committer.start()
         self._breaker.start()
         self._started = True
@@ -153,6 +224,7 @@ class FileSink:
     async def stop(self) -> None:
         await self._committer.stop()
         await self._breaker.stop()
+        await self._writer.stop(self._timeout)
         for f in self._files.values():
             f.close()
         self._started = False
@@ -164,7 +236,7 @@ class FileSink:
         return self._breaker.problem if self._started else "the file sink is stopped"
 
     async def _commit(self, records: list[Record]) -> None:
-        await asyncio.to_thread(self._write, records)
+        await self._writer.call(self._write, records)
 
     def _write(self, records: list[Record]) -> None:
         by_kind: dict[str, list[bytes]] = {"good": [], "bad": []}
@@ -190,7 +262,7 @@ class FileSink:
             raise SinkUnavailable(f"cannot write to {self.data_dir}: {type(exc).__name__}: {exc}") from exc
 
     async def _probe(self) -> None:
-        await asyncio.to_thread(self._probe_write)
+        await self._writer.call(self._probe_write)
 
     def _probe_write(self) -> None:
         """Write and fsync as many bytes as the failed commit held, then remove the probe file."""
