@@ -95,11 +95,12 @@ class RedisStore:
         log.info("dedupe store: %s", self.shown)
 
     async def stop(self) -> None:
+        # the client goes first: the probe loop ends on it even if redis-py's `wait_for` (Python 3.11)
+        # drops the cancel of a PING that finishes at the same moment
+        client, self._client = self._client, None
         if self._probe is not None:
             self._probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._probe
-        client, self._client = self._client, None
+            await asyncio.wait({self._probe})
         if client is None:
             return
         if self._unreleased:  # last chance for releases the store missed
