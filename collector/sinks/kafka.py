@@ -2,10 +2,10 @@
 
 Requests are group-committed (after waiting `--kafka-linger-ms`, 1 by default, for requests
 close together to join): the writer takes every record waiting, builds one
-`BatchBuilder` per topic-partition (`create_batch`/`send_batch`, several times cheaper than
-one `send()` per record), and resolves the requests only when Kafka has acknowledged
-every batch. Keys are partitioned with Kafka's own murmur2, so a `partition_key` lands
-where a Java producer would put it.
+`BatchBuilder` per topic-partition (kafka_batches.py; `create_batch`/`send_batch`, several
+times cheaper than one `send()` per record), and resolves the requests only when Kafka has
+acknowledged every batch. Keys are partitioned with Kafka's own murmur2, so a
+`partition_key` lands where a Java producer would put it.
 
 Too large is permanent, not retriable. Each topic's `max.message.bytes` is read at start;
 a record that cannot fit (its size, uncompressed, against the smaller of that and the
@@ -17,8 +17,9 @@ records are sent once more, each on its own, so only the record that is too larg
 refused. A broker refusal also breaks the idempotent producer's sequence numbers for the
 partition: the producer is replaced and the records the broken sequence refused are sent
 again, so requests that shared the commit are not failed. The replaced producer is stopped
-only once no commit is still adding to it or waiting on it: aiokafka's `stop()` would strand
-a batch added while it flushes, and that commit's requests would get 503 at the sink timeout.
+only once no commit is still adding to it or waiting on it (kafka_producer.py): aiokafka's
+`stop()` would strand a batch added while it flushes, and that commit's requests would get
+503 at the sink timeout.
 
 A breaker (breaker.py) watches the broker: after a failure, or when the periodic metadata
 probe fails, requests get 503 at once until a probe succeeds.
@@ -27,24 +28,18 @@ probe fails, requests get 503 at once until a probe succeeds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
     InvalidProducerEpoch,
     KafkaError,
-    KafkaTimeoutError,
     MessageSizeTooLargeError,
     OutOfOrderSequenceNumber,
     ProducerFenced,
     RecordListTooLargeError,
     RecordTooLargeError,
-    TopicAlreadyExistsError,
     UnknownProducerId,
 )
 
@@ -52,9 +47,11 @@ from collector.route import Record
 from collector.sinks import Refused, SinkUnavailable
 from collector.sinks.batching import Delivery, GroupCommitter
 from collector.sinks.breaker import Breaker
-from collector.sinks.kafka_limits import MAX_REQUEST_BYTES, Batch, append, fits, read_limits, record_bytes
-from collector.sinks.kafka_partitioner import partition_hash
+from collector.sinks.kafka_batches import Sent, send_batches
+from collector.sinks.kafka_limits import MAX_REQUEST_BYTES, read_limits
+from collector.sinks.kafka_producer import ProducerUsers, new_producer
 from collector.sinks.kafka_security import KafkaSecurity
+from collector.sinks.kafka_topics import create_topics
 
 if TYPE_CHECKING:
     from collector.settings import Settings
@@ -88,8 +85,7 @@ class KafkaSink:
         self._enqueue_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._closing: set[asyncio.Task[None]] = set()  # replaced producers, stopped once unused
-        self._users: dict[AIOKafkaProducer, int] = {}  # commits and probes using each producer
-        self._unused: dict[AIOKafkaProducer, asyncio.Event] = {}  # set when a replaced producer's last user leaves
+        self._users = ProducerUsers(self._timeout)  # commits and probes using each producer
         self._waiting: str | None = None  # why the sink is not started yet, while --kafka-wait lasts
 
     async def start(self) -> None:
@@ -171,35 +167,7 @@ class KafkaSink:
         return self._breaker.problem
 
     async def _new_producer(self) -> AIOKafkaProducer:
-        options: dict[str, Any] = {
-            "compression_type": self._settings.kafka_compression,
-            "linger_ms": self._settings.kafka_linger_ms,
-            "request_timeout_ms": int(self._timeout * 1000),
-            "client_id": "charter",
-            **self._security.producer(),  # --kafka-option: any other producer property
-            **self._security.client(),
-        }
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            max_batch_size=MAX_REQUEST_BYTES,
-            max_request_size=MAX_REQUEST_BYTES,
-            **options,
-        )
-        await producer.start()
-        return producer
-
-    async def _close(self, producer: AIOKafkaProducer) -> None:
-        """Stop a replaced producer once no commit uses it (their requests are all answered within one sink timeout)."""
-        if producer in self._users:
-            unused = self._unused.setdefault(producer, asyncio.Event())
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(unused.wait(), self._timeout)
-        try:
-            await asyncio.wait_for(producer.stop(), self._timeout)
-        except (TimeoutError, KafkaError) as exc:
-            log.warning("replaced Kafka producer did not close cleanly: %r", exc)
+        return await new_producer(self._settings, self._security, self.bootstrap, self._timeout)
 
     async def _reset(self, broken: AIOKafkaProducer) -> None:
         """Replace a producer whose idempotence state the broker no longer accepts.
@@ -213,34 +181,16 @@ class KafkaSink:
                 return  # another commit already replaced it
             log.warning("replacing the Kafka producer after a fatal idempotence error")
             self._producer = await self._new_producer()
-            task = asyncio.create_task(self._close(broken))
+            task = asyncio.create_task(self._users.close(broken))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
-
-    @contextlib.contextmanager
-    def _using(self, producer: AIOKafkaProducer) -> Iterator[None]:
-        """Count a user of `producer`, so that `_close` waits for it.
-
-        aiokafka's `stop()` flushes the batches queued when it starts, then cancels its sender.
-        A `send_batch` that was waiting for its partition's slot meanwhile adds its batch after
-        that snapshot; the batch lingers `linger_ms`, the sender is gone by then, and its future
-        never resolves: the commit would hang and its requests get 503 at the sink timeout.
-        """
-        self._users[producer] = self._users.get(producer, 0) + 1
-        try:
-            yield
-        finally:
-            if left := self._users.pop(producer) - 1:
-                self._users[producer] = left
-            elif (unused := self._unused.pop(producer, None)) is not None:
-                unused.set()
 
     async def _probe(self) -> None:
         """The breaker's probe: a metadata round-trip to the brokers."""
         producer = self._producer
         if producer is None:
             raise SinkUnavailable("the Kafka producer is stopped")
-        with self._using(producer):  # a metadata update pending when the client closes is never answered
+        with self._users.using(producer):  # a metadata update pending when the client closes is never answered
             if not await producer.client.force_metadata_update():
                 raise SinkUnavailable(f"Kafka at {self.bootstrap} did not answer a metadata request")
 
@@ -258,19 +208,8 @@ class KafkaSink:
             raise SinkUnavailable(f"cannot create topics {', '.join(new)} on Kafka at {self.bootstrap}: {exc}") from exc
 
     async def _create_topics(self) -> None:
-        security = self._security.client()
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="charter-admin", **security)
-        await admin.start()
-        try:
-            existing = set(await admin.list_topics())
-            rf = self._settings.kafka_replication_factor
-            new = [NewTopic(t, n, rf) for t, n in self.topics.items() if t not in existing]
-            if new:
-                with contextlib.suppress(TopicAlreadyExistsError):  # another collector created it first
-                    await admin.create_topics(new)
-                log.info("created topics: %s", ", ".join(t.name for t in new))
-        finally:
-            await admin.close()
+        rf = self._settings.kafka_replication_factor
+        await create_topics(self.bootstrap, self.topics, rf, self._security.client())
 
     def _limit(self, topic: str) -> int:
         return min(self._limits.get(topic, MAX_REQUEST_BYTES), MAX_REQUEST_BYTES)
@@ -287,9 +226,9 @@ class KafkaSink:
         if producer is None:
             raise SinkUnavailable("Kafka producer is stopped")
         delivery = Delivery()
-        sent: list[tuple[Batch, asyncio.Future[Any]]] = []
+        sent: Sent = []
         unsent: list[Record] = []  # not enqueued because another commit replaced the producer meanwhile
-        with self._using(producer):  # until every batch has its outcome: a replaced producer waits for us
+        with self._users.using(producer):  # until every batch has its outcome: a replaced producer waits for us
             try:
                 # One commit enqueues at a time: concurrent send_batch calls on the same partition
                 # race for its slot and aiokafka times the losers out early (aio-libs/aiokafka#814).
@@ -333,40 +272,12 @@ class KafkaSink:
         return delivery
 
     async def _send_batches(
-        self, producer: AIOKafkaProducer, records: list[Record], out: list[tuple[Batch, asyncio.Future[Any]]],
-        delivery: Delivery, alone: bool,
-    ) -> None:  # fmt: skip
-        """One batch per topic-partition, cut at the topic's size limit (`alone`: one record per batch)."""
-        batches: dict[tuple[str, int], Batch] = {}
-        deadline = time.monotonic() + self._timeout
-        for r in records:
-            size, limit = record_bytes(r), self._limit(r.topic)
-            if not fits(size, limit):
-                reason = f"the {len(r.value)}-byte record exceeds the {limit} bytes that topic {r.topic} accepts"
-                delivery.refused[id(r)] = reason
-                continue
-            parts = self._partitions.get(r.topic) or await self._partitions_for(r.topic)
-            tp = (r.topic, parts[partition_hash(r.key) % len(parts)])
-            batch = batches.get(tp)
-            if batch is not None and (alone or not fits(batch.size + size, limit) or not append(batch, r, size)):
-                out.append((batch, await _enqueue(producer, batch.builder, tp, deadline)))
-                batch = None
-            if batch is None:
-                batch = batches[tp] = Batch(producer.create_batch())
-                if not append(batch, r, size):  # cannot happen: the first record always fits a new batch
-                    raise SinkUnavailable(f"aiokafka refused a {size}-byte record in an empty batch")
-        for tp, batch in batches.items():
-            out.append((batch, await _enqueue(producer, batch.builder, tp, deadline)))
-
-
-async def _enqueue(producer: AIOKafkaProducer, batch: Any, tp: tuple[str, int], deadline: float) -> Any:
-    """send_batch, retried while the partition's slot is busy, until the sink deadline."""
-    while True:
-        try:
-            return await producer.send_batch(batch, tp[0], partition=tp[1])
-        except KafkaTimeoutError:
-            if time.monotonic() >= deadline:
-                raise
+        self, producer: AIOKafkaProducer, records: list[Record], out: Sent, delivery: Delivery, alone: bool
+    ) -> None:
+        limit_of, parts = self._limit, self._partitions
+        await send_batches(
+            producer, records, out, delivery, alone, self._timeout, limit_of, parts, self._partitions_for
+        )
 
 
 def _consume(fut: asyncio.Future[Any]) -> None:
