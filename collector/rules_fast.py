@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import re2
 from cel_expr_python import cel
+
+from collector import rules_py
 
 _T = cel.Type
 VARIABLES = {"data": _T.Map(_T.STRING, _T.DYN), "schema": _T.STRING, "sent_at": _T.DYN}
@@ -108,6 +110,7 @@ class Fast:
     program: Any
     matches: tuple[tuple[str, Match], ...]
     names: frozenset[str]  # bound only if read: CEL converts a variable when it is first read
+    py: Callable[[dict[str, Any]], bool] | None = None  # the program in Python, when it is in rules_py's subset
 
     def holds(self, data: Any, schema: str, sent_at: str | None) -> bool:
         """True only if every rule evaluates to `true`; False says nothing (run the rules one by one)."""
@@ -122,6 +125,8 @@ class Fast:
                 return False
             values[name] = found
         try:
+            if self.py is not None and self.py(values):  # true for certain, without CEL's own costs
+                return True
             # the program type-checks as bool, so the value is a bool or an error (a str): only a
             # CEL `true` is Python's True
             return self.program.eval(self.env.Activation(values)).value() is True
@@ -170,7 +175,7 @@ def conjunction(rewrites: Sequence[Rewrite]) -> Fast | None:
     except RuntimeError:
         return None
     names = frozenset().union(*(rw.names for rw in rewrites))
-    return Fast(env, program, tuple(named), names)
+    return Fast(env, program, tuple(named), names, rules_py.compile_true(" && ".join(parts)))
 
 
 @functools.cache
