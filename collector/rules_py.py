@@ -10,8 +10,12 @@ an event CEL would not: `tests/test_rules_py.py` holds it to CEL itself.
 
 Semantics kept exactly: `a && b` is true only if both are `true`; `a || b` is true if either is
 `true`, even when the other is an error (CEL's logical operators absorb errors); `==` and the
-orderings are decided only between two values of the same CEL type (int, double, string, bool,
-null; no int-double mixing); literals are evaluated by CEL itself when the rule is compiled.
+orderings are decided between two values of the same CEL type (int, double, string, bool, null)
+and between an int and a double when the int is exactly a double (|n| ≤ 2^53; CEL converts it);
+scalars of two other kinds are never equal (CEL's heterogeneous equality: `"1" == 1` and
+`true == 1` are false); lists and maps are left to CEL;
+literals are evaluated by CEL itself when the rule is compiled; a string CEL would not hold as it
+is (a NUL, which cel-expr-python cuts at; a lone surrogate) makes the pass say nothing.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from cel_expr_python import cel
 
 _LITERALS = cel.NewEnv(variables={})
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_EXACT = 2**53  # integers up to this size are doubles exactly: an int and a double order the same either way
+_OTHERS = ("schema", "sent_at")
 _TOKEN = re.compile(
-    r"""(?P<space>\s+)"""
+    r"""(?P<space>[ \t\n\r\f]+)"""
     r"""|(?P<number>\d+\.\d+(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+|\d+(?![\w.]))"""
     r"""|(?P<string>"(?:\\.|[^"\\\n\r])*"|'(?:\\.|[^'\\\n\r])*')"""
     r"""|(?P<ident>[A-Za-z_][A-Za-z0-9_]*)"""
@@ -62,7 +68,11 @@ def compile_true(expr: str) -> Callable[[dict[str, Any]], bool] | None:
 
     def holds(values: dict[str, Any]) -> bool:
         data = values.get("data")
-        return type(data) is dict and _convertible(data) and bool(node(values) is True)
+        if type(data) is not dict or not _convertible(data):
+            return False
+        if not _convertible([values.get(name) for name in _OTHERS]):  # `schema` and `sent_at` too
+            return False
+        return node(values) is True
 
     return holds
 
@@ -90,7 +100,11 @@ def _convertible(value: Any) -> bool:
     return True
 
 
-def _text(s: str) -> bool:
+def _text(s: Any) -> bool:
+    """A string CEL holds as it is: cel-expr-python cuts a string at its first NUL, and cannot take
+    one UTF-8 cannot encode (a lone surrogate)."""
+    if type(s) is not str or "\x00" in s:
+        return False
     if s.isascii():
         return True
     try:
@@ -229,8 +243,8 @@ def _literal(text: str) -> Any:
         value = _LITERALS.compile(text).eval(_LITERALS.Activation({})).value()
     except RuntimeError as exc:
         raise _Outside(f"literal {text!r}") from exc
-    if type(value) not in (int, float, str, bool):
-        raise _Outside(f"literal {text!r} of another type")
+    if type(value) not in (int, float, str, bool) or (type(value) is str and not _text(value)):
+        raise _Outside(f"literal {text!r} of another type, or a string CEL would not hold as it is")
     return value
 
 
@@ -244,6 +258,7 @@ _RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 _ORDERED = (int, float, str)  # CEL orders these within one type (bool and null are left to CEL)
 _EQUATABLE = (int, float, str, bool, type(None))
+_KIND = {int: "number", float: "number", str: "string", bool: "bool", type(None): "null"}  # for equality across types
 
 
 def _constant(value: Any) -> Node:
@@ -292,11 +307,22 @@ def _relation(compare: Callable[[Any, Any], bool], left: Node, right: Node) -> N
 
     def relation(values: dict[str, Any]) -> Any:
         a, b = left(values), right(values)
-        if type(a) is not type(b) or type(a) not in allowed:
-            return UNKNOWN
-        return compare(a, b)
+        if type(a) is type(b) and type(a) in allowed:
+            return compare(a, b)
+        kinds = {_KIND.get(type(a)), _KIND.get(type(b))}
+        if kinds == {"number"}:  # an int and a double: CEL compares them by value, as doubles
+            return compare(a, b) if _exact(a) and _exact(b) else UNKNOWN
+        if not ordering and None not in kinds:
+            return compare(0, 1)  # scalars of two kinds (a string and an int, a bool and 1, null): never equal
+        return UNKNOWN
 
     return relation
+
+
+def _exact(n: int | float) -> bool:
+    """A number whose order against the other kind Python and CEL find alike: a double, or an int a
+    double holds exactly (CEL converts the int; Python compares exactly)."""
+    return type(n) is float or -_EXACT <= n <= _EXACT
 
 
 def _not(operand: Node) -> Node:

@@ -68,8 +68,11 @@ def values(hostile: bool) -> st.SearchStrategy[Any]:
         st.none(),
         st.sampled_from(FLOATS),
         st.floats(allow_nan=False, allow_infinity=False),
-        st.sampled_from(TEXTS),
-        st.text(max_size=4),
+        # a NUL only in hostile events: cel-expr-python cuts a string at it, so the pass leaves such events to CEL
+        st.sampled_from(TEXTS if hostile else [t for t in TEXTS if "\x00" not in t]),
+        st.text(max_size=4)
+        if hostile
+        else st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=4),
     ]
     scalar = st.one_of(scalars)
     if hostile:  # one scalar in ~20, so that most events still hold only what CEL converts
@@ -390,13 +393,13 @@ def contract_cases() -> list[Case]:
     return found
 
 
-def test_the_python_pass_passes_every_payment_the_contract_rules_pass_but_integral_amounts() -> None:
+def test_the_python_pass_passes_every_payment_the_contract_rules_pass() -> None:
     passed = [case for case in contract_cases() if case.cel_true()]
     missed = [(case.expr, case.variables["data"]) for case in passed if not case.predicate_true()]
     assert len(passed) > 40
-    # `data.amount > 0.0` with `"amount": 12` is true in CEL (it compares an int with a double as
-    # doubles); the python pass leaves values of two types to CEL, so such a payment costs a CEL run
-    assert [m for m in missed if type(m[1]["amount"]) is not int] == []
+    # `data.amount > 0.0` with `"amount": 12` (JSON encoders write 12 for 12.0) is true in CEL, which
+    # orders an int and a double by value; the pass does too, for ints a double holds exactly
+    assert missed == []
 
 
 def test_the_python_pass_passes_most_of_what_cel_passes_on_ordinary_rules_and_events() -> None:
@@ -425,18 +428,23 @@ def test_the_python_pass_passes_most_of_what_cel_passes_on_ordinary_rules_and_ev
 BIG = 2**65
 EDGES = [
     # (expression, data, CEL's verdict, the python pass's verdict). Where CEL is true and the pass
-    # says False, the pass leaves the case to CEL by design: values of two types (int and double,
-    # int and uint, a value and null), an integer beyond int64 anywhere in `data`, `data` not a
+    # says False, the pass leaves the case to CEL by design: orderings of values of two types (an
+    # int beyond 2^53 and a double, int and uint, a value and null), lists and maps compared, an integer beyond int64 anywhere in `data`, `data` not a
     # map, and syntax outside the subset (`//` comments, `1u`, `as` as a field name).
-    pytest.param("data.a > 0.0", {"a": 5}, True, False, id="int-field-against-double-literal"),
-    pytest.param("data.a == 5.0", {"a": 5}, True, False, id="int-equals-double"),
+    pytest.param("data.a > 0.0", {"a": 5}, True, True, id="int-field-against-double-literal"),
+    # CEL orders an int and a double as doubles: 2^53 + 1 is not above 2^53 there, as it is in Python
+    pytest.param(
+        "data.a > 9007199254740992.0", {"a": 9007199254740993}, False, False, id="int-beyond-2-53-against-double"
+    ),
+    pytest.param("data.a < 1.5", {"a": -(2**53)}, True, True, id="int-at-minus-2-53-against-double"),
+    pytest.param("data.a == 5.0", {"a": 5}, True, True, id="int-equals-double"),
     pytest.param("data.a > 0.0", {"a": 5.5}, True, True, id="double-against-double"),
     pytest.param("data.a == 1", {"a": True}, False, False, id="bool-is-not-int"),
-    pytest.param("data.a != 1", {"a": True}, True, False, id="bool-differs-from-int"),
+    pytest.param("data.a != 1", {"a": True}, True, True, id="bool-differs-from-int"),
     pytest.param("data.a == 1.0", {"a": True}, False, False, id="bool-is-not-double"),
     pytest.param("data.a == true", {"a": True}, True, True, id="bool-equals-bool"),
     pytest.param("data.a == null", {"a": None}, True, True, id="null-equals-null"),
-    pytest.param("data.a != null", {"a": 0}, True, False, id="zero-is-not-null"),
+    pytest.param("data.a != null", {"a": 0}, True, True, id="zero-is-not-null"),
     pytest.param("data.a == null", {}, False, False, id="missing-is-an-error-not-null"),
     pytest.param("data.a < data.b", {"a": None, "b": None}, False, False, id="null-has-no-order"),
     pytest.param("data.missing == 1", {"a": 1}, False, False, id="missing-field"),
