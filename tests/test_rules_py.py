@@ -487,6 +487,10 @@ EDGES = [
     pytest.param("size(data.a) == 1", {"a": 5}, False, False, id="size-of-an-int"),
     pytest.param("data.size() == 2", {"a": 1, "é": 2}, True, True, id="size-of-data"),
     pytest.param("data.missing == 1 || true", {}, True, True, id="or-absorbs-an-error"),
+    # an error that neither side absorbs stays an error under `!`: never "not false", so never true
+    pytest.param("!(data.missing == 1 || false)", {}, False, False, id="not-of-an-or-that-errs"),
+    pytest.param("!(data.missing == 1 && true)", {}, False, False, id="not-of-an-and-that-errs"),
+    pytest.param("!(data.a || false)", {"a": 1}, False, False, id="not-of-an-or-of-a-non-bool"),
     pytest.param("true || data.missing == 1", {}, True, True, id="or-short-circuits"),
     pytest.param("data.a || true", {"a": 1}, True, True, id="or-absorbs-a-non-bool"),
     pytest.param("data.missing == 1 || false", {}, False, False, id="or-keeps-an-error"),
