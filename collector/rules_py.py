@@ -156,13 +156,13 @@ class _Parser:
     def disjunction(self) -> Node:
         node = self.conjunction()
         while self.take("||"):
-            node = _or(node, self.conjunction())
+            node = _logical(node, self.conjunction(), wins=True)
         return node
 
     def conjunction(self) -> Node:
         node = self.relation()
         while self.take("&&"):
-            node = _and(node, self.relation())
+            node = _logical(node, self.relation(), wins=False)
         return node
 
     def relation(self) -> Node:
@@ -333,27 +333,19 @@ def _not(operand: Node) -> Node:
     return negation
 
 
-def _and(left: Node, right: Node) -> Node:
-    def conjunction(values: dict[str, Any]) -> Any:
+def _logical(left: Node, right: Node, wins: bool) -> Node:
+    """`&&` (`wins` False) or `||` (`wins` True). CEL's logical operators are commutative: the
+    winning value on either side decides, even over an error on the other; else both sides must be
+    the other bool, and anything else (an error, a non-bool) is unknown."""
+    loses = not wins
+
+    def logical(values: dict[str, Any]) -> Any:
         a = left(values)
-        if a is False:
-            return False
+        if a is wins:
+            return wins
         b = right(values)
-        if b is False:
-            return False
-        return True if a is True and b is True else UNKNOWN
+        if b is wins:
+            return wins
+        return loses if a is loses and b is loses else UNKNOWN
 
-    return conjunction
-
-
-def _or(left: Node, right: Node) -> Node:
-    def disjunction(values: dict[str, Any]) -> Any:
-        a = left(values)
-        if a is True:
-            return True
-        b = right(values)
-        if b is True:
-            return True
-        return False if a is False and b is False else UNKNOWN
-
-    return disjunction
+    return logical
