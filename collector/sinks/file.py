@@ -165,6 +165,8 @@ class _Writer:
                 await ended
         except TimeoutError:
             log.error("the file sink's writer is still in a write or fsync after %gs; stopping without it", timeout)
+            return
+        self._thread.join(1.0)  # its last act was to answer `ended`: only its return is left
 
     def _run(self) -> None:
         while (job := self._jobs.get()) is not None:
