@@ -5,9 +5,9 @@ whatever the rule: more than the rules themselves. Rules written with comparison
 `!`, field selection, `has()`, `size()` and literals are compiled here into Python closures (the
 nodes of `collector/rules_py_nodes.py`). A closure answers True only when CEL would evaluate the
 expression to exactly `true`; anything it is not certain of (an absent field, values of two types,
-an integer CEL cannot hold) is "unknown",
-and the caller runs CEL as before. So this pass can make a valid event cheaper and can never pass
-an event CEL would not: `tests/test_rules_py.py` holds it to CEL itself.
+an integer CEL cannot hold) is "unknown", and the caller runs CEL as before. So this pass can make
+a valid event cheaper and can never pass an event CEL would not: `tests/test_rules_py.py` holds it
+to CEL itself.
 
 Semantics kept exactly: `a && b` is true only if both are `true`; `a || b` is true if either is
 `true`, even when the other is an error (CEL's logical operators absorb errors); `==` and the
