@@ -387,6 +387,7 @@ class Options:
     profile: bool
     scale_out: bool = False
     stages: bool = True  # the per-stage breakdown (bench/stages.py) of each contract set, before the load
+    floor: bool = True  # the same load on a bare ASGI app first (bench/floor.py): the server stack's own cost
 
 
 def run_sink(
@@ -701,8 +702,8 @@ def table(runs: list[dict[str, Any]], opt: Options) -> str:
     return "\n".join(rows)
 
 
-def _cpu_line(cpu: dict[str, Any]) -> str:
-    parts = [f"collector {cpu['collector_cpu_pct']:.0f}"]
+def _cpu_line(cpu: dict[str, Any], name: str = "collector") -> str:
+    parts = [f"{name} {cpu['collector_cpu_pct']:.0f}"]
     if "kafka_cpu_pct" in cpu:
         parts.append(f"Kafka {cpu['kafka_cpu_pct']:.0f}")
     parts += [f"loadgen {cpu['loadgen_cpu_pct']:.0f}", f"other processes {cpu['other_cpu_pct']:.0f}"]
@@ -807,6 +808,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str], list[
         help="per-stage CPU per event of each contract set, in-process (bench/stages.py), before the load phases",
     )
     p.add_argument(
+        "--floor",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="first, the same phases against a bare ASGI app on the same server stack (bench/floor.py): the CPU "
+        "per event this machine charges for no work",
+    )
+    p.add_argument(
         "--scale-out",
         action="store_true",
         help="instead: one collector, then two on --port and --port+1, Kafka sink, a shared Redis dedupe store "
@@ -836,6 +844,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, list[str], list[
         a.profile,
         a.scale_out,
         a.stages,
+        a.floor,
     )
     return opt, sinks, sets
 
@@ -877,6 +886,15 @@ def print_stages(breakdowns: dict[str, Any]) -> None:
         print(f"error: {result['error']}" if "error" in result else stages.markdown(result))
 
 
+def measure_floor(opt: Options, bodies: Bodies, workdir: Path) -> dict[str, Any]:
+    import floor
+
+    print(f"floor: a bare ASGI app on the same server stack, same phases ({2 * opt.duration + opt.warmup:g} s) ...",
+          flush=True)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        return floor.measure(opt, bodies, workdir, stack)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -907,6 +925,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"(median {sizes[len(sizes) // 2]}); good topics {', '.join(bodies.good)}; "
                   f"{bodies.described}", flush=True)  # fmt: skip
         breakdowns = measure_stages(sets) if opt.stages else {}
+        floor = measure_floor(opt, all_bodies[sets[0]], workdir) if opt.floor else None
         for sink in sinks:
             if sink == "kafka" and not kafka_running():
                 print("starting Kafka (scripts/kafka start) ...", flush=True)
@@ -920,7 +939,8 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_at_start"] = load_start
     info["total_s"] = round(time.monotonic() - t0, 1)
     out = RESULTS / f"{_stamp()}.json"
-    doc = {"machine": info, "options": vars(opt), "sinks": sinks, "contracts": sets, "runs": runs, "stages": breakdowns}
+    doc = {"machine": info, "options": vars(opt), "sinks": sinks, "contracts": sets, "runs": runs, "stages": breakdowns,
+           "floor": floor}  # fmt: skip
     out.write_text(json.dumps(doc, indent=2))
     print()
     stack_ = f"{'uvloop' if info['uvloop'] else 'asyncio'} + {'httptools' if info['httptools'] else 'h11'}"
@@ -932,6 +952,10 @@ def main(argv: list[str] | None = None) -> int:
     print(table(runs, opt))
     print()
     print("\n".join(notes(runs)))
+    if floor is not None:
+        import floor as floor_app
+
+        print("\n".join(floor_app.lines(floor, runs)))
     print_stages(breakdowns)
     print(f"\nraw results: {out.relative_to(ROOT)}")
     for r in runs:
