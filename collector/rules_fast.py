@@ -169,12 +169,12 @@ def conjunction(rewrites: Sequence[Rewrite]) -> Fast | None:
     # CEL converts all of `data` when a rule first reads it, and a value it cannot take (an
     # integer beyond 64 bits, anywhere) makes that read an error; a rewritten rule no longer reads
     # `data`, so the program reads it once up front, failing where the rules would.
-    parts.insert(0, "data.size() >= 0")
     try:
-        program = env.compile(" && ".join(parts))
+        program = env.compile(" && ".join(["data.size() >= 0", *parts]))
     except RuntimeError:
         return None
     names = frozenset().union(*(rw.names for rw in rewrites))
+    # without the up-front read: the Python pass says nothing for a `data` CEL could not convert
     return Fast(env, program, tuple(named), names, rules_py.compile_true(" && ".join(parts)))
 
 

@@ -65,7 +65,8 @@ def compile_true(expr: str) -> Callable[[dict[str, Any]], bool] | None:
         data = values.get("data")
         if type(data) is not dict or not _convertible(data):
             return False
-        if not _convertible([values.get(name) for name in _OTHERS]):  # `schema` and `sent_at` too
+        others = [values[name] for name in _OTHERS if name in values]  # bound only when a rule reads them
+        if others and not _convertible(others):
             return False
         return node(values) is True
 
@@ -75,15 +76,14 @@ def compile_true(expr: str) -> Callable[[dict[str, Any]], bool] | None:
 def _convertible(value: Any) -> bool:
     """Whether CEL takes `data` as it is: an integer beyond int64, or a string (or key) UTF-8 cannot
     hold (a lone surrogate), anywhere in it makes reading `data` an error."""
+    texts: list[str] = []
     if type(value) is dict:
-        if not all(map(_text, value)):
-            return False
+        texts += value  # keys: decoded JSON has only strings, and a join below refuses anything else
         value = value.values()
     for item in value:
         kind = type(item)
         if kind is str:
-            if not _text(item):
-                return False
+            texts.append(item)
         elif kind is int:
             if not _INT64_MIN <= item <= _INT64_MAX:
                 return False
@@ -92,7 +92,12 @@ def _convertible(value: Any) -> bool:
                 return False
         elif kind is not float and kind is not bool and item is not None:
             return False
-    return True
+    # every string at once: a lone surrogate cannot pair with its neighbour's in a join, as Python
+    # keeps surrogates as single code points
+    try:
+        return _text("".join(texts))
+    except TypeError:  # a key that is not a string
+        return False
 
 
 def _text(s: Any) -> bool:

@@ -3,6 +3,7 @@ that return a value, or UNKNOWN where CEL's value could differ or be an error (s
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -16,12 +17,12 @@ Node = Callable[[dict[str, Any]], Any]
 _EXACT = 2**53  # integers up to this size are doubles exactly: an int and a double order the same either way
 
 RELATIONS: dict[str, Callable[[Any, Any], bool]] = {
-    "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-    "<": lambda a, b: a < b,
-    "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b,
-    ">=": lambda a, b: a >= b,
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
 }
 _ORDERED = (int, float, str)  # CEL orders these within one type (bool and null are left to CEL)
 _EQUATABLE = (int, float, str, bool, type(None))

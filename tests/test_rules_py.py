@@ -507,6 +507,12 @@ EDGES = [
     pytest.param("true == data.a < data.b", {"a": 1, "b": 2}, False, False, id="relations-left-to-right"),
     pytest.param("data.a < data.b == true", {"a": 1, "b": 2}, True, False, id="relations-chained"),
     pytest.param("data.a", {"a": "x\ud800"}, False, False, id="lone-surrogate-in-data"),
+    pytest.param("data.a == 1", {"a": 1, "\ud800": 2}, False, False, id="lone-surrogate-in-a-key"),
+    pytest.param("data.a == 1", {"a": 1, "b": {"\udc00": 1}}, False, False, id="lone-surrogate-in-a-nested-key"),
+    pytest.param("data.a == 1", {"a": 1, "b": ["x\ud800"]}, False, False, id="lone-surrogate-in-a-list"),
+    # a key with a NUL is cut there too: two keys become one, and CEL refuses the map
+    pytest.param("data.a == 2", {"a\x00b": 1, "a": 2}, False, False, id="nul-in-a-key-duplicates-another"),
+    pytest.param("data.a == 1", {"a": 1, "b\x00": 1}, True, False, id="nul-in-a-key"),
     # cel-expr-python ends a string at its first NUL when it converts it: CEL sees "A", not "A\0B"
     pytest.param('data.a == "A\\000B"', {"a": "A\x00B"}, False, False, id="nul-in-data-string-equal"),
     pytest.param('data.a > "A"', {"a": "A\x00"}, False, False, id="nul-in-data-string-order"),
