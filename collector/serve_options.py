@@ -66,6 +66,14 @@ _SERVE: list[Callable[[Any], Any]] = [
         help="Producer compression.",
     ),
     opt(
+        "--kafka-compression-level",
+        env="KAFKA_COMPRESSION_LEVEL",
+        type=click.IntRange(min=1, max=22),
+        default=_defaults.kafka_compression_level,
+        help="Kafka sink: compression level (lz4 1-17, zstd 1-22, gzip 1-9). 1, the fastest, costs the collector "
+        "the least CPU; higher levels make smaller batches for more CPU.",
+    ),
+    opt(
         "--kafka-linger-ms",
         env="KAFKA_LINGER_MS",
         type=click.IntRange(min=0, max=100),

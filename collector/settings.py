@@ -19,6 +19,7 @@ class Settings:
     file_commit_window: float = 1.0  # ms a commit waits for more requests to share its fsync
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_compression: str = "lz4"
+    kafka_compression_level: int = 1  # each codec's fastest: collector/sinks/kafka_codec.py
     kafka_linger_ms: int = 1  # the Kafka sink's group-commit window (ms): requests close together share a batch
     kafka_replication_factor: int = 1
     kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT, SASL_SSL: collector/sinks/kafka_security.py

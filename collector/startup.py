@@ -98,12 +98,17 @@ def check_kafka(settings: Settings) -> None:
         return
     import asyncio
 
+    from collector.sinks.kafka_codec import level_problem
     from collector.sinks.kafka_security import KafkaSecurity, KafkaSecurityError, preflight
 
     try:
         security = KafkaSecurity.of(settings)
     except KafkaSecurityError as exc:
         click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    compression = security.producer().get("compression_type", settings.kafka_compression)
+    if (problem := level_problem(compression, settings.kafka_compression_level)) is not None:
+        click.echo(f"error: {problem}", err=True)
         sys.exit(EXIT_USAGE)
     cause = asyncio.run(preflight(settings.kafka_bootstrap, security, settings.sink_timeout))
     if cause is None:

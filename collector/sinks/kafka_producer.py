@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from collector.sinks.kafka_codec import use_level
 from collector.sinks.kafka_limits import MAX_REQUEST_BYTES
 from collector.sinks.kafka_security import KafkaSecurity
 
@@ -36,6 +37,7 @@ async def new_producer(settings: Settings, security: KafkaSecurity, bootstrap: s
         **security.producer(),  # --kafka-option: any other producer property
         **security.client(),
     }
+    use_level(options["compression_type"], settings.kafka_compression_level)  # --kafka-option may name the codec
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         acks="all",
