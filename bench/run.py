@@ -234,24 +234,28 @@ class ProcStats:
         return 0
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent not idle since boot (/proc/stat), to see who else is busy."""
+def machine_busy_seconds() -> tuple[float, float]:
+    """CPU seconds all cores spent busy since boot (/proc/stat), to see who else is busy, and of
+    them the time the hypervisor gave our vCPUs to someone else (steal): a noisy neighbour."""
     ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLK_TCK  # minus idle and iowait; guest is in user
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]  # minus idle and iowait; guest is in user
+    return busy / CLK_TCK, ticks[7] / CLK_TCK
 
 
 @contextlib.contextmanager
 def cpu_meter(procs: dict[str, ProcStats], out: dict[str, Any]) -> Iterator[None]:
     """Record each process's CPU, and the whole machine's, over the block, as % of one core."""
     start = {name: p.cpu_seconds() for name, p in procs.items()}
-    busy0, t0 = machine_busy_seconds(), time.monotonic()
+    (busy0, steal0), t0 = machine_busy_seconds(), time.monotonic()
     yield
     wall = time.monotonic() - t0
     for name, p in procs.items():
         used = p.cpu_seconds() - start[name]
         out[f"{name}_cpu_s"] = round(used, 3)
         out[f"{name}_cpu_pct"] = round(100 * used / wall, 1)
-    out["machine_cpu_pct"] = round(100 * (machine_busy_seconds() - busy0) / wall, 1)
+    busy, steal = machine_busy_seconds()
+    out["machine_cpu_pct"] = round(100 * (busy - busy0) / wall, 1)
+    out["steal_cpu_pct"] = round(100 * (steal - steal0) / wall, 1)
     out["wall_s"] = round(wall, 3)
 
 
@@ -490,7 +494,8 @@ def _keep(path: Path, name: str) -> str | None:
 def _others(cpu: dict[str, Any], run: dict[str, Any]) -> None:
     """CPU used by processes outside the benchmark (a busy machine skews every number)."""
     cpu["loadgen_cpu_pct"] = round(100 * run["loadgen_cpu_s"] / cpu["wall_s"], 1)
-    ours = sum(v for k, v in cpu.items() if k.endswith("_cpu_pct") and k != "machine_cpu_pct")
+    ours = sum(v for k, v in cpu.items() if k.endswith("_cpu_pct") and k not in ("machine_cpu_pct", "steal_cpu_pct"))
+    # steal is in the machine's busy time: "other processes" includes it, and says how much of it it was
     cpu["other_cpu_pct"] = round(max(0.0, cpu["machine_cpu_pct"] - ours), 1)
 
 
@@ -706,8 +711,13 @@ def _cpu_line(cpu: dict[str, Any], name: str = "collector") -> str:
     parts = [f"{name} {cpu['collector_cpu_pct']:.0f}"]
     if "kafka_cpu_pct" in cpu:
         parts.append(f"Kafka {cpu['kafka_cpu_pct']:.0f}")
-    parts += [f"loadgen {cpu['loadgen_cpu_pct']:.0f}", f"other processes {cpu['other_cpu_pct']:.0f}"]
+    parts += [f"loadgen {cpu['loadgen_cpu_pct']:.0f}", f"other processes {cpu['other_cpu_pct']:.0f}{_steal(cpu)}"]
     return ", ".join(parts) + f" (machine {cpu['machine_cpu_pct']:.0f} of {100 * (os.cpu_count() or 1)})"
+
+
+def _steal(cpu: dict[str, Any]) -> str:
+    """The part of "other processes" that is the hypervisor running someone else on our vCPUs."""
+    return f" (of which steal {cpu['steal_cpu_pct']:.0f})" if cpu.get("steal_cpu_pct") else ""
 
 
 def _spread(run: dict[str, Any]) -> str:

@@ -381,7 +381,7 @@ def _cpu_line(cpu: dict[str, Any]) -> str:
     parts = [*each, f"Redis {cpu['redis_cpu_pct']:.0f}"]
     if "kafka_cpu_pct" in cpu:
         parts.append(f"Kafka {cpu['kafka_cpu_pct']:.0f}")
-    parts += [f"loadgen {cpu['loadgen_cpu_pct']:.0f}", f"other processes {cpu['other_cpu_pct']:.0f}"]
+    parts += [f"loadgen {cpu['loadgen_cpu_pct']:.0f}", f"other processes {cpu['other_cpu_pct']:.0f}{run._steal(cpu)}"]
     return ", ".join(parts) + f" (machine {cpu['machine_cpu_pct']:.0f} of {100 * (os.cpu_count() or 1)})"
 
 
