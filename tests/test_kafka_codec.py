@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from click.testing import CliRunner
 
 from collector import cli
+from collector.settings import Settings
+from collector.sinks import kafka_producer
 from collector.sinks.kafka_codec import level_problem, use_level
+from collector.sinks.kafka_security import KafkaSecurity
 
 CODES = {"gzip": 1, "lz4": 3, "zstd": 4}  # Kafka's compression attribute
 EVENT = {"schema": "com.acme.shop/payment/1.0.0", "collected_at": "2026-12-01T17:00:00.123456Z",
@@ -34,8 +38,12 @@ def _aiokafkas_own_levels() -> Iterator[None]:
 
 
 def batch(compression: str, level: int | None) -> bytes:
-    """One batch as the Kafka sink's producer builds it (aiokafka's builder, C extension or not)."""
     use_level(compression, level)
+    return built(compression)
+
+
+def built(compression: str) -> bytes:
+    """One batch as the Kafka sink's producer builds it (aiokafka's builder, C extension or not)."""
     builder = DefaultRecordBatchBuilder(magic=2, compression_type=CODES[compression], is_transactional=False,
                                         producer_id=-1, producer_epoch=-1, base_sequence=-1, batch_size=1 << 20)  # fmt: skip
     for offset, value in enumerate(VALUES):
@@ -60,6 +68,23 @@ def test_the_level_changes_the_batch_and_every_level_reads_back(compression: str
 
 def test_level_one_is_the_default_and_lz4s_fast_mode() -> None:
     assert len(batch("lz4", 1)) > len(batch("lz4", None))  # aiokafka's own lz4 level is 9 (LZ4HC)
+
+
+async def test_the_sinks_producer_compresses_at_the_configured_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Producer:  # aiokafka's, without a broker: new_producer only builds and starts it
+        def __init__(self, **options: Any) -> None:
+            self.options = options
+
+        async def start(self) -> None:
+            pass
+
+    fast, default = len(batch("lz4", 1)), len(batch("lz4", None))  # sizes: a batch holds its build time
+    assert fast != default
+    monkeypatch.setattr(kafka_producer, "AIOKafkaProducer", Producer)
+    settings = Settings(sink="kafka")  # lz4 at level 1 by default
+    producer = await kafka_producer.new_producer(settings, KafkaSecurity.of(settings), "127.0.0.1:9", 1.0)
+    assert producer.options["compression_type"] == "lz4"
+    assert len(built("lz4")) == fast
 
 
 @pytest.mark.parametrize(
