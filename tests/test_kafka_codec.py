@@ -109,7 +109,9 @@ def test_a_level_the_codec_does_not_have_is_refused(compression: str | None, lev
     ],
 )
 def test_serve_refuses_a_level_its_codec_does_not_have(codec_args: list[str]) -> None:
-    args = ["serve", "--sink", "kafka", *codec_args, "--kafka-compression-level", "12"]
+    # no broker at that address and no waiting for one: without the check, the start fails with another error
+    args = ["serve", "--sink", "kafka", "--kafka-bootstrap", "127.0.0.1:1", "--kafka-wait", "0", *codec_args,
+            "--kafka-compression-level", "12"]  # fmt: skip
     result = CliRunner().invoke(cli.main, args)
     assert result.exit_code == 2
     assert "error: --kafka-compression-level 12: gzip takes 1 to 9" in result.output
